@@ -1,0 +1,87 @@
+package api
+
+import "time"
+
+// EnrollRequest is what an agent holding an activation sends once, on
+// subjects.Enroll(activationID, itsNKey).
+type EnrollRequest struct {
+	Hostname     string `json:"hostname"`
+	OS           string `json:"os"`
+	Arch         string `json:"arch"`
+	AgentVersion string `json:"agent_version"`
+}
+
+type EnrollResponse struct {
+	InstanceID string `json:"instance_id"`
+}
+
+// RegisterRequest is sent by an agent each time it (re)connects. Sessions lists the
+// sessions still running on the agent.
+type RegisterRequest struct {
+	Hostname     string   `json:"hostname"`
+	OS           string   `json:"os"`
+	Arch         string   `json:"arch"`
+	AgentVersion string   `json:"agent_version"`
+	IPAddresses  []string `json:"ip_addresses,omitempty"`
+	Sessions     []string `json:"sessions,omitempty"`
+}
+
+// RegisterResponse tells the agent how often to heartbeat and which of its sessions the
+// control plane already considers over (the agent must end them).
+type RegisterResponse struct {
+	InstanceID        string        `json:"instance_id"`
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
+	EndSessions       []string      `json:"end_sessions,omitempty"`
+}
+
+// HeartbeatRequest is published (request/reply) by an agent every HeartbeatInterval.
+type HeartbeatRequest struct {
+	Sessions []string `json:"sessions,omitempty"`
+}
+
+type HeartbeatResponse struct {
+	EndSessions []string `json:"end_sessions,omitempty"`
+}
+
+// SessionEndedRequest is sent by the agent when a session's process has ended and every
+// output frame has been acknowledged by the transcript stream.
+type SessionEndedRequest struct {
+	SessionID string `json:"session_id"`
+	ExitCode  int    `json:"exit_code"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail,omitempty"`
+	OutFrames uint64 `json:"out_frames"`
+	OutBytes  uint64 `json:"out_bytes"`
+}
+
+// AgentControl is a control-plane request to an agent on subjects.AgentControl(agent).
+// Exactly one of Start and Terminate is set.
+type AgentControl struct {
+	Start     *AgentStart     `json:"start,omitempty"`
+	Terminate *AgentTerminate `json:"terminate,omitempty"`
+}
+
+// AgentStart asks the agent to start a session's process and bind it to Subjects.
+type AgentStart struct {
+	SessionID   string   `json:"session_id"`
+	Owner       string   `json:"owner"`
+	Subjects    Subjects `json:"subjects"`
+	Interactive bool     `json:"interactive"`
+	Command     []string `json:"command,omitempty"`
+	Cols        uint16   `json:"cols,omitempty"`
+	Rows        uint16   `json:"rows,omitempty"`
+	Term        string   `json:"term,omitempty"`
+	Window      int      `json:"window"`
+}
+
+// AgentTerminate asks the agent to end a session; Reason ends up in its Exit frame.
+type AgentTerminate struct {
+	SessionID string `json:"session_id"`
+	Reason    string `json:"reason"`
+}
+
+// AgentReply answers an AgentControl request.
+type AgentReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
