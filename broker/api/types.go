@@ -191,6 +191,9 @@ type ReadTranscriptRequest struct {
 	SessionID string `json:"session_id"`
 	After     uint64 `json:"after"`
 	Max       int    `json:"max,omitempty"`
+	// Cursor, when set, is the Cursor of the previous page: reading resumes right after
+	// it instead of scanning from the start.
+	Cursor uint64 `json:"cursor,omitempty"`
 }
 
 // TranscriptFrame is one recorded frame with the time the stream stored it.
@@ -203,6 +206,8 @@ type ReadTranscriptResponse struct {
 	Frames []TranscriptFrame `json:"frames"`
 	// Complete is true when the caller has reached the session's last frame.
 	Complete bool `json:"complete"`
+	// Cursor is where the next page starts; pass it back with the next request.
+	Cursor uint64 `json:"cursor,omitempty"`
 }
 
 type WhoAmIResponse struct {

@@ -1,0 +1,175 @@
+package brokertest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Server is an in-process broker bound to a test.
+type Server struct {
+	*node.Node
+	T        testing.TB
+	StateDir string
+	// Admin is a connection of the user "admin" (group admins).
+	Admin *nats.Conn
+}
+
+// Option adjusts the node's options before start.
+type Option func(*node.Options)
+
+// NewServer starts a broker on a free loopback port with its state in a temp dir. It is
+// closed by t.Cleanup.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	o := node.Options{
+		StateDir: dir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
+		AgentTimeout: 5 * time.Second, Logger: TestLogger(t),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return start(t, o)
+}
+
+// Restart closes s and starts a new broker on the same port and state directory.
+func (s *Server) Restart(opts ...Option) *Server {
+	s.T.Helper()
+	url := s.URL()
+	_ = s.Close()
+	o := node.Options{
+		StateDir: s.StateDir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
+		AgentTimeout: 5 * time.Second, Logger: TestLogger(s.T), Listen: hostPort(url),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return start(s.T, o)
+}
+
+func start(t testing.TB, o node.Options) *Server {
+	t.Helper()
+	seed, pub := NewKey(t)
+	o.Admins = append(o.Admins, api.User{Name: "admin", NKey: pub})
+	n, err := node.Start(context.Background(), o)
+	if err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	s := &Server{Node: n, T: t, StateDir: o.StateDir}
+	t.Cleanup(func() { _ = s.Close() })
+	s.Admin = s.ConnectUser("admin", seed)
+	return s
+}
+
+func hostPort(url string) string {
+	const p = "nats://"
+	if len(url) > len(p) && url[:len(p)] == p {
+		return url[len(p):]
+	}
+	return url
+}
+
+// NewKey makes an NKEY user key pair: the seed and the public key.
+func NewKey(t testing.TB) (seed []byte, pub string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ = kp.Seed()
+	pub, _ = kp.PublicKey()
+	return seed, pub
+}
+
+// KeyOptions are the nats options that authenticate with seed.
+func KeyOptions(t testing.TB, seed []byte) []nats.Option {
+	t.Helper()
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return []nats.Option{nats.Nkey(pub, kp.Sign)}
+}
+
+// AddUser stores a user with a fresh key and returns its seed.
+func (s *Server) AddUser(name string, groups []string, attrs map[string]string) []byte {
+	s.T.Helper()
+	seed, pub := NewKey(s.T)
+	err := s.Call(s.Admin, "admin", api.VerbAddUser, api.AddUserRequest{User: api.User{Name: name, NKey: pub, Groups: groups, Attributes: attrs}}, nil)
+	if err != nil {
+		s.T.Fatalf("add user %s: %v", name, err)
+	}
+	return seed
+}
+
+// ConnectUser connects as user name with seed, using the user's inbox prefix.
+func (s *Server) ConnectUser(name string, seed []byte, opts ...nats.Option) *nats.Conn {
+	s.T.Helper()
+	o := append(KeyOptions(s.T, seed), nats.CustomInboxPrefix(subjects.UserInbox(name)), nats.Name("test "+name))
+	nc, err := nats.Connect(s.URL(), append(o, opts...)...)
+	if err != nil {
+		s.T.Fatalf("connect as %s: %v", name, err)
+	}
+	s.T.Cleanup(nc.Close)
+	return nc
+}
+
+// Call makes an API request as user on nc.
+func (s *Server) Call(nc *nats.Conn, user, verb string, req, resp any) error {
+	return s.CallTimeout(15*time.Second, nc, user, verb, req, resp)
+}
+
+// CallTimeout is Call with a deadline, for requests expected to get no answer.
+func (s *Server) CallTimeout(d time.Duration, nc *nats.Conn, user, verb string, req, resp any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return api.Call(ctx, nc, subjects.API(user, verb), req, resp)
+}
+
+// Activation creates an activation as admin and returns it with its code.
+func (s *Server) Activation(name string, tags map[string]string, limit int) api.Activation {
+	s.T.Helper()
+	var a api.Activation
+	err := s.Call(s.Admin, "admin", api.VerbCreateActivation, api.CreateActivationRequest{
+		DefaultInstanceName: name, Tags: tags, Limit: limit, Expires: "1h",
+	}, &a)
+	if err != nil {
+		s.T.Fatalf("create activation: %v", err)
+	}
+	return a
+}
+
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLogger logs through t.Log when TETHER_TEST_LOG is set, and discards otherwise.
+func TestLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("TETHER_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }

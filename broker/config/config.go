@@ -1,0 +1,127 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Duration is a time.Duration written as "5s" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"5s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Admin is a user seeded with the admins group at every start.
+type Admin struct {
+	Name string `json:"name"`
+	NKey string `json:"nkey"`
+}
+
+// Transcripts bound what the transcript stream keeps.
+type Transcripts struct {
+	MaxAge   Duration `json:"max_age"`
+	MaxBytes int64    `json:"max_bytes"`
+}
+
+// Config is the broker's configuration file (JSON).
+type Config struct {
+	Listen            string      `json:"listen"`
+	MonitorListen     string      `json:"monitor_listen,omitempty"`
+	ServerName        string      `json:"server_name,omitempty"`
+	StateDir          string      `json:"state_dir"`
+	PolicyDir         string      `json:"policy_dir,omitempty"`
+	HeartbeatInterval Duration    `json:"heartbeat_interval"`
+	AgentLostAfter    Duration    `json:"agent_lost_after"`
+	Admins            []Admin     `json:"admins,omitempty"`
+	Transcripts       Transcripts `json:"transcripts"`
+	LogLevel          string      `json:"log_level,omitempty"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Listen:            "127.0.0.1:4222",
+		StateDir:          "/var/lib/tether",
+		HeartbeatInterval: Duration(5 * time.Second),
+		AgentLostAfter:    Duration(15 * time.Second),
+		Transcripts:       Transcripts{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 10 << 30},
+		LogLevel:          "info",
+	}
+}
+
+// Load reads path over the defaults. Unknown fields are errors.
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate names the first field with a bad value.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if c.MonitorListen != "" {
+		if _, _, err := net.SplitHostPort(c.MonitorListen); err != nil {
+			return fmt.Errorf("monitor_listen: %q is not host:port", c.MonitorListen)
+		}
+	}
+	if c.StateDir == "" {
+		return errors.New("state_dir: required")
+	}
+	if c.HeartbeatInterval < Duration(100*time.Millisecond) || c.HeartbeatInterval > Duration(5*time.Minute) {
+		return fmt.Errorf("heartbeat_interval: %v is outside 100ms..5m", time.Duration(c.HeartbeatInterval))
+	}
+	if c.AgentLostAfter < 2*c.HeartbeatInterval {
+		return fmt.Errorf("agent_lost_after: %v must be at least twice heartbeat_interval", time.Duration(c.AgentLostAfter))
+	}
+	for i, a := range c.Admins {
+		if err := subjects.ValidName(a.Name); err != nil {
+			return fmt.Errorf("admins[%d].name: %w", i, err)
+		}
+		if !nkeys.IsValidPublicUserKey(a.NKey) {
+			return fmt.Errorf("admins[%d].nkey: %q is not an NKEY user public key", i, a.NKey)
+		}
+	}
+	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 {
+		return errors.New("transcripts: max_age and max_bytes must not be negative")
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+// Package config is the broker's configuration: defaults, strict loading, validation.
+package config

@@ -1,0 +1,411 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/session"
+	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Default document names, after SSM's.
+const (
+	DocShell      = "Tether-StartShell"
+	DocNonInterac = "Tether-StartNonInteractiveCommand"
+)
+
+const (
+	maxArgs     = 256
+	maxArgBytes = 16 << 10
+	maxDim      = 4096
+)
+
+var termRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$`)
+
+func validateStart(r *api.StartSessionRequest) error {
+	if r.Target == "" {
+		return badRequest("StartSession: target is required")
+	}
+	if err := subjects.ValidName(r.Target); err != nil {
+		return badRequest("StartSession: target: %v", err)
+	}
+	if r.Document != "" && subjects.ValidName(r.Document) != nil {
+		return badRequest("StartSession: document_name %q is not a valid name", r.Document)
+	}
+	if len(r.Command) > maxArgs {
+		return badRequest("StartSession: command has %d arguments; the limit is %d", len(r.Command), maxArgs)
+	}
+	total := 0
+	for i, a := range r.Command {
+		total += len(a)
+		if i == 0 && a == "" {
+			return badRequest("StartSession: command[0] is empty")
+		}
+	}
+	if total > maxArgBytes {
+		return badRequest("StartSession: command is %d bytes; the limit is %d", total, maxArgBytes)
+	}
+	if r.Interactive == false && len(r.Command) == 0 {
+		return badRequest("StartSession: a non-interactive session needs a command")
+	}
+	if r.Cols > maxDim || r.Rows > maxDim {
+		return badRequest("StartSession: terminal size %dx%d is too large", r.Cols, r.Rows)
+	}
+	if r.Term != "" && !termRE.MatchString(r.Term) {
+		return badRequest("StartSession: term %q is not a terminal type", r.Term)
+	}
+	if len(r.Reason) > 256 {
+		return badRequest("StartSession: reason is longer than 256 bytes")
+	}
+	return nil
+}
+
+func newSessionID(owner string) (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session id: %w", err)
+	}
+	return owner + "-" + hex.EncodeToString(b), nil
+}
+
+func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.StartSessionRequest
+	if err := decode(api.VerbStartSession, data, &r); err != nil {
+		return nil, err
+	}
+	if err := validateStart(&r); err != nil {
+		return nil, err
+	}
+	if r.Document == "" {
+		r.Document = DocShell
+		if len(r.Command) > 0 {
+			r.Document = DocNonInterac
+		}
+	}
+	inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.Target)
+	if errors.Is(err, errNotFound) {
+		return nil, notFound("target %q is not a registered instance (see tether describe-instance-information)", r.Target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	se := api.Session{
+		Owner: c.name, Target: r.Target, Document: r.Document, Command: r.Command,
+		Interactive: r.Interactive, State: api.StateConnecting, StartedAt: s.now().UTC(),
+		Cols: r.Cols, Rows: r.Rows,
+	}
+	if err := s.authorize(ctx, c, api.VerbStartSession, policies.Input{
+		Target: targetInput(inst), Document: &policies.Document{Name: r.Document},
+	}); err != nil {
+		var ae *api.Error
+		errors.As(err, &ae)
+		se.State = "Denied"
+		if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
+			s.log.Error("publish denied event", keyUser, c.name, "err", e)
+		}
+		return nil, err
+	}
+	if !s.online(inst.ID) {
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}
+	}
+	if se.ID, err = newSessionID(c.name); err != nil {
+		return nil, err
+	}
+	sub := subjects.ForSession(r.Target, c.name, se.ID)
+	subs := api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl}
+	if err := createJSON(ctx, s.b.Sessions, se.ID, se); err != nil {
+		return nil, err
+	}
+	s.setActive(se)
+	log := s.log.With(keySession, se.ID, keyTarget, r.Target, keyUser, c.name)
+
+	reply, err := s.askAgent(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
+		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: r.Interactive,
+		Command: r.Command, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
+	}})
+	if err == nil && !reply.OK {
+		err = errors.New(reply.Error)
+	}
+	if err != nil {
+		log.Warn("agent did not accept session", "err", err)
+		s.finish(ctx, se.ID, sessionEnd(api.ReasonStartFailed, err.Error(), nil, 0, 0, s.now()), "")
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s did not start the session: %v", r.Target, err)}
+	}
+	se, err = updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
+		n, err := session.Connect(*v, s.now().UTC())
+		*v = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.setActive(se)
+	if err := s.cfg.Emitter.Emit(ctx, events.Started, events.Data{Session: se, Actor: c.name}); err != nil {
+		log.Error("publish started event", "err", err)
+	}
+	log.Info("session started")
+	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow}, nil
+}
+
+// askAgent sends a control request to an agent and decodes its reply.
+func (s *Service) askAgent(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
+	var reply api.AgentReply
+	body, err := json.Marshal(req)
+	if err != nil {
+		return reply, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AgentTimeout)
+	defer cancel()
+	msg, err := s.nc.RequestWithContext(ctx, subjects.AgentControl(agent), body)
+	if err != nil {
+		return reply, fmt.Errorf("agent %s did not answer: %w", agent, err)
+	}
+	if err := json.Unmarshal(msg.Data, &reply); err != nil {
+		return reply, fmt.Errorf("agent %s answered garbage: %w", agent, err)
+	}
+	return reply, nil
+}
+
+func (s *Service) setActive(se api.Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if se.Ended() {
+		delete(s.active, se.ID)
+	} else {
+		s.active[se.ID] = se
+	}
+}
+
+func sessionEnd(reason, detail string, code *int, frames, bytes uint64, at time.Time) session.End {
+	return session.End{Reason: reason, Detail: detail, ExitCode: code, OutFrames: frames, OutBytes: bytes, At: at.UTC()}
+}
+
+// finish ends a session: it publishes the terminal event first (its id is derived from
+// the session, so a retry is deduplicated by the stream), then stores the ended record.
+// A crash between the two leaves the session active, and the next attempt redoes both.
+func (s *Service) finish(ctx context.Context, id string, e session.End, actor string) (api.Session, error) {
+	cur, _, err := getJSON[api.Session](ctx, s.b.Sessions, id)
+	if err != nil {
+		return cur, err
+	}
+	next, changed, err := session.Finish(cur, e)
+	if err != nil {
+		return cur, err
+	}
+	if changed {
+		typ := events.Terminated
+		if next.State == api.StateFailed {
+			typ = events.Failed
+		}
+		if actor == "" {
+			actor = next.TerminatedBy
+		}
+		if err := s.cfg.Emitter.Emit(ctx, typ, events.Data{Session: next, Actor: actor}); err != nil {
+			return cur, err
+		}
+	}
+	out, err := updateJSON(ctx, s.b.Sessions, id, func(v *api.Session) error {
+		n, _, err := session.Finish(*v, e)
+		*v = n
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	s.setActive(out)
+	if changed {
+		s.log.Info("session ended", keySession, id, keyReason, out.Reason, "state", out.State)
+	}
+	return out, nil
+}
+
+func (s *Service) terminateSession(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.TerminateSessionRequest
+	if err := decode(api.VerbTerminateSession, data, &r); err != nil {
+		return nil, err
+	}
+	se, err := s.loadSession(ctx, r.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbTerminateSession, policies.Input{Session: sessionInput(se)}); err != nil {
+		return nil, err
+	}
+	if se.Ended() {
+		return api.TerminateSessionResponse{SessionID: se.ID}, nil
+	}
+	se, err = updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
+		if v.State == api.StateTerminating || v.Ended() {
+			return nil
+		}
+		n, err := session.Terminating(*v, c.name)
+		*v = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.setActive(se)
+	reply, err := s.askAgent(ctx, se.Target, api.AgentControl{Terminate: &api.AgentTerminate{SessionID: se.ID, Reason: api.ReasonTerminated}})
+	if err != nil || !reply.OK {
+		detail := "agent did not have the session"
+		if err != nil {
+			detail = err.Error()
+		}
+		if _, err := s.finish(ctx, se.ID, sessionEnd(api.ReasonTerminated, detail, nil, 0, 0, s.now()), c.name); err != nil {
+			return nil, err
+		}
+	}
+	return api.TerminateSessionResponse{SessionID: se.ID}, nil
+}
+
+func (s *Service) loadSession(ctx context.Context, id string) (api.Session, error) {
+	if id == "" {
+		return api.Session{}, badRequest("session_id is required")
+	}
+	if len(id) > 200 || subjects.ValidName(id) != nil && len(id) > 64 {
+		return api.Session{}, badRequest("session_id %.80q is not a session id", id)
+	}
+	se, _, err := getJSON[api.Session](ctx, s.b.Sessions, id)
+	if errors.Is(err, errNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return se, notFound("no session %q", id)
+	}
+	return se, err
+}
+
+func (s *Service) getSession(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.GetSessionRequest
+	if err := decode(api.VerbGetSession, data, &r); err != nil {
+		return nil, err
+	}
+	se, err := s.loadSession(ctx, r.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbGetSession, policies.Input{Session: sessionInput(se)}); err != nil {
+		return nil, err
+	}
+	return api.GetSessionResponse{Session: se}, nil
+}
+
+func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.DescribeSessionsRequest
+	if err := decode(api.VerbDescribeSessions, data, &r); err != nil {
+		return nil, err
+	}
+	if r.State != "Active" && r.State != "History" {
+		return nil, badRequest("DescribeSessions: state must be Active or History, not %q", r.State)
+	}
+	if r.MaxResults < 0 || r.MaxResults > 1000 {
+		return nil, badRequest("DescribeSessions: max_results must be between 1 and 1000")
+	}
+	if r.MaxResults == 0 {
+		r.MaxResults = 100
+	}
+	if err := s.authorize(ctx, c, api.VerbDescribeSessions, policies.Input{}); err != nil {
+		return nil, err
+	}
+	if !c.principal.IsAdmin() {
+		if r.Owner != "" && r.Owner != c.name {
+			return nil, &api.Error{Code: api.CodeAccessDenied, Message: "only admins may list other users' sessions"}
+		}
+		r.Owner = c.name
+	}
+	all, err := listJSON[api.Session](ctx, s.b.Sessions)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.Session{}
+	for _, se := range all {
+		if se.Ended() != (r.State == "History") {
+			continue
+		}
+		if (r.Owner != "" && se.Owner != r.Owner) || (r.Target != "" && se.Target != r.Target) {
+			continue
+		}
+		out = append(out, se)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	if len(out) > r.MaxResults {
+		out = out[:r.MaxResults]
+	}
+	return api.DescribeSessionsResponse{Sessions: out}, nil
+}
+
+func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.ReadTranscriptRequest
+	if err := decode(api.VerbReadTranscript, data, &r); err != nil {
+		return nil, err
+	}
+	if r.Max <= 0 || r.Max > 1000 {
+		r.Max = 500
+	}
+	se, err := s.loadSession(ctx, r.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbReadTranscript, policies.Input{Session: sessionInput(se)}); err != nil {
+		return nil, err
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subjects.ForSession(se.Target, se.Owner, se.ID).Out},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if r.Cursor > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.Cursor+1
+	}
+	cons, err := s.js.OrderedConsumer(ctx, jsdef.StreamTranscripts, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open transcript %s: %w", se.ID, err)
+	}
+	resp := api.ReadTranscriptResponse{Frames: []api.TranscriptFrame{}, Cursor: r.Cursor}
+	last := r.After
+	for len(resp.Frames) < r.Max {
+		batch, err := cons.FetchNoWait(r.Max)
+		if err != nil {
+			return nil, fmt.Errorf("read transcript %s: %w", se.ID, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if len(resp.Frames) >= r.Max {
+				continue // leave it for the next page: the cursor stays before it
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			f, err := frame.Decode(m.Data())
+			resp.Cursor = md.Sequence.Stream
+			if err != nil || f.Seq <= last {
+				continue
+			}
+			last = f.Seq
+			resp.Frames = append(resp.Frames, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()})
+		}
+		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
+			return nil, fmt.Errorf("read transcript %s: %w", se.ID, batch.Error())
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if se.Ended() {
+		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(resp.Frames) < r.Max)
+	}
+	return resp, nil
+}

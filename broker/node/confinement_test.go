@@ -1,0 +1,261 @@
+package node_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// violations collects the permission errors the server sends a connection.
+type violations struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.errs = append(v.errs, err.Error())
+}
+
+func (v *violations) has(t *testing.T, substr string) {
+	t.Helper()
+	brokertest.WaitFor(t, 5*time.Second, "permissions violation for "+substr, func() bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for _, e := range v.errs {
+			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, substr) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func connectWith(t *testing.T, s *brokertest.Server, name string, seed []byte, v *violations, inbox string) *nats.Conn {
+	t.Helper()
+	return s.ConnectUser(name, seed, nats.ErrorHandler(v.handler), nats.CustomInboxPrefix(inbox))
+}
+
+// enrollRaw enrolls an agent by hand, as the agent would, and returns its seed and id.
+func enrollRaw(t *testing.T, s *brokertest.Server, name string) ([]byte, string) {
+	t.Helper()
+	act := s.Activation(name, map[string]string{"env": "test"}, 1)
+	seed, pub := brokertest.NewKey(t)
+	nc, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, seed),
+		nats.UserInfo(act.ID, act.Code), nats.CustomInboxPrefix(subjects.EnrollInbox(pub)))...)
+	if err != nil {
+		t.Fatalf("enrollment connection: %v", err)
+	}
+	defer nc.Close()
+	var resp api.EnrollResponse
+	if err := s.CallTimeout(time.Second, nc, "x", "WhoAmI", api.EnrollRequest{Hostname: "h", OS: "linux", Arch: "amd64"}, nil); err == nil {
+		t.Fatal("enrollment connection could publish on an API subject")
+	}
+	if err := api.Call(t.Context(), nc, subjects.Enroll(act.ID, pub), api.EnrollRequest{Hostname: "h", OS: "linux"}, &resp); err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	if resp.InstanceID != name {
+		t.Fatalf("instance id = %q, want %q", resp.InstanceID, name)
+	}
+	return seed, resp.InstanceID
+}
+
+func TestUnauthenticatedRefused(t *testing.T) {
+	s := brokertest.NewServer(t)
+	if _, err := nats.Connect(s.URL()); err == nil {
+		t.Fatal("connection without credentials was accepted")
+	}
+	if _, err := nats.Connect(s.URL(), nats.UserInfo("admin", "admin")); err == nil {
+		t.Fatal("user/password connection was accepted")
+	}
+	// A key nobody registered.
+	seed, _ := brokertest.NewKey(t)
+	if _, err := nats.Connect(s.URL(), brokertest.KeyOptions(t, seed)...); err == nil {
+		t.Fatal("unknown nkey was accepted")
+	}
+	// Alice's public key, signed with someone else's key: a bad signature.
+	s.AddUser("alice", nil, nil)
+	alice, _ := s.Dir.User("alice")
+	other, _ := nkeys.CreateUser()
+	if _, err := nats.Connect(s.URL(), nats.Nkey(alice.NKey, other.Sign)); err == nil {
+		t.Fatal("connection with a bad signature was accepted")
+	}
+	// A wrong activation code.
+	act := s.Activation("", nil, 1)
+	seed2, _ := brokertest.NewKey(t)
+	if _, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, seed2), nats.UserInfo(act.ID, "WRONGCODE"))...); err == nil {
+		t.Fatal("enrollment with a wrong code was accepted")
+	}
+}
+
+func TestUserConfinement(t *testing.T) {
+	s := brokertest.NewServer(t)
+	aliceSeed := s.AddUser("alice", nil, nil)
+	bobSeed := s.AddUser("bob", nil, nil)
+	var va violations
+	alice := connectWith(t, s, "alice", aliceSeed, &va, subjects.UserInbox("alice"))
+	bob := s.ConnectUser("bob", bobSeed)
+
+	// Bob listens on his own session and inbox subjects; nothing alice does may reach him.
+	bobSession := subjects.ForSession("web-1", "bob", "bob-0123")
+	got := make(chan *nats.Msg, 10)
+	for _, subj := range []string{bobSession.Out, bobSession.Ctl, subjects.UserInbox("bob") + ".x"} {
+		if _, err := bob.ChanSubscribe(subj, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob.Flush()
+
+	for _, subj := range []string{bobSession.Out, bobSession.Ctl, bobSession.In, subjects.UserInbox("bob") + ".>", "tether.s.>", "tether.agent.web-1.ctl", "tether.events.>", "$JS.API.>"} {
+		if _, err := alice.Subscribe(subj, func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		va.has(t, "Subscription to \""+subj+"\"")
+	}
+	for _, subj := range []string{
+		bobSession.In,                        // typing into bob's session
+		bobSession.Out,                       // forging bob's output
+		subjects.UserInbox("bob") + ".x",     // answering in bob's inbox
+		subjects.API("bob", "WhoAmI"),        // impersonating bob
+		subjects.AgentAPI("web-1", "Register"), // impersonating an agent
+		subjects.AgentControl("web-1"),       // commanding an agent
+		"$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS",
+		"$JS.API.CONSUMER.CREATE.TETHER_TRANSCRIPTS",
+		"$KV.tether_users.alice",
+		"tether.events.session.started",
+	} {
+		if err := alice.Publish(subj, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		va.has(t, "Publish to \""+subj+"\"")
+	}
+	alice.Flush()
+	// The JetStream API answers a user nothing at all.
+	if _, err := alice.Request("$JS.API.INFO", nil, 500*time.Millisecond); err == nil {
+		t.Fatal("user reached the JetStream API")
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("bob received %q on %s from alice", m.Data, m.Subject)
+	default:
+	}
+	// Alice's own API works, and says she is alice whatever the body claims.
+	var who api.WhoAmIResponse
+	if err := s.Call(alice, "alice", api.VerbWhoAmI, map[string]string{}, &who); err != nil {
+		t.Fatal(err)
+	}
+	if who.Principal.Name != "alice" {
+		t.Fatalf("whoami = %q", who.Principal.Name)
+	}
+	// A user who connects with someone else's inbox prefix cannot receive replies.
+	var vb violations
+	conn := connectWith(t, s, "alice", aliceSeed, &vb, subjects.UserInbox("bob"))
+	if err := s.CallTimeout(time.Second, conn, "alice", api.VerbWhoAmI, nil, nil); err == nil {
+		t.Fatal("request with a foreign inbox got a reply")
+	}
+}
+
+func TestAgentConfinement(t *testing.T) {
+	s := brokertest.NewServer(t)
+	xSeed, x := enrollRaw(t, s, "node-x")
+	_, y := enrollRaw(t, s, "node-y")
+	var vx violations
+	agentX := connectWith(t, s, "agent", xSeed, &vx, subjects.AgentInbox(x))
+	ySession := subjects.ForSession(y, "alice", "alice-01")
+	for _, subj := range []string{subjects.AgentControl(y), ySession.In, ySession.Out, subjects.AgentInbox(y) + ".>", "tether.api.>", "$JS.API.>"} {
+		if _, err := agentX.Subscribe(subj, func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		vx.has(t, "Subscription to \""+subj+"\"")
+	}
+	for _, subj := range []string{ySession.Out, ySession.Ctl, subjects.AgentAPI(y, "SessionEnded"), subjects.API("alice", "WhoAmI"), "$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS"} {
+		if err := agentX.Publish(subj, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		vx.has(t, "Publish to \""+subj+"\"")
+	}
+	// Its own control subject and session subjects are allowed.
+	xSession := subjects.ForSession(x, "alice", "alice-02")
+	if _, err := agentX.Subscribe(subjects.AgentControl(x), func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agentX.Subscribe(xSession.In, func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agentX.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	vx.mu.Lock()
+	for _, e := range vx.errs {
+		if strings.Contains(e, x+".") && !strings.Contains(e, y) {
+			t.Errorf("agent denied its own subject: %s", e)
+		}
+	}
+	vx.mu.Unlock()
+	// The activation was single-use: a second enrollment with it is refused at connect.
+	acts := []api.Activation{}
+	var list api.ListActivationsResponse
+	if err := s.Call(s.Admin, "admin", api.VerbListActivations, nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	acts = list.Activations
+	if len(acts) != 2 || acts[0].Used != 1 {
+		t.Fatalf("activations = %+v", acts)
+	}
+}
+
+func TestNonAdminCannotAdminister(t *testing.T) {
+	s := brokertest.NewServer(t)
+	seed := s.AddUser("alice", []string{"oncall"}, nil)
+	alice := s.ConnectUser("alice", seed)
+	_, pub := brokertest.NewKey(t)
+	err := s.Call(alice, "alice", api.VerbAddUser, api.AddUserRequest{User: api.User{Name: "mallory", NKey: pub, Groups: []string{"admins"}}}, nil)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeAccessDenied || len(ae.Reasons) == 0 {
+		t.Fatalf("AddUser by non-admin: %v", err)
+	}
+	if err := s.Call(alice, "alice", api.VerbCreateActivation, api.CreateActivationRequest{Limit: 1}, nil); !api.IsCode(err, api.CodeAccessDenied) {
+		t.Fatalf("CreateActivation by non-admin: %v", err)
+	}
+}
+
+func TestMalformedRequests(t *testing.T) {
+	s := brokertest.NewServer(t)
+	for _, tc := range []struct {
+		verb string
+		body any
+		want string
+	}{
+		{api.VerbStartSession, map[string]any{"target": "x", "bogus": 1}, "unknown field \"bogus\""},
+		{api.VerbStartSession, map[string]any{"target": "a.b", "interactive": true}, "target"},
+		{api.VerbStartSession, map[string]any{"target": "ok", "interactive": false}, "needs a command"},
+		{api.VerbDescribeSessions, map[string]any{"state": "Sleeping"}, "Active or History"},
+		{api.VerbCreateActivation, map[string]any{"registration_limit": 5000}, "registration_limit"},
+		{api.VerbAddUser, map[string]any{"user": map[string]any{"name": "bob", "nkey": "nope"}}, "not an NKEY user public key"},
+	} {
+		err := s.Call(s.Admin, "admin", tc.verb, tc.body, nil)
+		if !api.IsCode(err, api.CodeBadRequest) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: err = %v, want BadRequest mentioning %q", tc.verb, tc.body, err, tc.want)
+		}
+	}
+	// Not JSON at all, and oversized.
+	for _, body := range [][]byte{[]byte("{not json"), make([]byte, api.MaxRequest+1)} {
+		msg, err := s.Admin.Request(subjects.API("admin", api.VerbWhoAmI), body, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := api.DecodeReply(msg, nil); !api.IsCode(err, api.CodeBadRequest) && len(body) > 100 {
+			t.Errorf("oversized request: %v", err)
+		}
+	}
+}

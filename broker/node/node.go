@@ -1,0 +1,182 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/control"
+	"github.com/tetherhq/tether/broker/natsembed"
+	"github.com/tetherhq/tether/broker/principals"
+	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Options configure a broker node.
+type Options struct {
+	Listen        string // host:port for clients; "" picks a free loopback port
+	MonitorListen string
+	ServerName    string
+	StateDir      string // JetStream files live in StateDir/jetstream
+	PolicyDir     string // "" uses the shipped policy
+	PolicyData    map[string]any
+	Limits        jsdef.Limits
+	// Admins are stored as users (groups include "admins") at every start.
+	Admins            []api.User
+	HeartbeatInterval time.Duration
+	AgentLostAfter    time.Duration
+	AgentTimeout      time.Duration
+	Logger            *slog.Logger
+}
+
+// Node is a running broker.
+type Node struct {
+	NATS    *natsembed.Server
+	Control *control.Service
+	Dir     *principals.Directory
+	nc      *nats.Conn
+	log     *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a node. A policy that does not compile stops it before anything listens.
+func Start(ctx context.Context, o Options) (_ *Node, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.StateDir == "" {
+		return nil, errors.New("node: a state directory is required")
+	}
+	if o.ServerName == "" {
+		o.ServerName, _ = os.Hostname()
+	}
+	popts := []policies.Option{}
+	if o.PolicyDir != "" {
+		popts = append(popts, policies.WithDir(o.PolicyDir))
+	}
+	if o.PolicyData != nil {
+		popts = append(popts, policies.WithData(o.PolicyData))
+	}
+	eval, err := policies.New(ctx, popts...)
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	dir := principals.New()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("control-plane key: %w", err)
+	}
+	pub, _ := kp.PublicKey()
+	dir.AddInternal(pub)
+
+	n := &Node{Dir: dir, log: log}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	n.NATS, err = natsembed.Start(natsembed.Options{
+		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
+		StoreDir: filepath.Join(o.StateDir, "jetstream"),
+		Auth:     &natsembed.Authenticator{Resolver: dir, Logger: log.With("component", "auth")},
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.nc, err = nats.Connect(n.NATS.ClientURL(),
+		nats.InProcessServer(n.NATS),
+		nats.Nkey(pub, kp.Sign),
+		nats.CustomInboxPrefix(subjects.ControlPlaneInbox),
+		nats.Name("tether-control "+o.ServerName),
+		nats.MaxReconnects(-1),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("control-plane connection: %w", err)
+	}
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return nil, err
+	}
+	b, err := jsdef.Ensure(ctx, js, o.Limits)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := control.New(control.Config{
+		NC: n.nc, JS: js, Buckets: b, Directory: dir, Authorizer: eval,
+		Emitter: &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
+		Logger:  log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
+		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	n.Control = svc
+	for _, u := range o.Admins {
+		u.Groups = appendUnique(u.Groups, api.AdminGroup)
+		if _, err := svc.PutUser(ctx, u, false); err != nil {
+			return nil, fmt.Errorf("admin %s: %w", u.Name, err)
+		}
+	}
+	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir)
+	return n, nil
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// URL is where clients and agents connect.
+func (n *Node) URL() string { return n.NATS.ClientURL() }
+
+// Close ends active sessions (publishing their events), stops the control plane, drains
+// its connection and shuts the server down. It is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.Control != nil {
+			n.closeErr = n.Control.Close()
+		}
+		if n.nc != nil {
+			closed := make(chan struct{})
+			n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+			if err := n.nc.Drain(); err == nil {
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+				}
+			}
+			n.nc.Close()
+		}
+		if n.NATS != nil {
+			n.NATS.Close()
+		}
+		n.log.Info("broker stopped")
+	})
+	return n.closeErr
+}

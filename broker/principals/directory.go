@@ -1,0 +1,167 @@
+package principals
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/tetherhq/tether/broker/api"
+)
+
+// Kinds of principal.
+const (
+	KindUser         = "user"
+	KindAgent        = "agent"
+	KindControlPlane = "control-plane"
+	KindEnrollment   = "enrollment"
+)
+
+// Identity is who an NKEY belongs to.
+type Identity struct {
+	Kind  string
+	Name  string // user name or instance id
+	Admin bool
+}
+
+// Directory is safe for concurrent use. The control plane writes it; the server's auth
+// hook reads it on every connection.
+type Directory struct {
+	mu          sync.RWMutex
+	internal    map[string]bool
+	users       map[string]api.User     // by name
+	userKeys    map[string]string       // nkey -> name
+	agents      map[string]string       // nkey -> instance id
+	activations map[string]api.Activation
+	now         func() time.Time
+}
+
+// New returns an empty directory.
+func New() *Directory {
+	return &Directory{
+		internal:    map[string]bool{},
+		users:       map[string]api.User{},
+		userKeys:    map[string]string{},
+		agents:      map[string]string{},
+		activations: map[string]api.Activation{},
+		now:         time.Now,
+	}
+}
+
+// AddInternal registers a control-plane key: full permissions.
+func (d *Directory) AddInternal(nkey string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.internal[nkey] = true
+}
+
+// PutUser adds or replaces a user.
+func (d *Directory) PutUser(u api.User) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.users[u.Name]; ok {
+		delete(d.userKeys, old.NKey)
+	}
+	d.users[u.Name] = u
+	d.userKeys[u.NKey] = u.Name
+}
+
+// RemoveUser forgets a user.
+func (d *Directory) RemoveUser(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.users[name]; ok {
+		delete(d.userKeys, old.NKey)
+		delete(d.users, name)
+	}
+}
+
+// User returns a user by name.
+func (d *Directory) User(name string) (api.User, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	u, ok := d.users[name]
+	return u, ok
+}
+
+// PutAgent maps an agent's key to its instance id.
+func (d *Directory) PutAgent(nkey, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, v := range d.agents {
+		if v == id {
+			delete(d.agents, k)
+		}
+	}
+	d.agents[nkey] = id
+}
+
+// RemoveAgent forgets an instance.
+func (d *Directory) RemoveAgent(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, v := range d.agents {
+		if v == id {
+			delete(d.agents, k)
+		}
+	}
+}
+
+// KeyInUse reports whether nkey already belongs to a principal.
+func (d *Directory) KeyInUse(nkey string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, u := d.userKeys[nkey]
+	_, a := d.agents[nkey]
+	return u || a || d.internal[nkey]
+}
+
+// PutActivation adds or replaces an activation.
+func (d *Directory) PutActivation(a api.Activation) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.activations[a.ID] = a
+}
+
+// RemoveActivation forgets an activation.
+func (d *Directory) RemoveActivation(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.activations, id)
+}
+
+// Resolve returns who nkey belongs to.
+func (d *Directory) Resolve(nkey string) (Identity, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.internal[nkey] {
+		return Identity{Kind: KindControlPlane, Name: "control-plane", Admin: true}, true
+	}
+	if name, ok := d.userKeys[nkey]; ok {
+		u := d.users[name]
+		return Identity{Kind: KindUser, Name: name, Admin: api.Principal{Groups: u.Groups}.IsAdmin()}, true
+	}
+	if id, ok := d.agents[nkey]; ok {
+		return Identity{Kind: KindAgent, Name: id}, true
+	}
+	return Identity{}, false
+}
+
+// CheckActivation reports whether code is the code of a live activation with
+// registrations left. The final, atomic check happens when the enrollment is stored.
+func (d *Directory) CheckActivation(id, code string) bool {
+	d.mu.RLock()
+	a, ok := d.activations[id]
+	d.mu.RUnlock()
+	if !ok || a.Used >= a.Limit || !d.now().Before(a.ExpiresAt) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(HashCode(code)), []byte(a.CodeHash)) == 1
+}
+
+// HashCode is how activation codes are stored: never in clear.
+func HashCode(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
+}

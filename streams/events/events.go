@@ -1,0 +1,75 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Session event types; the CloudEvents type is TypePrefix + the type.
+const (
+	Started    = "started"
+	Denied     = "denied"
+	Failed     = "failed"
+	Terminated = "terminated"
+	TypePrefix = "dev.tether.session."
+)
+
+// Data is the data of a session event.
+type Data struct {
+	Session api.Session `json:"session"`
+	// Actor is who caused the event (the requester of a start, denial or termination).
+	Actor   string   `json:"actor,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Emitter publishes events and waits for the stream to store them.
+type Emitter struct {
+	JS     jetstream.Publisher
+	Source string // e.g. "tether-broker/<server name>"
+	Now    func() time.Time
+}
+
+// Emit publishes one event of type typ about d.Session.
+func (e *Emitter) Emit(ctx context.Context, typ string, d Data) error {
+	ev, err := e.build(typ, d)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	if _, err := e.JS.Publish(ctx, subjects.SessionEvent(typ), body, jetstream.WithMsgID(ev.ID())); err != nil {
+		return fmt.Errorf("publish %s event for %s: %w", typ, d.Session.ID, err)
+	}
+	return nil
+}
+
+func (e *Emitter) build(typ string, d Data) (event.Event, error) {
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	ev := event.New()
+	ev.SetID(nuid.Next())
+	ev.SetSource(e.Source)
+	ev.SetType(TypePrefix + typ)
+	ev.SetSubject(d.Session.ID)
+	ev.SetTime(now().UTC())
+	if err := ev.SetData(event.ApplicationJSON, d); err != nil {
+		return ev, fmt.Errorf("encode %s event data: %w", typ, err)
+	}
+	if err := ev.Validate(); err != nil {
+		return ev, fmt.Errorf("invalid %s event: %w", typ, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,120 @@
+package jsdef
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Names of the streams and buckets.
+const (
+	StreamTranscripts = "TETHER_TRANSCRIPTS"
+	StreamEvents      = "TETHER_EVENTS"
+	BucketSessions    = "tether_sessions"
+	BucketInstances   = "tether_instances"
+	BucketUsers       = "tether_users"
+	BucketActivations = "tether_activations"
+)
+
+// Limits bound what the streams keep. Zero values take the defaults.
+type Limits struct {
+	Replicas           int
+	TranscriptMaxAge   time.Duration // default 30 days
+	TranscriptMaxBytes int64         // default 10 GiB
+	EventsMaxAge       time.Duration // default 90 days
+	EventsMaxBytes     int64         // default 1 GiB
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Replicas == 0 {
+		l.Replicas = 1
+	}
+	if l.TranscriptMaxAge == 0 {
+		l.TranscriptMaxAge = 30 * 24 * time.Hour
+	}
+	if l.TranscriptMaxBytes == 0 {
+		l.TranscriptMaxBytes = 10 << 30
+	}
+	if l.EventsMaxAge == 0 {
+		l.EventsMaxAge = 90 * 24 * time.Hour
+	}
+	if l.EventsMaxBytes == 0 {
+		l.EventsMaxBytes = 1 << 30
+	}
+	return l
+}
+
+// Buckets are the KV buckets the control plane uses.
+type Buckets struct {
+	Sessions, Instances, Users, Activations jetstream.KeyValue
+}
+
+// Manager is the part of jetstream.JetStream that Ensure needs.
+type Manager interface {
+	jetstream.StreamManager
+	jetstream.KeyValueManager
+}
+
+// Ensure creates or updates every stream and bucket.
+func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
+	l = l.withDefaults()
+	streams := []jetstream.StreamConfig{{
+		Name:        StreamTranscripts,
+		Description: "session output frames, one subject per session",
+		Subjects:    []string{subjects.Transcripts},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		// Never drop what a session printed to make room: refuse new frames instead, so
+		// the agent sees the failure and ends the session as recording_failed.
+		Discard:    jetstream.DiscardNew,
+		MaxAge:     l.TranscriptMaxAge,
+		MaxBytes:   l.TranscriptMaxBytes,
+		Duplicates: 2 * time.Minute,
+		Replicas:   l.Replicas,
+	}, {
+		Name:        StreamEvents,
+		Description: "session lifecycle events (CloudEvents JSON)",
+		Subjects:    []string{subjects.EventsAll},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      l.EventsMaxAge,
+		MaxBytes:    l.EventsMaxBytes,
+		Duplicates:  2 * time.Minute,
+		Replicas:    l.Replicas,
+	}}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	kv := func(name, desc string, history uint8) (jetstream.KeyValue, error) {
+		b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: name, Description: desc, History: history,
+			Storage: jetstream.FileStorage, Replicas: l.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ensure bucket %s: %w", name, err)
+		}
+		return b, nil
+	}
+	var b Buckets
+	var err error
+	if b.Sessions, err = kv(BucketSessions, "session records and states", 5); err != nil {
+		return nil, err
+	}
+	if b.Instances, err = kv(BucketInstances, "managed instances: inventory and heartbeats", 1); err != nil {
+		return nil, err
+	}
+	if b.Users, err = kv(BucketUsers, "users: nkey, groups, attributes", 1); err != nil {
+		return nil, err
+	}
+	if b.Activations, err = kv(BucketActivations, "agent activations", 1); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
