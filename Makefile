@@ -1,0 +1,42 @@
+# Tether — see README.md.
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w
+PKGS     := ./...
+
+.PHONY: all build demo test test-short bench lint fuzz clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./broker/cmd/tether-broker ./agent/cmd/tether-agent ./cli/cmd/tether
+
+# The all-in-one demo: one broker, one local agent, and a shell on it through the broker.
+demo: build
+	$(BIN)/tether-broker dev
+
+# Every test, with the race detector. Budget: well inside 30 minutes on 2 cores.
+test:
+	$(GO) test -race -timeout 25m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+# Benchmarks: Go micro-benchmarks, then the end-to-end harness (real broker and agent
+# processes), printed next to their references.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./streams/frame ./streams/flow ./policies
+	$(GO) run ./broker/cmd/tether-bench -bin $(BIN)
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Run each fuzz target for a short while.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/frame
+
+clean:
+	rm -rf $(BIN)
