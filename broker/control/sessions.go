@@ -373,7 +373,8 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 		return nil, fmt.Errorf("open transcript %s: %w", se.ID, err)
 	}
 	resp := api.ReadTranscriptResponse{Frames: []api.TranscriptFrame{}, Cursor: r.Cursor}
-	last := r.After
+	last, maxSeq := r.After, r.After
+	var seqs []uint64
 	for len(resp.Frames) < r.Max {
 		batch, err := cons.FetchNoWait(r.Max)
 		if err != nil {
@@ -394,8 +395,11 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 			if err != nil || f.Seq <= last {
 				continue
 			}
-			last = f.Seq
+			if f.Seq > last {
+				maxSeq = max(maxSeq, f.Seq)
+			}
 			resp.Frames = append(resp.Frames, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()})
+			seqs = append(seqs, f.Seq)
 		}
 		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
 			return nil, fmt.Errorf("read transcript %s: %w", se.ID, batch.Error())
@@ -404,8 +408,24 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 			break
 		}
 	}
+	// A frame the agent had to publish again is stored after the ones that followed it:
+	// hand the page out in frame order.
+	sort.Sort(bySeq{resp.Frames, seqs})
+	last = maxSeq
 	if se.Ended() {
 		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(resp.Frames) < r.Max)
 	}
 	return resp, nil
+}
+
+type bySeq struct {
+	f []api.TranscriptFrame
+	s []uint64
+}
+
+func (b bySeq) Len() int           { return len(b.f) }
+func (b bySeq) Less(i, j int) bool { return b.s[i] < b.s[j] }
+func (b bySeq) Swap(i, j int) {
+	b.f[i], b.f[j] = b.f[j], b.f[i]
+	b.s[i], b.s[j] = b.s[j], b.s[i]
 }

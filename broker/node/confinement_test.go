@@ -123,12 +123,12 @@ func TestUserConfinement(t *testing.T) {
 		va.has(t, "Subscription to \""+subj+"\"")
 	}
 	for _, subj := range []string{
-		bobSession.In,                        // typing into bob's session
-		bobSession.Out,                       // forging bob's output
-		subjects.UserInbox("bob") + ".x",     // answering in bob's inbox
-		subjects.API("bob", "WhoAmI"),        // impersonating bob
+		bobSession.In,                          // typing into bob's session
+		bobSession.Out,                         // forging bob's output
+		subjects.UserInbox("bob") + ".x",       // answering in bob's inbox
+		subjects.API("bob", "WhoAmI"),          // impersonating bob
 		subjects.AgentAPI("web-1", "Register"), // impersonating an agent
-		subjects.AgentControl("web-1"),       // commanding an agent
+		subjects.AgentControl("web-1"),         // commanding an agent
 		"$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS",
 		"$JS.API.CONSUMER.CREATE.TETHER_TRANSCRIPTS",
 		"$KV.tether_users.alice",

@@ -30,9 +30,9 @@ type Identity struct {
 type Directory struct {
 	mu          sync.RWMutex
 	internal    map[string]bool
-	users       map[string]api.User     // by name
-	userKeys    map[string]string       // nkey -> name
-	agents      map[string]string       // nkey -> instance id
+	users       map[string]api.User // by name
+	userKeys    map[string]string   // nkey -> name
+	agents      map[string]string   // nkey -> instance id
 	activations map[string]api.Activation
 	now         func() time.Time
 }

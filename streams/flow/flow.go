@@ -56,7 +56,7 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 func (w *Window) Ack(consumed uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if consumed <= w.acked || consumed > w.sent {
+	if w.closed || consumed <= w.acked || consumed > w.sent {
 		return
 	}
 	w.acked = consumed

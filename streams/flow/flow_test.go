@@ -68,3 +68,12 @@ func TestAcker(t *testing.T) {
 		t.Fatalf("Flush = %d,%v", tot, r)
 	}
 }
+
+func TestAckAfterClose(t *testing.T) {
+	w := NewWindow(10)
+	if err := w.Acquire(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w.Ack(5) // a late report from the receiver must not panic
+}

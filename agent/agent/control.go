@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/agent/shell"
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// decodeControl parses and checks a control-plane request. Its errors are meant for the
+// control plane's logs and are returned in AgentReply.Error.
+func decodeControl(data []byte) (api.AgentControl, error) {
+	var c api.AgentControl
+	if len(data) > api.MaxRequest {
+		return c, fmt.Errorf("request of %d bytes exceeds the %d-byte limit", len(data), api.MaxRequest)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("malformed request: %v", err)
+	}
+	if dec.More() {
+		return c, errors.New("malformed request: data after the JSON object")
+	}
+	switch {
+	case c.Start == nil && c.Terminate == nil:
+		return c, errors.New("request has neither start nor terminate")
+	case c.Start != nil && c.Terminate != nil:
+		return c, errors.New("request has both start and terminate")
+	case c.Start != nil:
+		return c, checkStart(c.Start)
+	default:
+		return c, checkTerminate(c.Terminate)
+	}
+}
+
+func checkStart(s *api.AgentStart) error {
+	if err := subjects.ValidName(s.SessionID); err != nil {
+		return fmt.Errorf("session id: %w", err)
+	}
+	if err := subjects.ValidName(s.Owner); err != nil {
+		return fmt.Errorf("owner: %w", err)
+	}
+	for _, sub := range []struct{ name, v string }{{"in", s.Subjects.In}, {"out", s.Subjects.Out}, {"ctl", s.Subjects.Ctl}} {
+		if err := checkSubject(sub.v); err != nil {
+			return fmt.Errorf("subjects.%s: %w", sub.name, err)
+		}
+	}
+	if len(s.Command) > 0 && s.Command[0] == "" {
+		return errors.New("command: program name is empty")
+	}
+	if s.Window < 0 {
+		return fmt.Errorf("window %d: must not be negative", s.Window)
+	}
+	return nil
+}
+
+// checkSubject accepts a literal subject: no wildcards, no empty tokens, no whitespace.
+func checkSubject(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	for _, tok := range strings.Split(s, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return fmt.Errorf("%q is not a literal subject", s)
+		}
+	}
+	return nil
+}
+
+func checkTerminate(t *api.AgentTerminate) error {
+	if err := subjects.ValidName(t.SessionID); err != nil {
+		return fmt.Errorf("session id: %w", err)
+	}
+	if len(t.Reason) > frame.MaxReason {
+		return fmt.Errorf("reason of %d bytes exceeds %d", len(t.Reason), frame.MaxReason)
+	}
+	return nil
+}
+
+// onControl serves one request on the agent's control subject.
+func (a *Agent) onControl(msg *nats.Msg) {
+	reply := api.AgentReply{OK: true}
+	if err := a.control(msg.Data); err != nil {
+		reply = api.AgentReply{Error: err.Error()}
+		a.log.Warn("control request refused", logkey.Err, err)
+	}
+	if msg.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(reply)
+	if err := msg.Respond(b); err != nil {
+		a.log.Warn("reply to control request", logkey.Err, err)
+	}
+}
+
+func (a *Agent) control(data []byte) error {
+	c, err := decodeControl(data)
+	if err != nil {
+		return err
+	}
+	if c.Terminate != nil {
+		a.mu.Lock()
+		s := a.sessions[c.Terminate.SessionID]
+		a.mu.Unlock()
+		if s == nil {
+			return errors.New("no such session")
+		}
+		reason := c.Terminate.Reason
+		if reason == "" {
+			reason = api.ReasonTerminated
+		}
+		s.log.Info("terminate requested", logkey.Reason, reason)
+		s.end(reason)
+		return nil
+	}
+	return a.startSession(c.Start)
+}
+
+// startSession checks that the session's program exists, then creates the session, which
+// subscribes to its input before this returns (so the reply cannot overtake it) and waits
+// for its client to attach.
+func (a *Agent) startSession(st *api.AgentStart) error {
+	if len(st.Command) == 0 {
+		if _, err := shell.FindShell(); err != nil {
+			return err
+		}
+	} else if _, err := shell.LookCommand(st.Command); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return errors.New("agent is shutting down")
+	}
+	if _, dup := a.sessions[st.SessionID]; dup {
+		return fmt.Errorf("session %s already exists", st.SessionID)
+	}
+	s, err := a.newSession(st)
+	if err != nil {
+		return err
+	}
+	a.sessions[s.id] = s
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer a.remove(s)
+		s.run()
+	}()
+	s.log.Info("session started", logkey.Command, st.Command)
+	return nil
+}

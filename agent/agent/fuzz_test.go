@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+func FuzzControl(f *testing.F) {
+	s := subjects.ForSession("mi-1", "alice", "alice-1")
+	start, _ := json.Marshal(api.AgentControl{Start: &api.AgentStart{
+		SessionID: "alice-1", Owner: "alice", Subjects: api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl},
+		Command: []string{"ls", "-l"}, Cols: 80, Rows: 24, Window: 1 << 20,
+	}})
+	term, _ := json.Marshal(api.AgentControl{Terminate: &api.AgentTerminate{SessionID: "alice-1", Reason: "bye"}})
+	for _, seed := range []string{string(start), string(term), `{}`, `{"start":{},"terminate":{}}`, `null`, `[]`, `{"start":null}`, "\x00"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := decodeControl(data)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if (c.Start == nil) == (c.Terminate == nil) {
+			t.Fatalf("accepted %q with start=%v terminate=%v", data, c.Start, c.Terminate)
+		}
+		if c.Start != nil {
+			if subjects.ValidName(c.Start.SessionID) != nil || subjects.ValidName(c.Start.Owner) != nil {
+				t.Fatalf("accepted invalid names: %+v", c.Start)
+			}
+			for _, sub := range []string{c.Start.Subjects.In, c.Start.Subjects.Out, c.Start.Subjects.Ctl} {
+				if checkSubject(sub) != nil {
+					t.Fatalf("accepted subject %q", sub)
+				}
+			}
+		}
+		if c.Terminate != nil && subjects.ValidName(c.Terminate.SessionID) != nil {
+			t.Fatalf("accepted invalid session id %q", c.Terminate.SessionID)
+		}
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		attempt int
+		want    string
+	}{{0, "250ms"}, {1, "500ms"}, {3, "2s"}, {10, "10s"}, {1000, "10s"}} {
+		if got := backoffDelay(tc.attempt, 10e9).String(); got != tc.want {
+			t.Errorf("backoffDelay(%d) = %s, want %s", tc.attempt, got, tc.want)
+		}
+	}
+	for range 100 {
+		if d := jitter(1e9); d < 5e8 || d >= 1e9 {
+			t.Fatalf("jitter(1s) = %v", d)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package agent
+
+import (
+	"context"
+	"net"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+const (
+	defaultHeartbeat = 5 * time.Second
+	callTimeout      = 5 * time.Second
+)
+
+// maintain registers on every (re)connect and heartbeats in between, until ctx is done.
+func (a *Agent) maintain(ctx context.Context) {
+	for {
+		select { // a kick that is already pending is covered by this registration
+		case <-a.reconnected:
+		default:
+		}
+		resp, ok := a.register(ctx)
+		if !ok {
+			return
+		}
+		a.endSessions(resp.EndSessions, api.ReasonTerminated)
+		interval := resp.HeartbeatInterval
+		if interval <= 0 {
+			interval = defaultHeartbeat
+		}
+		if !a.heartbeats(ctx, interval) {
+			return
+		}
+	}
+}
+
+// heartbeats heartbeats every interval until a reconnect (true) or ctx is done (false).
+func (a *Agent) heartbeats(ctx context.Context, interval time.Duration) bool {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-a.reconnected:
+			return true
+		case <-t.C:
+			a.heartbeat(ctx)
+		}
+	}
+}
+
+// register calls Register until it succeeds or ctx is done.
+func (a *Agent) register(ctx context.Context) (api.RegisterResponse, bool) {
+	host, _ := os.Hostname()
+	for attempt := 0; ; attempt++ {
+		req := api.RegisterRequest{
+			Hostname:     host,
+			OS:           runtime.GOOS,
+			Arch:         runtime.GOARCH,
+			AgentVersion: a.cfg.Version,
+			IPAddresses:  ipAddresses(),
+			Sessions:     a.sessionIDs(),
+		}
+		var resp api.RegisterResponse
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := api.Call(cctx, a.nc, subjects.AgentAPI(a.id.instanceID, api.VerbRegister), req, &resp)
+		cancel()
+		if err == nil {
+			a.log.Info("registered", logkey.Sessions, len(req.Sessions), logkey.Heartbeat, resp.HeartbeatInterval)
+			return resp, true
+		}
+		if ctx.Err() != nil {
+			return resp, false
+		}
+		a.log.Warn("register failed: retrying", logkey.Attempt, attempt+1, logkey.Err, err)
+		t := time.NewTimer(jitter(backoffDelay(attempt+1, a.cfg.ReconnectMax)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return resp, false
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) heartbeat(ctx context.Context) {
+	var resp api.HeartbeatResponse
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	req := api.HeartbeatRequest{Sessions: a.sessionIDs()}
+	if err := api.Call(cctx, a.nc, subjects.AgentAPI(a.id.instanceID, api.VerbHeartbeat), req, &resp); err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", logkey.Err, err)
+		}
+		return
+	}
+	a.endSessions(resp.EndSessions, api.ReasonTerminated)
+}
+
+// ipAddresses lists the host's addresses other than loopback and link-local ones.
+func ipAddresses() []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, ad := range addrs {
+		ipn, ok := ad.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() || ipn.IP.IsLinkLocalMulticast() {
+			continue
+		}
+		out = append(out, ipn.IP.String())
+	}
+	return out
+}

@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/agent/channel"
+	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/agent/shell"
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Session timings.
+const (
+	// ReasonAttachTimeout ends a session whose client never sent its first frame.
+	ReasonAttachTimeout = "attach_timeout"
+	terminateGrace      = 2 * time.Second // between SIGHUP and SIGKILL
+	drainIdle           = 500 * time.Millisecond
+	reportFor           = time.Minute // how long SessionEnded is retried
+)
+
+// session is one session on the agent: it waits for its client, runs the process, and
+// reports the end.
+type session struct {
+	a     *Agent
+	id    string
+	start api.AgentStart
+	ch    *channel.Channel
+	log   *slog.Logger
+
+	// ended is cancelled when the session is asked to end; reason says why.
+	ended  context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	reason string
+}
+
+func (a *Agent) newSession(st *api.AgentStart) (*session, error) {
+	log := a.log.With(logkey.SessionID, st.SessionID, logkey.User, st.Owner)
+	ch, err := channel.Open(channel.Config{
+		Conn:      a.nc,
+		JS:        a.js,
+		SessionID: st.SessionID,
+		Subjects:  st.Subjects,
+		Window:    st.Window,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{a: a, id: st.SessionID, start: *st, ch: ch, log: log, ended: ctx, cancel: cancel}, nil
+}
+
+// end asks the session to end for reason; the first reason wins.
+func (s *session) end(reason string) {
+	s.mu.Lock()
+	first := s.reason == ""
+	if first {
+		s.reason = reason
+	}
+	s.mu.Unlock()
+	if first {
+		s.cancel()
+		s.ch.ReleaseWindow()
+	}
+}
+
+func (s *session) endReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+func (s *session) run() {
+	defer s.cancel()
+	t := time.NewTimer(s.a.cfg.AttachTimeout)
+	select {
+	case <-s.ch.Attached():
+	case <-t.C:
+		s.end(ReasonAttachTimeout)
+	case <-s.ended.Done():
+	}
+	t.Stop()
+	if r := s.endReason(); r != "" {
+		s.finish(-1, r, "")
+		return
+	}
+
+	st := s.start
+	proc, err := shell.Start(shell.Spec{
+		Command: st.Command,
+		TTY:     len(st.Command) == 0 || st.Interactive,
+		Cols:    st.Cols,
+		Rows:    st.Rows,
+		Term:    st.Term,
+	})
+	if err != nil {
+		s.log.Warn("start process", logkey.Err, err)
+		s.ch.SendError(err.Error())
+		s.finish(-1, api.ReasonStartFailed, err.Error())
+		return
+	}
+	outs := []channel.Output{{Type: frame.Stdout, R: proc.Stdout()}}
+	if proc.TTY() {
+		cols, rows := st.Cols, st.Rows
+		if cols == 0 || rows == 0 {
+			cols, rows = 80, 24
+		}
+		s.ch.SendResize(frame.Size{Cols: cols, Rows: rows})
+	} else {
+		outs = append(outs, channel.Output{Type: frame.Stderr, R: proc.Stderr()})
+	}
+	s.ch.Bind(proc, outs...)
+
+	select {
+	case <-proc.Done():
+	case <-s.ended.Done():
+		proc.Terminate(terminateGrace)
+	case <-s.ch.Failed():
+		s.end(api.ReasonRecordingFailed)
+		proc.Terminate(terminateGrace)
+	}
+	status := proc.Wait()
+	s.ch.Drain(drainIdle)
+	proc.Close()
+	reason, detail := status.Reason, ""
+	if r := s.endReason(); r != "" {
+		reason, detail = r, status.Reason
+	}
+	s.finish(status.Code, reason, detail)
+}
+
+// finish publishes the Exit frame, waits until the stream holds every frame, and reports
+// the end to the control plane.
+func (s *session) finish(code int, reason, detail string) {
+	stats := s.ch.Finish(s.ended, frame.ExitStatus{Code: int32(code), Reason: reason})
+	if stats.Err != nil {
+		reason, detail = api.ReasonRecordingFailed, stats.Err.Error()
+	}
+	s.log.Info("session ended", logkey.ExitCode, code, logkey.Reason, reason, logkey.Frames, stats.Frames, logkey.Bytes, stats.Bytes)
+	s.a.reportEnded(api.SessionEndedRequest{
+		SessionID: s.id,
+		ExitCode:  code,
+		Reason:    reason,
+		Detail:    detail,
+		OutFrames: stats.Frames,
+		OutBytes:  stats.Bytes,
+	}, s.log)
+}
+
+// reportEnded sends SessionEnded, retrying for a while: the broker may be restarting.
+func (a *Agent) reportEnded(req api.SessionEndedRequest, log *slog.Logger) {
+	deadline := time.Now().Add(reportFor)
+	subject := subjects.AgentAPI(a.id.instanceID, api.VerbSessionEnded)
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		err := api.Call(ctx, a.nc, subject, req, nil)
+		cancel()
+		if err == nil {
+			return
+		}
+		var apiErr *api.Error
+		if errors.As(err, &apiErr) && apiErr.Code != api.CodeUnavailable && apiErr.Code != api.CodeInternal {
+			log.Warn("control plane refused the session's end report", logkey.Err, err)
+			return
+		}
+		if errors.Is(err, nats.ErrConnectionClosed) || time.Now().After(deadline) {
+			log.Error("could not report the session's end", logkey.Err, err)
+			return
+		}
+		log.Debug("report session end: retrying", logkey.Err, err)
+		time.Sleep(jitter(backoffDelay(attempt+1, a.cfg.ReconnectMax)))
+	}
+}

@@ -1,0 +1,3 @@
+// Package agentcmd is tether-agent's command line: flags, logging and signal handling
+// around package agent.
+package agentcmd

@@ -1,0 +1,32 @@
+package agentcmd
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"help", []string{"--help"}, 0, "Usage: tether-agent"},
+		{"version", []string{"--version"}, 0, "tether-agent dev"},
+		{"bad flag", []string{"--nope"}, 2, "flag provided but not defined"},
+		{"bad level", []string{"--log-level", "loud"}, 2, "Try: tether-agent --help"},
+		{"extra arg", []string{"x"}, 2, `unexpected argument "x"`},
+		{"half activation", []string{"--state-dir", dir, "--activation-id", "a1"}, 2, "must be given together"},
+		{"not enrolled", []string{"--state-dir", dir}, 1, "--activation-id ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if code := run(tc.args, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d and %q", code, out.String(), tc.code, tc.want)
+			}
+		})
+	}
+}

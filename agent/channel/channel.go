@@ -1,0 +1,244 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/flow"
+	"github.com/tetherhq/tether/streams/frame"
+)
+
+// Publisher is the part of a JetStream context the channel records output with.
+type Publisher interface {
+	PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
+}
+
+var _ Publisher = (jetstream.JetStream)(nil)
+
+// Process is what the channel drives with the client's frames.
+type Process interface {
+	io.Writer // stdin
+	CloseStdin() error
+	Resize(cols, rows uint16) error
+	Signal(name string) error
+}
+
+// Output is one output stream of the process: Type is frame.Stdout or frame.Stderr.
+type Output struct {
+	Type frame.Type
+	R    io.ReadCloser
+}
+
+// Config configures a Channel.
+type Config struct {
+	Conn      *nats.Conn // core subscription on In, core publishes on Ctl
+	JS        Publisher  // records frames on Out
+	SessionID string
+	Subjects  api.Subjects
+	// Window is the credit window of each data direction; frame.DefaultWindow when zero.
+	Window int
+	Logger *slog.Logger
+	// RecordTimeout is how long a frame may fail to be recorded before the channel gives up
+	// (Failed is closed); 30s when zero.
+	RecordTimeout time.Duration
+}
+
+// Stats summarises a finished channel.
+type Stats struct {
+	Frames uint64 // frames published on Out, the Exit frame included
+	Bytes  uint64 // payload bytes of data frames
+	Err    error  // why recording failed, if it did
+}
+
+// Channel is one session's binding to its subjects.
+type Channel struct {
+	cfg Config
+	log *slog.Logger
+	win *flow.Window // output credit
+	// winMu guards win's Ack against its Close.
+	winMu     sync.Mutex
+	winClosed bool
+	acker     *flow.Acker // input consumption
+	sub       *nats.Subscription
+
+	attached   chan struct{}
+	attachOnce sync.Once
+	bound      chan struct{}
+	bindOnce   sync.Once
+	proc       Process // set before bound is closed
+
+	out    outbound
+	in     inbox
+	ctlMu  sync.Mutex
+	ctlSeq uint64 // last sequence number sent on Ctl
+
+	failed   chan struct{}
+	failOnce sync.Once
+	failErr  error
+
+	quit       chan struct{}
+	writerDone chan struct{}
+	finishOnce sync.Once
+	stats      Stats
+}
+
+// Open subscribes to the session's input subject and starts the output publisher. The
+// caller must eventually call Finish.
+func Open(cfg Config) (*Channel, error) {
+	if cfg.Conn == nil || cfg.JS == nil {
+		return nil, errors.New("channel: Conn and JS are required")
+	}
+	if cfg.Subjects.In == "" || cfg.Subjects.Out == "" || cfg.Subjects.Ctl == "" {
+		return nil, errors.New("channel: in, out and ctl subjects are required")
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = frame.DefaultWindow
+	}
+	if cfg.RecordTimeout <= 0 {
+		cfg.RecordTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Channel{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		win:        flow.NewWindow(cfg.Window),
+		acker:      flow.NewAcker(cfg.Window),
+		attached:   make(chan struct{}),
+		bound:      make(chan struct{}),
+		failed:     make(chan struct{}),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	c.in.init()
+	c.out.init()
+	sub, err := cfg.Conn.Subscribe(cfg.Subjects.In, c.onIn)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", cfg.Subjects.In, err)
+	}
+	c.sub = sub
+	go c.pump()
+	go c.track()
+	go c.writeStdin()
+	return c, nil
+}
+
+// Attached is closed when the first well-formed frame arrives on the input subject: the
+// client is listening and the process may start.
+func (c *Channel) Attached() <-chan struct{} { return c.attached }
+
+// Failed is closed when output could not be recorded in the transcript stream.
+func (c *Channel) Failed() <-chan struct{} { return c.failed }
+
+// Bind connects the started process: input frames now reach it and its outputs are read
+// and published. Frames that arrived before Bind are delivered, in order, after it.
+func (c *Channel) Bind(p Process, outs ...Output) {
+	c.bindOnce.Do(func() {
+		c.proc = p
+		c.out.startReaders(c, outs)
+		close(c.bound)
+	})
+}
+
+// ReleaseWindow stops waiting for the client's credit: the rest of the output is recorded
+// as fast as the stream takes it. Sessions ended by request use it so a client that went
+// away cannot hold the end up.
+func (c *Channel) ReleaseWindow() {
+	c.winMu.Lock()
+	defer c.winMu.Unlock()
+	c.winClosed = true
+	c.win.Close()
+}
+
+// ack credits the output window with the client's report. flow.Window.Ack must not run
+// after Close (it would close its wake channel twice), hence the guard.
+func (c *Channel) ack(consumed uint64) {
+	c.winMu.Lock()
+	defer c.winMu.Unlock()
+	if !c.winClosed {
+		c.win.Ack(consumed)
+	}
+}
+
+// SendError publishes an Error frame with text on the output subject.
+func (c *Channel) SendError(text string) {
+	if len(text) > frame.MaxReason {
+		text = text[:frame.MaxReason]
+	}
+	c.out.queue(frame.Error, []byte(text), false)
+}
+
+// SendResize publishes a Resize frame recording the terminal size.
+func (c *Channel) SendResize(s frame.Size) { c.out.queue(frame.Resize, frame.EncodeSize(s), true) }
+
+// Drain waits until every output has been read to its end; call it after the process has
+// exited. An output whose Read has been blocked for longer than idle (another process
+// still holds the terminal or pipe open) is closed.
+func (c *Channel) Drain(idle time.Duration) { c.out.drain(idle) }
+
+// Finish publishes the Exit frame as the last frame on Out, waits until the stream has
+// acknowledged every frame, and stops the channel. When ctx is done before that, the credit
+// window is released (see ReleaseWindow). Call Drain first when a process was bound.
+// Finish is idempotent; later calls return the first result.
+func (c *Channel) Finish(ctx context.Context, st frame.ExitStatus) Stats {
+	c.finishOnce.Do(func() {
+		c.bindOnce.Do(func() { // never bound: no outputs, no process
+			c.out.startReaders(c, nil)
+			close(c.bound)
+		})
+		c.out.exit <- st
+		select {
+		case <-c.out.pumpDone:
+		case <-ctx.Done():
+			c.ReleaseWindow()
+			<-c.out.pumpDone
+		}
+		<-c.out.trackDone
+		if err := c.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			c.log.Debug("unsubscribe input", logkey.Err, err)
+		}
+		close(c.quit)
+		<-c.writerDone
+		c.ReleaseWindow()
+		c.stats = Stats{Frames: c.out.frames, Bytes: c.out.bytes, Err: c.failErr}
+	})
+	return c.stats
+}
+
+func (c *Channel) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		c.log.Error("recording output failed", logkey.Err, err)
+		close(c.failed)
+		c.ReleaseWindow()
+	})
+}
+
+func (c *Channel) isFailed() bool {
+	select {
+	case <-c.failed:
+		return true
+	default:
+		return false
+	}
+}
+
+// backoff doubles a delay from min up to max.
+type backoff struct{ cur, max time.Duration }
+
+func (b *backoff) next() time.Duration {
+	d := b.cur
+	b.cur = min(2*b.cur, b.max)
+	return d
+}

@@ -1,0 +1,368 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/frame"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func connect(t *testing.T) *nats.Conn {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(5 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+var subj = api.Subjects{In: "t.in", Out: "t.out", Ctl: "t.ctl"}
+
+// fakeJS records published frames. fail decides, per attempt, whether the publish call
+// (refuse) or its acknowledgement (nack) fails.
+type fakeJS struct {
+	mu       sync.Mutex
+	attempts map[string]int
+	stored   map[string][]byte
+	order    []string
+	refuse   func(id string, attempt int) bool
+	nack     func(id string, attempt int) bool
+}
+
+func newFakeJS() *fakeJS {
+	return &fakeJS{attempts: map[string]int{}, stored: map[string][]byte{}}
+}
+
+type future struct {
+	ok  chan *jetstream.PubAck
+	err chan error
+	msg *nats.Msg
+}
+
+func (f *future) Ok() <-chan *jetstream.PubAck { return f.ok }
+func (f *future) Err() <-chan error            { return f.err }
+func (f *future) Msg() *nats.Msg               { return f.msg }
+
+// PublishMsgAsync keys frames by their sequence number (the options that carry the
+// message id are opaque outside nats.go).
+func (j *fakeJS) PublishMsgAsync(m *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	f, err := frame.Decode(m.Data)
+	if err != nil {
+		return nil, err
+	}
+	id := msgID("s1", f.Seq)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := j.attempts[id]
+	j.attempts[id] = n + 1
+	if j.refuse != nil && j.refuse(id, n) {
+		return nil, jetstream.ErrTooManyStalledMsgs
+	}
+	fut := &future{ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1), msg: m}
+	if j.nack != nil && j.nack(id, n) {
+		fut.err <- nats.ErrDisconnected
+		return fut, nil
+	}
+	if _, dup := j.stored[id]; !dup {
+		j.stored[id] = bytes.Clone(m.Data)
+		j.order = append(j.order, id)
+	}
+	fut.ok <- &jetstream.PubAck{Stream: "T"}
+	return fut, nil
+}
+
+// proc is a fake process that records its input.
+type proc struct {
+	mu      sync.Mutex
+	stdin   bytes.Buffer
+	closed  bool
+	sizes   []frame.Size
+	signals []string
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdin.Write(b)
+}
+
+func (p *proc) CloseStdin() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return nil
+}
+
+func (p *proc) Resize(c, r uint16) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sizes = append(p.sizes, frame.Size{Cols: c, Rows: r})
+	return nil
+}
+
+func (p *proc) Signal(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if name != "INT" {
+		return errors.New("unsupported")
+	}
+	p.signals = append(p.signals, name)
+	return nil
+}
+
+func open(t *testing.T, nc *nats.Conn, js Publisher, window int) *Channel {
+	t.Helper()
+	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj, Window: window, RecordTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Finish(context.Background(), frame.ExitStatus{}) })
+	return c
+}
+
+func send(t *testing.T, nc *nats.Conn, seq uint64, typ frame.Type, payload []byte) {
+	t.Helper()
+	if err := nc.Publish(subj.In, frame.Encode(frame.Frame{Type: typ, Seq: seq, Payload: payload})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestInput(t *testing.T) {
+	nc := connect(t)
+	ctl, err := nc.SubscribeSync(subj.Ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, nc, newFakeJS(), 1024)
+	p := &proc{}
+
+	// Malformed frames neither crash nor attach.
+	for _, bad := range [][]byte{nil, []byte("x"), make([]byte, frame.HeaderLen), append([]byte{frame.Version, 99}, make([]byte, 14)...)} {
+		if err := nc.Publish(subj.In, bad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Attached():
+		t.Fatal("attached by a malformed frame")
+	default:
+	}
+	send(t, nc, 1, frame.Stdin, []byte("hello "))
+	<-c.Attached()
+	send(t, nc, 2, frame.Resize, []byte{1, 2, 3}) // malformed payload: dropped
+	send(t, nc, 3, frame.Resize, frame.EncodeSize(frame.Size{Cols: 10, Rows: 5}))
+	send(t, nc, 4, frame.Signal, []byte("INT"))
+	send(t, nc, 5, frame.Signal, []byte("NOPE"))
+	send(t, nc, 6, frame.Stdin, bytes.Repeat([]byte("x"), 300))
+	send(t, nc, 7, frame.Close, nil)
+	send(t, nc, 8, frame.Stdin, []byte("after close"))
+	c.Bind(p)
+	waitFor(t, "input delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.closed
+	})
+	p.mu.Lock()
+	if got := p.stdin.String(); got != "hello "+string(bytes.Repeat([]byte("x"), 300)) {
+		t.Errorf("stdin = %q", got)
+	}
+	if len(p.sizes) != 1 || p.sizes[0] != (frame.Size{Cols: 10, Rows: 5}) || len(p.signals) != 1 {
+		t.Errorf("sizes %v signals %v", p.sizes, p.signals)
+	}
+	p.mu.Unlock()
+
+	// 306 bytes consumed with a 1024-byte window: one report at 256, one when idle.
+	var last uint64
+	for seq := uint64(1); last < 306; seq++ {
+		m, err := ctl.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("window report: %v", err)
+		}
+		f, err := frame.Decode(m.Data)
+		if err != nil || f.Type != frame.Window || f.Seq != seq {
+			t.Fatalf("ctl frame %+v, %v; want window seq %d", f, err, seq)
+		}
+		last, _ = frame.DecodeWindow(f.Payload)
+	}
+	if last != 306 {
+		t.Errorf("reported %d consumed, want 306", last)
+	}
+}
+
+func TestOutputAndExit(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	// Every frame is refused once and nacked once before it is stored.
+	js.refuse = func(_ string, n int) bool { return n == 0 }
+	js.nack = func(_ string, n int) bool { return n == 1 }
+	c := open(t, nc, js, 0)
+	send(t, nc, 1, frame.Keepalive, nil)
+	<-c.Attached()
+	r, w := io.Pipe()
+	c.SendResize(frame.Size{Cols: 80, Rows: 24})
+	c.Bind(&proc{}, Output{Type: frame.Stdout, R: r})
+	data := bytes.Repeat([]byte("0123456789"), 10000)
+	go func() {
+		for b := data; len(b) > 0; b = b[min(len(b), 1000):] {
+			w.Write(b[:min(len(b), 1000)])
+		}
+		w.Close()
+	}()
+	c.Drain(time.Second)
+	st := c.Finish(context.Background(), frame.ExitStatus{Code: 3, Reason: "exit"})
+	if st.Err != nil || st.Bytes != uint64(len(data)) {
+		t.Fatalf("stats %+v", st)
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	if uint64(len(js.order)) != st.Frames {
+		t.Fatalf("stored %d frames, stats say %d", len(js.order), st.Frames)
+	}
+	var out []byte
+	for i, id := range js.order {
+		f, _ := frame.Decode(js.stored[id])
+		if f.Seq != uint64(i+1) {
+			t.Fatalf("frame %d has seq %d", i+1, f.Seq)
+		}
+		switch {
+		case i == 0 && f.Type != frame.Resize:
+			t.Fatalf("first frame %v", f.Type)
+		case i == len(js.order)-1:
+			if e, _ := frame.DecodeExit(f.Payload); f.Type != frame.Exit || e.Code != 3 {
+				t.Fatalf("last frame %v %+v", f.Type, e)
+			}
+		case i > 0:
+			if f.Type != frame.Stdout || len(f.Payload) > frame.ChunkSize {
+				t.Fatalf("frame %d: %v of %d bytes", i+1, f.Type, len(f.Payload))
+			}
+			out = append(out, f.Payload...)
+		}
+		if js.attempts[id] != 3 {
+			t.Fatalf("frame %d published %d times, want 3", i+1, js.attempts[id])
+		}
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatal("recorded output differs from the process's")
+	}
+}
+
+func TestRecordingFails(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	js.nack = func(string, int) bool { return true }
+	c := open(t, nc, js, 0)
+	c.SendError("boom")
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("recording failure not detected")
+	}
+	st := c.Finish(context.Background(), frame.ExitStatus{Code: -1, Reason: "recording_failed"})
+	if st.Err == nil || st.Frames != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFlowBlocksReader(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	c := open(t, nc, js, 4096)
+	send(t, nc, 1, frame.Keepalive, nil)
+	r, w := io.Pipe()
+	c.Bind(&proc{}, Output{Type: frame.Stdout, R: r})
+	written := make(chan int, 1)
+	go func() {
+		n := 0
+		for n < 1<<20 {
+			k, err := w.Write(make([]byte, 1024))
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		written <- n
+	}()
+	stored := func() int {
+		js.mu.Lock()
+		defer js.mu.Unlock()
+		return len(js.order)
+	}
+	waitFor(t, "first frames", func() bool { return stored() > 0 })
+	// Without credit the writer is held back: the reader's buffers and the pipe fill up
+	// and nothing more is published.
+	waitFor(t, "reader blocked on the publisher", func() bool { return len(c.out.data[0]) == readAhead })
+	before := stored()
+	if got := c.win.Outstanding(); got > 4096 || stored() != before {
+		t.Fatalf("outstanding %d bytes, %d → %d frames without credit", got, before, stored())
+	}
+	select {
+	case n := <-written:
+		t.Fatalf("writer finished (%d bytes) without credit", n)
+	default:
+	}
+	c.ReleaseWindow()
+	if n := <-written; n != 1<<20 {
+		t.Fatalf("wrote %d", n)
+	}
+	w.Close()
+	c.Drain(time.Second)
+	if st := c.Finish(context.Background(), frame.ExitStatus{}); st.Bytes != 1<<20 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWindowReportAfterRelease(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	c := open(t, nc, js, 1024)
+	r, w := io.Pipe()
+	c.Bind(&proc{}, Output{Type: frame.Stdout, R: r})
+	go func() { w.Write(make([]byte, 512)); w.Close() }()
+	c.Drain(time.Second)
+	waitFor(t, "output published", func() bool { return c.win.Outstanding() == 512 })
+	c.ReleaseWindow()
+	send(t, nc, 1, frame.Window, frame.EncodeWindow(512)) // must not panic
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Finish(context.Background(), frame.ExitStatus{}); st.Bytes != 512 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -1,0 +1,4 @@
+// Package channel binds one session to its subjects: it records the process's output as
+// numbered frames on "out" through JetStream, within the client's credit window, and feeds
+// the client's frames from "in" to the process, reporting consumed input on "ctl".
+package channel

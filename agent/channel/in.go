@@ -1,0 +1,183 @@
+package channel
+
+import (
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/streams/frame"
+)
+
+// inbox queues stdin for the writer goroutine, so a process that does not read its input
+// never holds up the client's other frames (window updates above all). It holds at most
+// one window of bytes, which a client that respects its credit never exceeds.
+type inbox struct {
+	mu    sync.Mutex
+	q     [][]byte
+	bytes int
+	eof   bool // the client closed stdin
+	wake  chan struct{}
+}
+
+func (in *inbox) init() { in.wake = make(chan struct{}, 1) }
+
+func (in *inbox) signal() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onIn handles one message from the input subject. It runs on the subscription's
+// goroutine, so frames are handled in order.
+func (c *Channel) onIn(msg *nats.Msg) {
+	f, err := frame.Decode(msg.Data)
+	if err != nil {
+		c.log.Warn("dropped malformed input frame", logkey.Err, err)
+		return
+	}
+	c.attachOnce.Do(func() { close(c.attached) })
+	<-c.bound // the process exists (or never will) before input is handled
+	switch f.Type {
+	case frame.Stdin:
+		c.queueStdin(f.Payload)
+	case frame.Close:
+		c.in.mu.Lock()
+		c.in.eof = true
+		c.in.mu.Unlock()
+		c.in.signal()
+	case frame.Window:
+		n, err := frame.DecodeWindow(f.Payload)
+		if err != nil {
+			c.log.Warn("dropped malformed window frame", logkey.Err, err)
+			return
+		}
+		c.ack(n)
+	case frame.Resize:
+		s, err := frame.DecodeSize(f.Payload)
+		if err != nil {
+			c.log.Warn("dropped malformed resize frame", logkey.Err, err)
+			return
+		}
+		if c.proc == nil {
+			return
+		}
+		if err := c.proc.Resize(s.Cols, s.Rows); err != nil {
+			c.log.Debug("resize", logkey.Err, err)
+			return
+		}
+		c.SendResize(s)
+	case frame.Signal:
+		name, err := frame.DecodeText(f.Payload)
+		if err != nil {
+			c.log.Warn("dropped malformed signal frame", logkey.Err, err)
+			return
+		}
+		if c.proc == nil {
+			return
+		}
+		if err := c.proc.Signal(name); err != nil {
+			c.log.Info("signal ignored", logkey.Signal, name, logkey.Err, err)
+		}
+	case frame.Keepalive:
+	default:
+		c.log.Debug("ignored input frame", logkey.Frame, f.Type.String())
+	}
+}
+
+func (c *Channel) queueStdin(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	in := &c.in
+	in.mu.Lock()
+	switch {
+	case in.eof:
+		in.mu.Unlock()
+		return
+	case in.bytes+len(p) > c.cfg.Window+frame.MaxPayload:
+		in.mu.Unlock()
+		c.log.Warn("client exceeded its input window: stdin dropped", logkey.Bytes, len(p))
+		c.reportConsumed(len(p)) // keep the client's count in step
+		return
+	}
+	// Append small writes to the last queued buffer: typing one byte per frame must not
+	// grow the queue by a slice per byte.
+	if n := len(in.q); n > 0 && len(in.q[n-1])+len(p) <= frame.ChunkSize && cap(in.q[n-1]) >= frame.ChunkSize {
+		in.q[n-1] = append(in.q[n-1], p...)
+	} else {
+		b := make([]byte, len(p), max(len(p), frame.ChunkSize))
+		copy(b, p)
+		in.q = append(in.q, b)
+	}
+	in.bytes += len(p)
+	in.mu.Unlock()
+	in.signal()
+}
+
+// writeStdin is the stdin writer goroutine: it writes queued input to the process,
+// reports consumed bytes on Ctl, and flushes the report whenever the queue runs dry.
+func (c *Channel) writeStdin() {
+	defer close(c.writerDone)
+	select {
+	case <-c.bound:
+	case <-c.quit:
+		return
+	}
+	closed := false
+	for {
+		select {
+		case <-c.in.wake:
+		case <-c.quit:
+			return
+		}
+		for {
+			c.in.mu.Lock()
+			q, eof := c.in.q, c.in.eof
+			c.in.q = nil
+			c.in.mu.Unlock()
+			if len(q) == 0 {
+				if eof && !closed && c.proc != nil {
+					closed = true
+					if err := c.proc.CloseStdin(); err != nil {
+						c.log.Debug("close stdin", logkey.Err, err)
+					}
+				}
+				break
+			}
+			for _, b := range q {
+				if c.proc != nil {
+					if _, err := c.proc.Write(b); err != nil {
+						c.log.Debug("write stdin", logkey.Err, err)
+					}
+				}
+				c.in.mu.Lock()
+				c.in.bytes -= len(b)
+				c.in.mu.Unlock()
+				c.reportConsumed(len(b))
+			}
+		}
+		if total, ok := c.acker.Flush(); ok {
+			c.sendWindow(total)
+		}
+	}
+}
+
+func (c *Channel) reportConsumed(n int) {
+	if total, report := c.acker.Consumed(n); report {
+		c.sendWindow(total)
+	}
+}
+
+// sendWindow reports consumed input on Ctl, a core subject the transcript does not
+// capture. Ctl frames have their own sequence numbers.
+func (c *Channel) sendWindow(total uint64) {
+	c.ctlMu.Lock() // numbers and publishes in one step, so frames leave in order
+	defer c.ctlMu.Unlock()
+	c.ctlSeq++
+	data := frame.Encode(frame.Frame{Type: frame.Window, Seq: c.ctlSeq, Payload: frame.EncodeWindow(total)})
+	if err := c.cfg.Conn.Publish(c.cfg.Subjects.Ctl, data); err != nil {
+		c.log.Debug("send window", logkey.Err, err)
+	}
+}

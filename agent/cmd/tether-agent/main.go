@@ -1,0 +1,11 @@
+// Command tether-agent runs on each managed node: it dials out to a Tether broker and runs
+// the sessions started on the node.
+package main
+
+import (
+	"os"
+
+	"github.com/tetherhq/tether/agent/agentcmd"
+)
+
+func main() { os.Exit(agentcmd.Main(os.Args[1:])) }
