@@ -28,6 +28,10 @@ const (
 	DocNonInterac = "Tether-StartNonInteractiveCommand"
 )
 
+// maxTranscriptPage bounds the frame bytes of one ReadTranscript answer, so that its JSON
+// (base64) stays well under the server's 2 MiB message limit.
+const maxTranscriptPage = 1 << 20
+
 const (
 	maxArgs     = 256
 	maxArgBytes = 16 << 10
@@ -375,7 +379,8 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 	resp := api.ReadTranscriptResponse{Frames: []api.TranscriptFrame{}, Cursor: r.Cursor}
 	last, maxSeq := r.After, r.After
 	var seqs []uint64
-	for len(resp.Frames) < r.Max {
+	size := 0
+	for len(resp.Frames) < r.Max && size < maxTranscriptPage {
 		batch, err := cons.FetchNoWait(r.Max)
 		if err != nil {
 			return nil, fmt.Errorf("read transcript %s: %w", se.ID, err)
@@ -383,7 +388,7 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			if len(resp.Frames) >= r.Max {
+			if len(resp.Frames) >= r.Max || size >= maxTranscriptPage {
 				continue // leave it for the next page: the cursor stays before it
 			}
 			md, err := m.Metadata()
@@ -400,6 +405,7 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 			}
 			resp.Frames = append(resp.Frames, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()})
 			seqs = append(seqs, f.Seq)
+			size += len(m.Data())
 		}
 		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
 			return nil, fmt.Errorf("read transcript %s: %w", se.ID, batch.Error())

@@ -1,0 +1,169 @@
+package brokercmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/config"
+	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/jsdef"
+)
+
+// Version is set at build time.
+var Version = "0.1.0-dev"
+
+const usage = `tether-broker: the Tether broker (embedded NATS + JetStream + control plane)
+
+Usage:
+  tether-broker [run] [flags]   run a broker
+  tether-broker dev [flags]     run the all-in-one demo: broker, local agent, shell
+  tether-broker version
+
+Run "tether-broker run -h" or "tether-broker dev -h" for flags.
+`
+
+// Main runs the command and returns its exit code.
+func Main(args []string) int {
+	return main(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "run":
+		err = run(args, stderr)
+	case "dev":
+		var code int
+		code, err = dev(args, stdout, stderr)
+		if err == nil {
+			return code
+		}
+	case "version":
+		fmt.Fprintln(stdout, "tether-broker", Version)
+		return 0
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "tether-broker: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "tether-broker: %v\nTry: tether-broker %s -h\n", ue.err, cmd)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tether-broker: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+// adminFlags collects repeated --admin name=UKEY flags.
+type adminFlags []config.Admin
+
+func (a *adminFlags) String() string { return fmt.Sprint(*a) }
+func (a *adminFlags) Set(v string) error {
+	name, key, ok := strings.Cut(v, "=")
+	if !ok {
+		return errors.New("want NAME=UPUBLICKEY")
+	}
+	*a = append(*a, config.Admin{Name: name, NKey: key})
+	return nil
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (JSON)")
+	listen := fs.String("listen", "", "client listen address host:port (default 127.0.0.1:4222)")
+	stateDir := fs.String("state-dir", "", "state directory (default /var/lib/tether)")
+	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
+	monitor := fs.String("monitor", "", "NATS monitoring listen address host:port")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	var admins adminFlags
+	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Listen, *listen)
+	set(&cfg.StateDir, *stateDir)
+	set(&cfg.PolicyDir, *policyDir)
+	set(&cfg.MonitorListen, *monitor)
+	set(&cfg.LogLevel, *logLevel)
+	cfg.Admins = append(cfg.Admins, admins...)
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(ctx, nodeOptions(cfg, log))
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return n.Close()
+}
+
+func nodeOptions(cfg config.Config, log *slog.Logger) node.Options {
+	o := node.Options{
+		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName,
+		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir,
+		Limits: jsdef.Limits{
+			TranscriptMaxAge: time.Duration(cfg.Transcripts.MaxAge), TranscriptMaxBytes: cfg.Transcripts.MaxBytes,
+		},
+		HeartbeatInterval: time.Duration(cfg.HeartbeatInterval),
+		AgentLostAfter:    time.Duration(cfg.AgentLostAfter),
+		Logger:            log,
+	}
+	for _, a := range cfg.Admins {
+		o.Admins = append(o.Admins, api.User{Name: a.Name, NKey: a.NKey})
+	}
+	return o
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,365 @@
+package brokercmd_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/nats-io/nkeys"
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+
+	"github.com/tetherhq/tether/agent/agentcmd"
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokercmd"
+	"github.com/tetherhq/tether/cli/clicmd"
+	cliconfig "github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"tether":        func() { os.Exit(clicmd.Main(os.Args[1:])) },
+		"tether-broker": func() { os.Exit(brokercmd.Main(os.Args[1:])) },
+		"tether-agent":  func() { os.Exit(agentcmd.Main(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar: real tether-broker and tether-agent processes
+// driven by the tether CLI.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "testdata", "script"),
+		RequireExplicitExec: true,
+		Setup:               setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitbroker": cmdWaitBroker,
+			"waitonline": cmdWaitOnline,
+			"envjson":    cmdEnvJSON,
+			"exitcode":   cmdExitCode,
+			"ptyshell":   cmdPTYShell,
+			"pubkey":     cmdPubKey,
+			"clientcfg":  cmdClientConfig,
+			"waitactive": cmdWaitActive,
+		},
+	})
+}
+
+// setup gives each script a free port, an admin key and a client config for it.
+func setup(env *testscript.Env) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return err
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "admin.nk"), seed, 0o600); err != nil {
+		return err
+	}
+	cfg := filepath.Join(env.WorkDir, "admin.json")
+	if err := cliconfig.Write(cfg, &cliconfig.Config{BrokerURL: "nats://" + addr, User: "admin", NKeySeedFile: "admin.nk"}); err != nil {
+		return err
+	}
+	env.Setenv("BROKER_ADDR", addr)
+	env.Setenv("BROKER_URL", "nats://"+addr)
+	env.Setenv("ADMIN_PUB", pub)
+	env.Setenv("TETHER_CONFIG", cfg)
+	return nil
+}
+
+func client(ts *testscript.TestScript) (*cliconfig.Config, func(verb string, req, resp any) error) {
+	c, err := cliconfig.Load(ts.Getenv("TETHER_CONFIG"))
+	ts.Check(err)
+	return c, func(verb string, req, resp any) error {
+		nc, err := c.Connect()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return api.Call(ctx, nc, subjects.API(c.User, verb), req, resp)
+	}
+}
+
+func poll(ts *testscript.TestScript, what string, f func() error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waiting for %s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitbroker waits until the admin can reach the control plane.
+func cmdWaitBroker(ts *testscript.TestScript, neg bool, args []string) {
+	_, call := client(ts)
+	poll(ts, "the broker", func() error { return call(api.VerbWhoAmI, nil, nil) })
+}
+
+// waitonline ID [Online|ConnectionLost] waits until instance ID has that ping status.
+func cmdWaitOnline(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: waitonline ID [STATUS]")
+	}
+	want := api.PingOnline
+	if len(args) > 1 {
+		want = args[1]
+	}
+	_, call := client(ts)
+	poll(ts, args[0]+" "+want, func() error {
+		var r api.DescribeInstancesResponse
+		if err := call(api.VerbDescribeInstances, api.DescribeInstancesRequest{InstanceIDs: args[:1]}, &r); err != nil {
+			return err
+		}
+		if len(r.Instances) != 1 || r.Instances[0].PingStatus != want {
+			return fmt.Errorf("instances: %+v", r.Instances)
+		}
+		return nil
+	})
+}
+
+// envjson VAR PATH sets VAR from the JSON the last command printed (PATH like a.0.b).
+func cmdEnvJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: envjson VAR PATH")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &v))
+	for _, k := range strings.Split(args[1], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i >= len(x) {
+				ts.Fatalf("envjson: no element %s", k)
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("envjson: cannot index %T with %s", v, k)
+		}
+	}
+	s, ok := v.(string)
+	if !ok {
+		ts.Fatalf("envjson: %s is %T, not a string", args[1], v)
+	}
+	ts.Setenv(args[0], s)
+}
+
+// pubkey VAR FILE sets VAR to the public key of the seed in FILE.
+func cmdPubKey(ts *testscript.TestScript, neg bool, args []string) {
+	seed := strings.TrimSpace(ts.ReadFile(args[1]))
+	kp, err := nkeys.FromSeed([]byte(seed))
+	ts.Check(err)
+	pub, _ := kp.PublicKey()
+	ts.Setenv(args[0], pub)
+}
+
+// exitcode N PROG ARGS... runs PROG and checks its exit status is N; its output is kept
+// for stdout/stderr checks.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = environ(ts)
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err = cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("run %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func environ(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TETHER_CONFIG", "BROKER_URL", "USER", "LANG"} {
+		if v := ts.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// ptyshell TARGET drives an interactive `tether shell TARGET` through a real PTY: it types,
+// reads the echo, resizes the terminal, interrupts a command with Ctrl-C, exits with a
+// status, and checks the local terminal was restored.
+func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: ptyshell TARGET")
+	}
+	ptmx, tty, err := pty.Open()
+	ts.Check(err)
+	defer ptmx.Close()
+	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 80, Rows: 24}))
+	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	ts.Check(err)
+
+	cmd := exec.Command("tether", "shell", args[0])
+	cmd.Env = append(environ(ts), "TERM=xterm-256color")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
+	ts.Check(cmd.Start())
+	tty.Close()
+	var out screen
+	go out.copy(ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	expect := func(what string) {
+		deadline := time.Now().Add(20 * time.Second)
+		for !out.contains(what) {
+			select {
+			case err := <-done:
+				ts.Fatalf("tether exited (%v) before printing %q; screen:\n%s", err, what, out.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("no %q on screen after 20s; screen:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	send := func(s string) {
+		_, err := ptmx.Write([]byte(s))
+		ts.Check(err)
+	}
+	send("echo READY-$((40+2))\r")
+	expect("READY-42")
+	// Resize the local terminal: the remote one follows.
+	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 123, Rows: 45}))
+	deadline := time.Now().Add(20 * time.Second)
+	for !out.contains("SIZE=45 123") {
+		send("echo SIZE=$(stty size)\r")
+		if time.Now().After(deadline) {
+			ts.Fatalf("remote size never became 45x123; screen:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Ctrl-C reaches the remote process.
+	send("echo SLEEPING-$((3*3)); sleep 60; echo NOT-$((0))-INTERRUPTED\r")
+	expect("SLEEPING-9")
+	send("\x03")
+	send("echo AFTER-$((2+3))\r")
+	expect("AFTER-5")
+	if out.contains("NOT-0-INTERRUPTED") {
+		ts.Fatalf("Ctrl-C did not interrupt the remote sleep")
+	}
+	send("exit 7\r")
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+			ts.Fatalf("tether shell exited with %v, want status 7; screen:\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("tether shell did not exit; screen:\n%s", out.String())
+	}
+	// The terminal is back in the mode it was in.
+	tty2, err := os.OpenFile(ptsName(ts, ptmx), os.O_RDWR|unix.O_NOCTTY, 0)
+	ts.Check(err)
+	defer tty2.Close()
+	after, err := unix.IoctlGetTermios(int(tty2.Fd()), unix.TCGETS)
+	ts.Check(err)
+	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
+		ts.Fatalf("terminal not restored: lflag %#x -> %#x, iflag %#x -> %#x", before.Lflag, after.Lflag, before.Iflag, after.Iflag)
+	}
+	fmt.Fprintf(ts.Stdout(), "%s", out.String())
+}
+
+func ptsName(ts *testscript.TestScript, ptmx *os.File) string {
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	ts.Check(err)
+	return "/dev/pts/" + strconv.Itoa(n)
+}
+
+type screen struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *screen) copy(f *os.File) {
+	b := make([]byte, 4096)
+	for {
+		n, err := f.Read(b)
+		s.mu.Lock()
+		s.buf.Write(b[:n])
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *screen) contains(x string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Contains(s.buf.Bytes(), []byte(x))
+}
+
+func (s *screen) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// clientcfg FILE USER SEEDFILE writes a client config for USER against this script's broker.
+func cmdClientConfig(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: clientcfg FILE USER SEEDFILE")
+	}
+	ts.Check(cliconfig.Write(ts.MkAbs(args[0]), &cliconfig.Config{BrokerURL: ts.Getenv("BROKER_URL"), User: args[1], NKeySeedFile: args[2]}))
+}
+
+// waitactive VAR waits until the admin sees an active, connected session and sets VAR to
+// its id.
+func cmdWaitActive(ts *testscript.TestScript, neg bool, args []string) {
+	_, call := client(ts)
+	poll(ts, "an active session", func() error {
+		var r api.DescribeSessionsResponse
+		if err := call(api.VerbDescribeSessions, api.DescribeSessionsRequest{State: "Active"}, &r); err != nil {
+			return err
+		}
+		for _, se := range r.Sessions {
+			if se.State == api.StateConnected {
+				ts.Setenv(args[0], se.ID)
+				return nil
+			}
+		}
+		return errors.New("none yet")
+	})
+}

@@ -1,0 +1,347 @@
+// Command tether-bench is Tether's end-to-end benchmark harness. It starts a real
+// tether-broker and tether-agent as subprocesses on loopback, like a small deployment,
+// and measures with a client in its own process:
+//
+//   - session start latency: StartSession of `true`, attach, Exit received (p50/p90/p99),
+//     both with a connected client and as a fresh `tether start-session` process;
+//   - bulk output throughput: `cat` of a file of random data, and `head -c 1G /dev/zero`
+//     (median of 3 runs, byte counts checked);
+//   - keystroke echo round trips through the session's PTY running `cat` in raw mode,
+//     both from the in-process client and from the tether CLI driven through a PTY.
+//
+// Next to each figure it prints the same measurement made live through OpenSSH (a
+// temporary sshd on 127.0.0.1 with temporary keys, aes128-gcm) when /usr/sbin/sshd and
+// ssh exist, else the reference figure from perf-anchors.md. It installs nothing.
+//
+// Usage (`make bench` runs it after `make build`):
+//
+//	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-rtt 2000] [-no-ssh] [-json]
+//
+// It is a benchmark, not a test: there are no thresholds. A failed measurement (wrong
+// byte count, non-zero exit status, timeout) is reported and makes it exit 1.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+type options struct {
+	bin     string
+	n       int
+	sizeMiB int
+	rtt     int
+	noSSH   bool
+	json    bool
+}
+
+// row is one line of the report. Ratio > 1 means Tether did better than the reference.
+type row struct {
+	Metric    string  `json:"metric"`
+	Unit      string  `json:"unit"`
+	Tether    float64 `json:"tether"`
+	Reference float64 `json:"reference,omitempty"`
+	RefSource string  `json:"reference_source,omitempty"`
+	Ratio     float64 `json:"ratio,omitempty"`
+	Higher    bool    `json:"higher_is_better"`
+	Error     string  `json:"error,omitempty"`
+}
+
+type report struct {
+	Time   time.Time `json:"time"`
+	CPUs   int       `json:"cpus"`
+	Rows   []row     `json:"results"`
+	Notes  []string  `json:"notes,omitempty"`
+	Errors []string  `json:"errors,omitempty"`
+}
+
+func (r *report) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+func (r *report) fail(what string, err error) {
+	r.Errors = append(r.Errors, what+": "+err.Error())
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin", "directory holding tether-broker, tether-agent and tether")
+	flag.IntVar(&o.n, "n", 30, "session start runs")
+	flag.IntVar(&o.sizeMiB, "size", 512, "size of the file to cat, MiB")
+	flag.IntVar(&o.rtt, "rtt", 2000, "keystroke round trips")
+	flag.BoolVar(&o.noSSH, "no-ssh", false, "do not measure ssh live; compare with perf-anchors figures")
+	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
+	flag.Parse()
+	if o.n < 1 || o.sizeMiB < 1 || o.rtt < 1 || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rep, err := run(ctx, o)
+	interrupted := ctx.Err() != nil
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tether-bench:", err)
+	}
+	if rep != nil {
+		if o.json {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(rep)
+		} else {
+			printTable(os.Stdout, rep)
+		}
+	}
+	switch {
+	case interrupted:
+		os.Exit(130)
+	case err != nil || rep == nil || len(rep.Errors) > 0:
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (*report, error) {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []string{"tether-broker", "tether-agent", "tether"} {
+		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+			return nil, fmt.Errorf("%w (run make build, or pass -bin)", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "tether-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var cl cleanups
+	defer cl.run()
+
+	logf := func(format string, args ...any) {
+		if !o.json {
+			fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+		}
+	}
+	rep := &report{Time: time.Now().UTC(), CPUs: runtime.NumCPU()}
+	logf("starting broker and agent")
+	t, err := startTether(ctx, bin, dir, &cl)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(o.sizeMiB) << 20
+	file := filepath.Join(dir, "data.bin")
+	logf("writing %d MiB of random data to %s", o.sizeMiB, file)
+	if err := writeRandomFile(file, size); err != nil {
+		return nil, err
+	}
+	const zeroSize = 1 << 30
+	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
+
+	// Live ssh, when possible. Each metric is measured on both sides back to back, so
+	// that load from other work on the machine weighs on both alike.
+	var s *sshEnv
+	switch why := sshMissing(); {
+	case o.noSSH:
+		rep.note("live ssh skipped (-no-ssh): references are perf-anchors figures")
+	case why != "":
+		rep.note("live ssh skipped (%s): references are perf-anchors figures", why)
+	default:
+		logf("starting sshd")
+		if s, err = startSSH(ctx, filepath.Join(dir, "ssh"), &cl); err != nil {
+			rep.fail("start sshd", err)
+			s = nil
+			break
+		}
+		rep.note("live ssh: OpenSSH on 127.0.0.1, -c aes128-gcm@openssh.com, default kex, as %s, remote bash rc files skipped (SHLVL=1)", s.user)
+	}
+	var tm, sm figures
+	both := func(what string, tf, sf func()) {
+		if ctx.Err() != nil {
+			return
+		}
+		logf("tether: %s", what)
+		tf()
+		if s != nil && ctx.Err() == nil {
+			logf("ssh: %s", what)
+			sf()
+		}
+	}
+	both(fmt.Sprintf("%d session starts (connected client; ssh: ControlMaster)", o.n),
+		func() { tm.start, tm.startErr = t.startLatency(ctx, o.n) },
+		func() { sm.start, sm.startErr = s.startLatency(ctx, o.n, true) })
+	both(fmt.Sprintf("%d session starts (new client process)", o.n),
+		func() { tm.cliStart, tm.cliStartErr = t.cliStartLatency(ctx, o.n) },
+		func() { sm.cliStart, sm.cliStartErr = s.startLatency(ctx, o.n, false) })
+	both(fmt.Sprintf("cat %d MiB x3", o.sizeMiB),
+		func() {
+			tm.cat, tm.catErr = median3(ctx, func() (float64, error) { return t.throughput(ctx, []string{"cat", file}, size) })
+			rep.note("tether cat CPU: %s", t.cpuNote())
+		},
+		func() {
+			sm.cat, sm.catErr = median3(ctx, func() (float64, error) { return s.throughput(ctx, []string{"cat", file}, size) })
+		})
+	both("head -c 1G /dev/zero x3",
+		func() {
+			tm.zero, tm.zeroErr = median3(ctx, func() (float64, error) { return t.throughput(ctx, zeroCmd, zeroSize) })
+			rep.note("tether /dev/zero CPU: %s", t.cpuNote())
+		},
+		func() {
+			sm.zero, sm.zeroErr = median3(ctx, func() (float64, error) { return s.throughput(ctx, zeroCmd, zeroSize) })
+		})
+	both(fmt.Sprintf("%d keystroke round trips (in-process client; ssh -tt in a PTY)", o.rtt),
+		func() { tm.rtt, tm.rttErr = t.echoRTT(ctx, o.rtt) },
+		func() { sm.rtt, sm.rttErr = s.echoRTT(ctx, o.rtt) })
+	both(fmt.Sprintf("%d keystroke round trips (tether CLI in a PTY; ssh -tt in a PTY again)", o.rtt),
+		func() { tm.cliRTT, tm.cliRTTErr = t.cliEchoRTT(ctx, o.rtt) },
+		func() { sm.cliRTT, sm.cliRTTErr = s.echoRTT(ctx, o.rtt) })
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	ref := &sm
+	if s == nil {
+		ref = nil
+	}
+	rep.Rows = buildRows(rep, &tm, ref, o.sizeMiB)
+	return rep, nil
+}
+
+// figures are one side's measurements.
+type figures struct {
+	start, cliStart, rtt, cliRTT                   percentiles
+	cat, zero                                      float64 // MB/s
+	startErr, cliStartErr, catErr, zeroErr, rttErr error
+	cliRTTErr                                      error
+}
+
+func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
+	live := s != nil
+	if s == nil {
+		s = &figures{}
+	}
+	var rows []row
+	add := func(metric, unit string, higher bool, tv float64, terr error, rv float64, rerr error, anchor float64, anchorSrc string) {
+		r := row{Metric: metric, Unit: unit, Tether: tv, Higher: higher}
+		if terr != nil {
+			r.Error = terr.Error()
+			rep.fail("tether "+metric, terr)
+		}
+		switch {
+		case live && rerr != nil:
+			rep.fail("ssh "+metric, rerr)
+			r.RefSource = "live ssh failed"
+		case live:
+			r.Reference, r.RefSource = rv, "live ssh"
+		case anchor > 0:
+			r.Reference, r.RefSource = anchor, "perf-anchors: "+anchorSrc
+		default:
+			r.RefSource = "-"
+		}
+		if r.Error == "" && r.Reference > 0 && r.Tether > 0 {
+			if higher {
+				r.Ratio = r.Tether / r.Reference
+			} else {
+				r.Ratio = r.Reference / r.Tether
+			}
+		}
+		rows = append(rows, r)
+	}
+	add("start p50, connected client (ref: ControlMaster)", "ms", false, t.start.p50, t.startErr, s.start.p50, s.startErr, 7.3, "ssh ControlMaster reuse")
+	add("start p90, connected client (ref: ControlMaster)", "ms", false, t.start.p90, t.startErr, s.start.p90, s.startErr, 0, "")
+	add("start p99, connected client (ref: ControlMaster)", "ms", false, t.start.p99, t.startErr, s.start.p99, s.startErr, 0, "")
+	add("start p50, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p50, t.cliStartErr, s.cliStart.p50, s.cliStartErr, 224, "ssh default kex; 140 curve25519")
+	add("start p90, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p90, t.cliStartErr, s.cliStart.p90, s.cliStartErr, 0, "")
+	add("start p99, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p99, t.cliStartErr, s.cliStart.p99, s.cliStartErr, 0, "")
+	add(fmt.Sprintf("cat %d MiB file, median of 3", sizeMiB), "MB/s", true, t.cat, t.catErr, s.cat, s.catErr, 790, "ssh aes128-gcm 1 GiB /dev/zero")
+	add("head -c 1G /dev/zero, median of 3", "MB/s", true, t.zero, t.zeroErr, s.zero, s.zeroErr, 790, "ssh aes128-gcm (778 idle; chacha20 529)")
+	add("keystroke RTT p50, in-process client", "µs", false, t.rtt.p50, t.rttErr, s.rtt.p50, s.rttErr, 185, "ssh -tt through a PTY")
+	add("keystroke RTT p99, in-process client", "µs", false, t.rtt.p99, t.rttErr, s.rtt.p99, s.rttErr, 270, "ssh -tt through a PTY")
+	add("keystroke RTT p50, CLI in a PTY", "µs", false, t.cliRTT.p50, t.cliRTTErr, s.cliRTT.p50, s.cliRTTErr, 185, "ssh -tt through a PTY")
+	add("keystroke RTT p99, CLI in a PTY", "µs", false, t.cliRTT.p99, t.cliRTTErr, s.cliRTT.p99, s.cliRTTErr, 270, "ssh -tt through a PTY")
+	return rows
+}
+
+func printTable(w io.Writer, rep *report) {
+	fmt.Fprintf(w, "\nTether end-to-end benchmark (%d CPUs, %s)\n", rep.CPUs, rep.Time.Format(time.RFC3339))
+	fmt.Fprintln(w, "ratio > 1 means Tether is better (throughput: Tether/ref; latency: ref/Tether)")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tunit\tTether\treference\tratio\tref source")
+	for _, r := range rep.Rows {
+		tv, rv, ratio := num(r.Tether), num(r.Reference), "-"
+		if r.Error != "" {
+			tv = "ERROR"
+		}
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Unit, tv, rv, ratio, r.RefSource)
+	}
+	_ = tw.Flush()
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	if len(rep.Errors) > 0 {
+		fmt.Fprintln(w, "\nERRORS:")
+		for _, e := range rep.Errors {
+			fmt.Fprintln(w, "  -", e)
+		}
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// cleanups run in reverse order of registration.
+type cleanups struct{ fns []func() }
+
+func (c *cleanups) add(f func()) { c.fns = append(c.fns, f) }
+
+func (c *cleanups) run() {
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		c.fns[i]()
+	}
+	c.fns = nil
+}
+
+// median3 runs f three times and returns the median; any failed run is an error.
+func median3(ctx context.Context, f func() (float64, error)) (float64, error) {
+	var vals []float64
+	var errs []string
+	for i := 0; i < 3 && ctx.Err() == nil; i++ {
+		v, err := f()
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("run %d: %v", i+1, err))
+			continue
+		}
+		vals = append(vals, v)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(errs) > 0 {
+		return 0, errors.New(strings.Join(errs, "; "))
+	}
+	return percentile(vals, 50), nil
+}

@@ -1,0 +1,54 @@
+package clicmd
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tetherhq/tether/broker/api"
+)
+
+func TestActivationCreate(t *testing.T) {
+	e := newEnv(t)
+	var got api.CreateActivationRequest
+	e.handle(api.VerbCreateActivation, func(data []byte) (any, error) {
+		got = decode[api.CreateActivationRequest](t, data)
+		return api.Activation{ID: "act-1", Code: "secret-code", Tags: got.Tags, Limit: got.Limit,
+			ExpiresAt: hb.Add(48 * time.Hour)}, nil
+	})
+	r := e.run("", "admin", "activation", "create", "--tags", "env=prod,role=web", "--tags", "team=a",
+		"--limit", "5", "--expires", "48h", "--name", "web", "--description", "web fleet")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	want := api.CreateActivationRequest{Description: "web fleet", DefaultInstanceName: "web",
+		Tags: map[string]string{"env": "prod", "role": "web", "team": "a"}, Limit: 5, Expires: "48h0m0s"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("request = %+v, want %+v", got, want)
+	}
+	if want := "Activation Code: secret-code\nActivation ID: act-1\nExpires: 2026-05-03T12:00:00Z\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	r = e.run("", "-o", "json", "admin", "activation", "create")
+	if act := decode[api.Activation](t, []byte(r.stdout)); act.Code != "secret-code" || got.Limit != 1 || got.Expires != "24h0m0s" {
+		t.Errorf("json %+v, request %+v", act, got)
+	}
+}
+
+func TestUserAdd(t *testing.T) {
+	e := newEnv(t)
+	var got api.AddUserRequest
+	e.handle(api.VerbAddUser, func(data []byte) (any, error) {
+		got = decode[api.AddUserRequest](t, data)
+		return api.Empty{}, nil
+	})
+	_, pub := newKey(t)
+	r := e.run("", "admin", "user", "add", "bob", "--nkey", pub, "--group", "dev", "--group", "oncall", "--attr", "team=web")
+	if r.code != 0 || r.stdout != "Added user bob\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	want := api.User{Name: "bob", NKey: pub, Groups: []string{"dev", "oncall"}, Attributes: map[string]string{"team": "web"}}
+	if !reflect.DeepEqual(got.User, want) {
+		t.Errorf("request = %+v, want %+v", got.User, want)
+	}
+}

@@ -1,0 +1,148 @@
+package clicmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+func TestMain(m *testing.M) {
+	playPoll = 10 * time.Millisecond
+	os.Exit(m.Run())
+}
+
+// env is a NATS server, a client config for user alice, and a fake control plane.
+type env struct {
+	t       *testing.T
+	cfgPath string
+	cp      *nats.Conn // the fake control plane's connection
+	wg      sync.WaitGroup
+}
+
+func newKey(t *testing.T) (seed []byte, pub string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ = kp.Seed()
+	pub, _ = kp.PublicKey()
+	return seed, pub
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	seed, pub := newKey(t)
+	cpSeed, cpPub := newKey(t)
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: pub}, {Nkey: cpPub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+
+	if err := os.WriteFile(filepath.Join(dir, "alice.nk"), append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, cfgPath: filepath.Join(dir, "config.json")}
+	if err := config.Write(e.cfgPath, &config.Config{BrokerURL: s.ClientURL(), User: "alice", NKeySeedFile: "alice.nk"}); err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := nkeys.FromSeed(cpSeed)
+	e.cp, err = nats.Connect(s.ClientURL(), nats.Nkey(cpPub, kp.Sign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.wg.Wait(); e.cp.Close() })
+	return e
+}
+
+// handle serves verb for alice with fn, which returns the reply or an *api.Error.
+func (e *env) handle(verb string, fn func(data []byte) (any, error)) {
+	e.t.Helper()
+	_, err := e.cp.Subscribe(subjects.API("alice", verb), func(m *nats.Msg) {
+		resp, err := fn(m.Data)
+		out := nats.NewMsg(m.Reply)
+		if err != nil {
+			ae := err.(*api.Error)
+			out.Header.Set(micro.ErrorCodeHeader, ae.Code)
+			out.Header.Set(micro.ErrorHeader, ae.Message)
+			out.Data, _ = json.Marshal(ae)
+		} else {
+			out.Data, _ = json.Marshal(resp)
+		}
+		if err := m.RespondMsg(out); err != nil {
+			e.t.Errorf("respond: %v", err)
+		}
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.cp.Flush(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs tether with args against e's config.
+func (e *env) run(stdin string, args ...string) result {
+	var stdout, stderr bytes.Buffer
+	a := &app{
+		stdin:  strings.NewReader(stdin),
+		stdout: &stdout,
+		stderr: &stderr,
+		getenv: func(k string) string {
+			if k == "TERM" {
+				return "xterm-256color"
+			}
+			return ""
+		},
+	}
+	code := a.main(e.t.Context(), append([]string{"--config", e.cfgPath}, args...))
+	return result{stdout.String(), stderr.String(), code}
+}
+
+func decode[T any](t *testing.T, data []byte) T {
+	t.Helper()
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decode %T from %s: %v", v, data, err)
+	}
+	return v
+}
+
+// configWithSeed writes a copy of the config at path using seedFile and returns its path.
+func configWithSeed(path, seedFile string) (string, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return "", err
+	}
+	c.NKeySeedFile = seedFile
+	out := filepath.Join(filepath.Dir(path), "other.json")
+	return out, config.Write(out, c)
+}

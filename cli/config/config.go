@@ -1,0 +1,175 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// Config is the client configuration file, JSON-encoded.
+type Config struct {
+	// BrokerURL is the NATS URL of a broker, e.g. nats://127.0.0.1:4222; several may be
+	// given separated by commas.
+	BrokerURL string `json:"broker_url"`
+	// User is the user name the broker knows this key as.
+	User string `json:"user"`
+	// NKeySeedFile holds the user's NKEY seed. A relative path is relative to the
+	// directory of the config file.
+	NKeySeedFile string `json:"nkey_seed_file"`
+
+	dir string // directory of the file the config was loaded from
+}
+
+// MaxSize bounds the size of a config file.
+const MaxSize = 64 << 10
+
+// DefaultPath returns $TETHER_CONFIG, else $XDG_CONFIG_HOME/tether/config.json, else
+// ~/.config/tether/config.json.
+func DefaultPath() string {
+	if p := os.Getenv("TETHER_CONFIG"); p != "" {
+		return p
+	}
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "tether", "config.json")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".config", "tether", "config.json")
+	}
+	return filepath.Join(home, ".config", "tether", "config.json")
+}
+
+// Parse strictly decodes a config: unknown fields and trailing data are rejected. It does
+// not validate; Load does.
+func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("config is %d bytes, more than %d", len(data), MaxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	c := &Config{}
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode: unexpected data after the JSON object")
+	}
+	return c, nil
+}
+
+// Load reads, decodes and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	c.dir = filepath.Dir(path)
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate reports the first field with a missing or bad value.
+func (c *Config) Validate() error {
+	if c.BrokerURL == "" {
+		return errors.New("broker_url is required")
+	}
+	for _, u := range strings.Split(c.BrokerURL, ",") {
+		if err := validURL(strings.TrimSpace(u)); err != nil {
+			return fmt.Errorf("broker_url %q: %w", c.BrokerURL, err)
+		}
+	}
+	if c.User == "" {
+		return errors.New("user is required")
+	}
+	if err := subjects.ValidName(c.User); err != nil {
+		return fmt.Errorf("user: %w", err)
+	}
+	if c.NKeySeedFile == "" {
+		return errors.New("nkey_seed_file is required")
+	}
+	if strings.ContainsRune(c.NKeySeedFile, 0) {
+		return fmt.Errorf("nkey_seed_file %q: contains a NUL byte", c.NKeySeedFile)
+	}
+	return nil
+}
+
+func validURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+	default:
+		return fmt.Errorf("scheme %q: use nats://, tls://, ws:// or wss://", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// SeedPath returns the path of the NKEY seed file, resolved against the directory of the
+// file the config was loaded from.
+func (c *Config) SeedPath() string {
+	if filepath.IsAbs(c.NKeySeedFile) || c.dir == "" {
+		return c.NKeySeedFile
+	}
+	return filepath.Join(c.dir, c.NKeySeedFile)
+}
+
+// Write validates c and writes it to path atomically with mode 0600, creating the
+// directory (0700) if needed.
+func Write(path string, c *Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	data = append(data, '\n')
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, ".config-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op once renamed
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+)
+
+const good = `{"broker_url": "nats://127.0.0.1:4222", "user": "alice", "nkey_seed_file": "alice.nk"}`
+
+func TestParseStrict(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, wantErr string
+	}{
+		{"good", good, ""},
+		{"unknown field", `{"broker_url": "nats://h:1", "usr": "alice"}`, `unknown field "usr"`},
+		{"trailing", good + `{}`, "unexpected data after"},
+		{"wrong type", `{"user": 7}`, "cannot unmarshal number"},
+		{"not json", `broker_url = x`, "invalid character"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Parse error = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := Config{BrokerURL: "nats://127.0.0.1:4222", User: "alice", NKeySeedFile: "k"}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"cluster", func(c *Config) { c.BrokerURL = "tls://a:4222, tls://b:4222" }, ""},
+		{"no url", func(c *Config) { c.BrokerURL = "" }, "broker_url is required"},
+		{"bad scheme", func(c *Config) { c.BrokerURL = "http://h:1" }, `broker_url "http://h:1": scheme "http"`},
+		{"no host", func(c *Config) { c.BrokerURL = "nats://" }, "no host"},
+		{"no user", func(c *Config) { c.User = "" }, "user is required"},
+		{"bad user", func(c *Config) { c.User = "a.b" }, `user: invalid name "a.b"`},
+		{"wildcard user", func(c *Config) { c.User = "*" }, `invalid name "*"`},
+		{"no seed", func(c *Config) { c.NKeySeedFile = "" }, "nkey_seed_file is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Validate = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestLoadRelativeSeed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.SeedPath(), filepath.Join(dir, "alice.nk"); got != want {
+		t.Errorf("SeedPath = %q, want %q", got, want)
+	}
+	c.NKeySeedFile = "/abs/alice.nk"
+	if got := c.SeedPath(); got != "/abs/alice.nk" {
+		t.Errorf("SeedPath = %q, want the absolute path", got)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
+	}
+	path := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(path, []byte(`{"broker_url": "nats://h:1", "user": "alice"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "nkey_seed_file is required") {
+		t.Errorf("Load = %v, want a validation error", err)
+	}
+}
+
+func TestWriteLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "config.json")
+	want := &Config{BrokerURL: "nats://127.0.0.1:4222", User: "alice", NKeySeedFile: "alice.nk"}
+	if err := Write(path, want); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.BrokerURL != want.BrokerURL || got.User != want.User || got.NKeySeedFile != want.NKeySeedFile {
+		t.Errorf("Load = %+v, want %+v", got, want)
+	}
+	if err := Write(path, &Config{}); err == nil {
+		t.Error("Write accepted an invalid config")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the config (no temp files)", len(entries))
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("TETHER_CONFIG", "/x/c.json")
+	if got := DefaultPath(); got != "/x/c.json" {
+		t.Errorf("DefaultPath = %q", got)
+	}
+	t.Setenv("TETHER_CONFIG", "")
+	t.Setenv("XDG_CONFIG_HOME", "/xdg")
+	if got := DefaultPath(); got != "/xdg/tether/config.json" {
+		t.Errorf("DefaultPath = %q", got)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("HOME", "/home/al")
+	if got := DefaultPath(); got != "/home/al/.config/tether/config.json" {
+		t.Errorf("DefaultPath = %q", got)
+	}
+}
+
+func writeSeed(t *testing.T, dir string) (seedFile, pub string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ = kp.PublicKey()
+	seedFile = filepath.Join(dir, pub[:8]+".nk")
+	if err := os.WriteFile(seedFile, append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return seedFile, pub
+}
+
+func TestConnect(t *testing.T) {
+	dir := t.TempDir()
+	seedFile, pub := writeSeed(t, dir)
+	otherSeed, _ := writeSeed(t, dir)
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+
+	c := &Config{BrokerURL: s.ClientURL(), User: "alice", NKeySeedFile: filepath.Base(seedFile), dir: dir}
+	nc, err := c.Connect()
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if got := nc.NewRespInbox(); !strings.HasPrefix(got, "_INBOX.u.alice.") {
+		t.Errorf("inbox %q does not use the user's prefix", got)
+	}
+	nc.Close()
+
+	c.NKeySeedFile = otherSeed
+	_, err = c.Connect()
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "the broker refused user alice's key: ") {
+		t.Errorf("Connect with an unknown key = %v, want a RefusedError", err)
+	}
+
+	c.NKeySeedFile = "missing.nk"
+	if _, err := c.Connect(); err == nil || !strings.HasPrefix(err.Error(), "read nkey seed "+filepath.Join(dir, "missing.nk")) {
+		t.Errorf("Connect without a seed = %v", err)
+	}
+	bad := filepath.Join(dir, "bad.nk")
+	os.WriteFile(bad, []byte("not a seed\n"), 0o600)
+	c.NKeySeedFile = bad
+	if _, err := c.Connect(); err == nil || !strings.HasPrefix(err.Error(), "read nkey seed "+bad) {
+		t.Errorf("Connect with a bad seed = %v", err)
+	}
+}

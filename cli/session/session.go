@@ -1,0 +1,500 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/flow"
+	"github.com/tetherhq/tether/streams/frame"
+)
+
+// Options configure Run.
+type Options struct {
+	// Stdin is forwarded to the process. Run returns without waiting for a Read that is
+	// blocked; bytes that Read returns after Run returned are discarded.
+	Stdin io.Reader
+	// Stdout and Stderr receive the process's output. A nil Stderr means Stdout.
+	Stdout, Stderr io.Writer
+	// Interactive says the session runs in a terminal: the first frame is the terminal
+	// size and stdin EOF does not close the process's stdin.
+	Interactive bool
+	// NoStdin closes the process's stdin right after attaching; Stdin is not read.
+	NoStdin bool
+	// Cols and Rows are the initial terminal size (interactive; default 80x24).
+	Cols, Rows uint16
+	// Resize delivers terminal size changes, each sent as a Resize frame.
+	Resize <-chan frame.Size
+	// Interrupt delivers signals to forward to the process as Signal frames (for
+	// non-interactive sessions, where Ctrl-C reaches tether and not the terminal).
+	Interrupt <-chan os.Signal
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Fetch reads output frames with sequence numbers after after from the session's
+	// transcript, at most max of them. Run uses it to repair gaps in the live output;
+	// usually it is a ReadTranscript call. With Fetch nil, a gap is logged and skipped.
+	Fetch func(ctx context.Context, after uint64, max int) ([]api.TranscriptFrame, error)
+	// OnExit, if set, is called with the Exit frame's status before Run returns.
+	OnExit func(frame.ExitStatus)
+}
+
+// ErrConnClosed is returned by Run when the NATS connection closes during the session.
+var ErrConnClosed = errors.New("session: the connection to the broker closed")
+
+// Tunables, variables so tests can shorten them.
+var (
+	gapTimeout  = 10 * time.Second       // how long to wait for missing frames to appear
+	idleFlush   = 20 * time.Millisecond  // report consumption after output idles this long
+	probeFirst  = 2 * time.Second        // look for lost frames after this much silence…
+	probeMax    = 30 * time.Second       // …backing off to this
+	pendingSize = 256 << 20              // bytes nats.go may queue per subscription
+	fetchMax    = 500                    // frames asked for per Fetch
+	backoffMin  = 20 * time.Millisecond  // first pause between Fetch attempts
+	backoffMax  = 500 * time.Millisecond // longest pause between Fetch attempts
+)
+
+// Run attaches to a started session and runs it to the end. It returns the process's exit
+// code as the agent reported it (-1 when it was killed by a signal) with a nil error, or
+// an error if the session could not be followed to its end; ctx's error if ctx ends first.
+func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opts Options) (exitCode int, err error) {
+	s := start.Subjects
+	if s.In == "" || s.Out == "" || s.Ctl == "" {
+		return -1, errors.New("session: start response has no subjects")
+	}
+	window := start.Window
+	if window <= 0 {
+		window = frame.DefaultWindow
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = opts.Stdout
+	}
+	if opts.Stdout == nil {
+		opts.Stdout, opts.Stderr = io.Discard, io.Discard
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &client{
+		nc:    nc,
+		subj:  s,
+		opts:  opts,
+		log:   log.With("session_id", start.Session.ID),
+		inWin: flow.NewWindow(window),
+		acker: flow.NewAcker(window),
+		outCh: make(chan *nats.Msg, 64),
+		ctlCh: make(chan *nats.Msg, 16),
+		done:  make(chan struct{}),
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer c.stop()
+	if err := c.attach(); err != nil {
+		return -1, err
+	}
+	if opts.NoStdin && !opts.Interactive {
+		if err := c.send(frame.Close, nil); err != nil {
+			return -1, err
+		}
+	} else if opts.Stdin != nil && !opts.NoStdin {
+		go c.pumpStdin(ctx)
+	}
+	return c.loop(ctx)
+}
+
+type client struct {
+	nc    *nats.Conn
+	subj  api.Subjects
+	opts  Options
+	log   *slog.Logger
+	inWin *flow.Window
+	acker *flow.Acker
+
+	outCh, ctlCh chan *nats.Msg
+	done         chan struct{} // closed by stop: unblocks subscription callbacks
+	subs         []*nats.Subscription
+	status       chan nats.Status
+
+	sendMu  sync.Mutex
+	seq     uint64 // last In sequence number sent
+	stopped bool
+
+	last    uint64 // last Out sequence number delivered
+	unacked bool   // consumed bytes not yet reported
+}
+
+// attach subscribes to the session's output, then sends the first frame.
+func (c *client) attach() error {
+	c.status = c.nc.StatusChanged(nats.CLOSED)
+	for _, sc := range []struct {
+		subject string
+		ch      chan *nats.Msg
+	}{{c.subj.Out, c.outCh}, {c.subj.Ctl, c.ctlCh}} {
+		ch := sc.ch
+		sub, err := c.nc.Subscribe(sc.subject, func(m *nats.Msg) {
+			select {
+			case ch <- m:
+			case <-c.done:
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", sc.subject, err)
+		}
+		c.subs = append(c.subs, sub)
+		if err := sub.SetPendingLimits(-1, pendingSize); err != nil {
+			return fmt.Errorf("subscribe %s: %w", sc.subject, err)
+		}
+	}
+	if err := c.nc.FlushTimeout(10 * time.Second); err != nil {
+		return fmt.Errorf("subscribe to session output: %w", err)
+	}
+	if c.opts.Interactive {
+		sz := frame.Size{Cols: c.opts.Cols, Rows: c.opts.Rows}
+		if sz.Cols == 0 || sz.Rows == 0 {
+			sz = frame.Size{Cols: 80, Rows: 24}
+		}
+		return c.send(frame.Resize, frame.EncodeSize(sz))
+	}
+	return c.send(frame.Keepalive, nil)
+}
+
+// stop releases everything Run set up. Nothing is sent after it.
+func (c *client) stop() {
+	c.sendMu.Lock()
+	c.stopped = true
+	c.sendMu.Unlock()
+	close(c.done)
+	c.inWin.Close()
+	for _, s := range c.subs {
+		_ = s.Unsubscribe()
+	}
+	if c.status != nil {
+		c.nc.RemoveStatusListener(c.status)
+	}
+}
+
+var errStopped = errors.New("session: stopped")
+
+// send publishes one frame on In with the next sequence number.
+func (c *client) send(t frame.Type, payload []byte) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.stopped {
+		return errStopped
+	}
+	c.seq++
+	if err := c.nc.Publish(c.subj.In, frame.Encode(frame.Frame{Type: t, Seq: c.seq, Payload: payload})); err != nil {
+		c.seq--
+		return fmt.Errorf("send %s frame: %w", t, err)
+	}
+	return nil
+}
+
+func (c *client) pumpStdin(ctx context.Context) {
+	buf := make([]byte, frame.ChunkSize)
+	for {
+		n, err := c.opts.Stdin.Read(buf)
+		if n > 0 {
+			if werr := c.inWin.Acquire(ctx, n); werr != nil {
+				return
+			}
+			if serr := c.send(frame.Stdin, buf[:n]); serr != nil {
+				c.warn("forward stdin", serr)
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.warn("read stdin", err)
+			}
+			if !c.opts.Interactive {
+				if serr := c.send(frame.Close, nil); serr != nil {
+					c.warn("close stdin", serr)
+				}
+			}
+			return
+		}
+	}
+}
+
+// warn logs a problem of the stdin pump, unless Run has returned: the pump may outlive
+// Run in a blocked Read, and must not write to the caller's logger afterwards.
+func (c *client) warn(msg string, err error) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if !c.stopped && !errors.Is(err, errStopped) {
+		c.log.Warn(msg, "err", err)
+	}
+}
+
+func (c *client) loop(ctx context.Context) (int, error) {
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
+	var probe <-chan time.Time
+	probeWait := probeFirst
+	var probeTimer *time.Timer
+	if c.opts.Fetch != nil {
+		probeTimer = time.NewTimer(probeWait)
+		defer probeTimer.Stop()
+		probe = probeTimer.C
+	}
+	if c.nc.IsClosed() {
+		return -1, ErrConnClosed
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		case <-c.status:
+			return -1, ErrConnClosed
+		case m := <-c.outCh:
+			code, done, err := c.onOut(ctx, m.Data)
+			if err != nil || done {
+				return code, err
+			}
+			if c.unacked {
+				idle.Reset(idleFlush)
+			}
+			if probeTimer != nil {
+				probeWait = probeFirst
+				probeTimer.Reset(probeWait)
+			}
+		case m := <-c.ctlCh:
+			c.onCtl(m.Data)
+		case sz, ok := <-c.opts.Resize:
+			if !ok {
+				c.opts.Resize = nil
+				continue
+			}
+			if err := c.send(frame.Resize, frame.EncodeSize(sz)); err != nil {
+				return -1, err
+			}
+		case sig, ok := <-c.opts.Interrupt:
+			if !ok {
+				c.opts.Interrupt = nil
+				continue
+			}
+			name := SignalName(sig)
+			if name == "" {
+				c.log.Debug("not forwarding signal", "signal", sig)
+				continue
+			}
+			if err := c.send(frame.Signal, []byte(name)); err != nil {
+				return -1, err
+			}
+		case <-idle.C:
+			if err := c.flushAcks(); err != nil {
+				return -1, err
+			}
+		case <-probe:
+			// Output has been silent: frames at the end (an Exit) may have been lost
+			// while nothing followed them to reveal the gap.
+			frames, err := c.opts.Fetch(ctx, c.last, fetchMax)
+			if err != nil {
+				if ctx.Err() != nil {
+					return -1, ctx.Err()
+				}
+				c.log.Debug("look for lost output", "err", err)
+			}
+			if _, code, done, err := c.apply(frames); err != nil || done {
+				return code, err
+			}
+			if c.unacked {
+				idle.Reset(idleFlush)
+			}
+			probeWait = min(2*probeWait, probeMax)
+			probeTimer.Reset(probeWait)
+		}
+	}
+}
+
+func (c *client) flushAcks() error {
+	c.unacked = false
+	if total, report := c.acker.Flush(); report {
+		return c.send(frame.Window, frame.EncodeWindow(total))
+	}
+	return nil
+}
+
+// onOut handles one message from the output subject.
+func (c *client) onOut(ctx context.Context, data []byte) (code int, done bool, err error) {
+	f, err := frame.Decode(data)
+	if err != nil {
+		c.log.Warn("dropping malformed output frame", "err", err)
+		return 0, false, nil
+	}
+	switch {
+	case f.Seq <= c.last:
+		c.log.Debug("dropping duplicate output frame", "seq", f.Seq)
+		return 0, false, nil
+	case f.Seq > c.last+1:
+		code, done, err := c.repair(ctx, f.Seq)
+		if err != nil || done || f.Seq <= c.last {
+			return code, done, err
+		}
+	}
+	return c.deliver(f)
+}
+
+// repair fills the gap before seq from the transcript.
+func (c *client) repair(ctx context.Context, seq uint64) (code int, done bool, err error) {
+	from := c.last + 1
+	if c.opts.Fetch == nil {
+		c.log.Warn("output frames lost", "from", from, "to", seq-1)
+		c.last = seq - 1
+		return 0, false, nil
+	}
+	c.log.Debug("repairing output gap", "from", from, "to", seq-1)
+	deadline := time.Now().Add(gapTimeout)
+	wait := backoffMin
+	for c.last < seq-1 {
+		frames, err := c.opts.Fetch(ctx, c.last, int(min(seq-1-c.last, uint64(fetchMax))))
+		if err != nil {
+			if ctx.Err() != nil {
+				return -1, true, ctx.Err()
+			}
+			c.log.Debug("fetch missing output", "err", err)
+		}
+		progress, code, done, err := c.apply(frames)
+		if err != nil || done {
+			return code, done, err
+		}
+		if progress {
+			wait = backoffMin
+			continue
+		}
+		if time.Now().After(deadline) {
+			return -1, true, fmt.Errorf("session: output frames %d to %d are missing from the transcript", c.last+1, seq-1)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return -1, true, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, backoffMax)
+	}
+	return 0, false, nil
+}
+
+// apply delivers the fetched frames that continue the output in order.
+func (c *client) apply(frames []api.TranscriptFrame) (progress bool, code int, done bool, err error) {
+	for _, tf := range frames {
+		f, err := frame.Decode(tf.Frame)
+		if err != nil {
+			c.log.Warn("dropping malformed transcript frame", "err", err)
+			continue
+		}
+		if f.Seq <= c.last {
+			continue
+		}
+		if f.Seq != c.last+1 {
+			break
+		}
+		progress = true
+		if code, done, err := c.deliver(f); err != nil || done {
+			return progress, code, done, err
+		}
+	}
+	return progress, 0, false, nil
+}
+
+// deliver acts on the next output frame in sequence.
+func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
+	c.last = f.Seq
+	switch f.Type {
+	case frame.Stdout, frame.Stderr:
+		w := c.opts.Stdout
+		if f.Type == frame.Stderr {
+			w = c.opts.Stderr
+		}
+		if _, err := w.Write(f.Payload); err != nil {
+			return -1, true, fmt.Errorf("write %s: %w", f.Type, err)
+		}
+		total, report := c.acker.Consumed(len(f.Payload))
+		if report {
+			c.unacked = false
+			if err := c.send(frame.Window, frame.EncodeWindow(total)); err != nil {
+				return -1, true, err
+			}
+		} else {
+			c.unacked = true
+		}
+	case frame.Error:
+		msg, err := frame.DecodeText(f.Payload)
+		if err != nil {
+			c.log.Warn("dropping malformed error frame", "err", err)
+			break
+		}
+		nl := "\n"
+		if c.opts.Interactive {
+			nl = "\r\n"
+		}
+		if _, err := io.WriteString(c.opts.Stderr, msg+nl); err != nil {
+			return -1, true, fmt.Errorf("write error: %w", err)
+		}
+	case frame.Exit:
+		st, err := frame.DecodeExit(f.Payload)
+		if err != nil {
+			c.log.Warn("malformed exit status", "err", err)
+			st = frame.ExitStatus{Code: -1, Reason: "malformed exit status"}
+			if len(f.Payload) >= 4 {
+				st.Code = int32(uint32(f.Payload[0])<<24 | uint32(f.Payload[1])<<16 | uint32(f.Payload[2])<<8 | uint32(f.Payload[3]))
+			}
+		}
+		c.log.Debug("session ended", "code", st.Code, "reason", st.Reason)
+		if c.opts.OnExit != nil {
+			c.opts.OnExit(st)
+		}
+		return int(st.Code), true, nil
+	default:
+		// Resize echoes, keepalives and anything newer are not for the terminal.
+	}
+	return 0, false, nil
+}
+
+// onCtl handles one message from the control subject.
+func (c *client) onCtl(data []byte) {
+	f, err := frame.Decode(data)
+	if err != nil {
+		c.log.Warn("dropping malformed control frame", "err", err)
+		return
+	}
+	switch f.Type {
+	case frame.Window:
+		n, err := frame.DecodeWindow(f.Payload)
+		if err != nil {
+			c.log.Warn("dropping malformed window frame", "err", err)
+			return
+		}
+		c.inWin.Ack(n)
+	default:
+	}
+}
+
+// SignalName is the name a Signal frame carries for s ("INT", "TERM", "HUP", "QUIT"),
+// or "" for a signal that is not forwarded.
+func SignalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt, syscall.SIGINT:
+		return "INT"
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGHUP:
+		return "HUP"
+	case syscall.SIGQUIT:
+		return "QUIT"
+	}
+	return ""
+}

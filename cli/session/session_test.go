@@ -1,0 +1,445 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/cli/session/sessiontest"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+func TestMain(m *testing.M) {
+	probeFirst = 200 * time.Millisecond
+	probeMax = time.Second
+	gapTimeout = 2 * time.Second
+	os.Exit(m.Run())
+}
+
+func startServer(t testing.TB) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+func connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+type fixture struct {
+	nc    *nats.Conn // the client's
+	agent *sessiontest.Agent
+	start api.StartSessionResponse
+}
+
+func setup(t *testing.T, window int) *fixture {
+	t.Helper()
+	url := startServer(t)
+	nc, anc := connect(t, url), connect(t, url)
+	s := subjects.ForSession("web-1", "alice", "alice-0123456789")
+	start := api.StartSessionResponse{
+		Session:  api.Session{ID: "alice-0123456789", Owner: "alice", Target: "web-1"},
+		Subjects: api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl},
+		Window:   window,
+	}
+	a, err := sessiontest.NewAgent(anc, start.Subjects, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Close()
+		if err := a.Err(); err != nil {
+			t.Errorf("agent saw protocol errors: %v", err)
+		}
+	})
+	return &fixture{nc: nc, agent: a, start: start}
+}
+
+type result struct {
+	code int
+	err  error
+}
+
+func (f *fixture) run(ctx context.Context, opts Options) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		code, err := Run(ctx, f.nc, f.start, opts)
+		ch <- result{code, err}
+	}()
+	return ch
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func wait(t *testing.T, ctx context.Context, ch <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		t.Fatal("Run did not return")
+		return result{}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNonInteractive(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var stdout, stderr bytes.Buffer
+	done := f.run(ctx, Options{Stdin: strings.NewReader("input data"), Stdout: &stdout, Stderr: &stderr})
+
+	first, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	if first.Type != frame.Keepalive || first.Seq != 1 {
+		t.Fatalf("first frame = %s seq %d, want keepalive seq 1", first.Type, first.Seq)
+	}
+	in, err := f.agent.Stdin(ctx)
+	must(t, err)
+	if got, want := string(in), "input data"; got != want {
+		t.Errorf("stdin = %q, want %q", got, want)
+	}
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("hello ")))
+	must(t, f.agent.Send(ctx, frame.Stderr, []byte("oops")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("world")))
+	must(t, f.agent.Send(ctx, frame.Resize, frame.EncodeSize(frame.Size{Cols: 1, Rows: 1})))
+	must(t, f.agent.Exit(ctx, 3, "exit"))
+
+	r := wait(t, ctx, done)
+	if r.err != nil || r.code != 3 {
+		t.Fatalf("Run = %d, %v; want 3, nil", r.code, r.err)
+	}
+	if got, want := stdout.String(), "hello world"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if got, want := stderr.String(), "oops"; got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+}
+
+func TestNoStdin(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var stdout bytes.Buffer
+	var exit frame.ExitStatus
+	done := f.run(ctx, Options{Stdin: strings.NewReader("never read"), NoStdin: true, Stdout: &stdout,
+		OnExit: func(s frame.ExitStatus) { exit = s }})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	next, err := f.agent.Next(ctx)
+	must(t, err)
+	if next.Type != frame.Close {
+		t.Fatalf("frame after attach = %s, want close", next.Type)
+	}
+	must(t, f.agent.Send(ctx, frame.Error, []byte("no such command")))
+	must(t, f.agent.Exit(ctx, 300, "terminated by bob"))
+	r := wait(t, ctx, done)
+	if r.err != nil || r.code != 300 {
+		t.Fatalf("Run = %d, %v; want 300, nil", r.code, r.err)
+	}
+	if got, want := stdout.String(), "no such command\n"; got != want {
+		t.Errorf("output = %q, want %q (Error frame printed, Stderr defaults to Stdout)", got, want)
+	}
+	if exit.Reason != "terminated by bob" {
+		t.Errorf("OnExit got %+v", exit)
+	}
+}
+
+func TestInteractiveResize(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	resize := make(chan frame.Size)
+	stdin, stdinW := io.Pipe()
+	defer stdinW.Close()
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{Interactive: true, Cols: 100, Rows: 30, Resize: resize, Stdin: stdin, Stdout: &stdout})
+
+	first, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	if first.Type != frame.Resize {
+		t.Fatalf("first frame = %s, want resize", first.Type)
+	}
+	if sz, err := frame.DecodeSize(first.Payload); err != nil || sz != (frame.Size{Cols: 100, Rows: 30}) {
+		t.Fatalf("attach size = %+v, %v", sz, err)
+	}
+	resize <- frame.Size{Cols: 120, Rows: 40}
+	next, err := f.agent.Next(ctx)
+	must(t, err)
+	if sz, _ := frame.DecodeSize(next.Payload); next.Type != frame.Resize || sz != (frame.Size{Cols: 120, Rows: 40}) {
+		t.Fatalf("frame = %s %+v, want resize 120x40", next.Type, sz)
+	}
+	if _, err := stdinW.Write([]byte("ls\x03")); err != nil {
+		t.Fatal(err)
+	}
+	next, err = f.agent.Next(ctx)
+	must(t, err)
+	if next.Type != frame.Stdin || string(next.Payload) != "ls\x03" {
+		t.Fatalf("frame = %s %q, want stdin \"ls\\x03\"", next.Type, next.Payload)
+	}
+	stdinW.Close() // EOF on an interactive session's stdin does not close the process's stdin
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("$ ")))
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	r := wait(t, ctx, done)
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("Run = %d, %v", r.code, r.err)
+	}
+	must(t, f.nc.Flush())
+	drainCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	for {
+		fr, err := f.agent.Next(drainCtx)
+		if err != nil {
+			break
+		}
+		if fr.Type == frame.Close {
+			t.Fatal("interactive session sent Close at stdin EOF")
+		}
+	}
+}
+
+func TestInterruptForwarded(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	intr := make(chan os.Signal, 1)
+	done := f.run(ctx, Options{NoStdin: true, Interrupt: intr, Stdout: io.Discard})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	intr <- os.Interrupt
+	for {
+		fr, err := f.agent.Next(ctx)
+		must(t, err)
+		if fr.Type == frame.Signal {
+			if string(fr.Payload) != "INT" {
+				t.Fatalf("signal = %q, want INT", fr.Payload)
+			}
+			break
+		}
+	}
+	must(t, f.agent.Exit(ctx, -1, "signal: interrupt"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != -1 {
+		t.Fatalf("Run = %d, %v; want -1", r.code, r.err)
+	}
+}
+
+func TestGapRepair(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var calls atomic.Int32
+	fetch := func(ctx context.Context, after uint64, max int) ([]api.TranscriptFrame, error) {
+		if calls.Add(1) == 1 {
+			return nil, nil // not in the transcript yet: the client must retry
+		}
+		if after != 2 {
+			t.Errorf("Fetch after %d, want 2", after)
+		}
+		return f.agent.Fetch(ctx, after, max)
+	}
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: fetch})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.agent.Drop(3)
+	for _, s := range []string{"1", "2", "3", "4", "5"} {
+		must(t, f.agent.Send(ctx, frame.Stdout, []byte(s)))
+	}
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != 0 {
+		t.Fatalf("Run = %d, %v", r.code, r.err)
+	}
+	if got, want := stdout.String(), "12345"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if calls.Load() < 2 {
+		t.Errorf("Fetch called %d times, want at least 2", calls.Load())
+	}
+}
+
+func TestGapNeverRepaired(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	fetch := func(context.Context, uint64, int) ([]api.TranscriptFrame, error) { return nil, nil }
+	done := f.run(ctx, Options{NoStdin: true, Stdout: io.Discard, Fetch: fetch})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.agent.Drop(1)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("b")))
+	r := wait(t, ctx, done)
+	if r.err == nil || !strings.Contains(r.err.Error(), "output frames 1 to 1 are missing") {
+		t.Fatalf("Run = %d, %v; want a missing-frames error", r.code, r.err)
+	}
+}
+
+func TestLostExitFoundByProbe(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: f.agent.Fetch})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.agent.Drop(2)
+	f.agent.Drop(3)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("b")))
+	must(t, f.agent.Exit(ctx, 7, "exit"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != 7 {
+		t.Fatalf("Run = %d, %v; want 7", r.code, r.err)
+	}
+	if got := stdout.String(); got != "ab" {
+		t.Errorf("stdout = %q, want \"ab\"", got)
+	}
+}
+
+func TestDuplicatesAndMalformedDropped(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: f.agent.Fetch})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("1")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("2")))
+	must(t, f.agent.Resend(1))
+	must(t, f.agent.Resend(2))
+	must(t, f.nc.Publish(f.start.Subjects.Out, []byte("garbage")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("3")))
+	must(t, f.agent.Resend(3))
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != 0 {
+		t.Fatalf("Run = %d, %v", r.code, r.err)
+	}
+	if got, want := stdout.String(), "123"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+}
+
+func TestWindowFrames(t *testing.T) {
+	ctx := testContext(t)
+	const window = 64 << 10
+	f := setup(t, window)
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+
+	// Far more than the window: the agent only gets through if the client reports.
+	chunk := bytes.Repeat([]byte("x"), frame.ChunkSize)
+	const chunks = 32
+	for range chunks {
+		must(t, f.agent.Send(ctx, frame.Stdout, chunk))
+	}
+	// Less than a quarter window: reported only when output goes idle.
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("tail")))
+	total := uint64(chunks*frame.ChunkSize + 4)
+	for {
+		r := f.agent.WindowReports()
+		if len(r) > 0 && r[len(r)-1] == total {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("window reports %v never reached %d", r, total)
+		}
+		time.Sleep(5 * time.Millisecond) // polling with the test's deadline
+	}
+	reports := f.agent.WindowReports()
+	for i := 1; i < len(reports); i++ {
+		if reports[i] <= reports[i-1] {
+			t.Fatalf("window reports not increasing: %v", reports)
+		}
+	}
+	if len(reports) < chunks { // each chunk is more than a quarter window
+		t.Errorf("%d window reports, want at least %d", len(reports), chunks)
+	}
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	if r := wait(t, ctx, done); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if stdout.Len() != int(total) {
+		t.Errorf("got %d bytes, want %d", stdout.Len(), total)
+	}
+}
+
+func TestStdinCreditWindow(t *testing.T) {
+	ctx := testContext(t)
+	const window = 64 << 10
+	f := setup(t, window)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB, 16 windows
+	done := f.run(ctx, Options{Stdin: bytes.NewReader(data), Stdout: io.Discard})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	got, err := f.agent.Stdin(ctx)
+	must(t, err)
+	if !bytes.Equal(got, data) {
+		t.Fatalf("agent got %d stdin bytes, want %d", len(got), len(data))
+	}
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	if r := wait(t, ctx, done); r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	rctx, cancel := context.WithCancel(ctx)
+	done := f.run(rctx, Options{NoStdin: true, Stdout: io.Discard})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	cancel()
+	if r := wait(t, ctx, done); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Run = %d, %v; want context.Canceled", r.code, r.err)
+	}
+}
+
+func TestConnectionClosed(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	done := f.run(ctx, Options{NoStdin: true, Stdout: io.Discard})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.nc.Close()
+	if r := wait(t, ctx, done); !errors.Is(r.err, ErrConnClosed) {
+		t.Fatalf("Run = %d, %v; want ErrConnClosed", r.code, r.err)
+	}
+}
+
+func TestNoSubjects(t *testing.T) {
+	if _, err := Run(context.Background(), nil, api.StartSessionResponse{}, Options{}); err == nil {
+		t.Fatal("Run accepted a start response without subjects")
+	}
+}
