@@ -31,6 +31,11 @@ const fallbackReason = "denied by policy"
 // reason is safe to show the caller, so a caller that only looks at the Decision still
 // denies.
 func (e *Evaluator) Decide(ctx context.Context, in Input) (Decision, error) {
+	// OPA checks cancellation only now and then; a request that is already abandoned
+	// gets no decision at all.
+	if err := ctx.Err(); err != nil {
+		return brokenPolicy(fmt.Errorf("evaluate policy for %s: %w", in.Action, err))
+	}
 	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in.value()))
 	if err != nil {
 		return brokenPolicy(fmt.Errorf("evaluate policy for %s: %w", in.Action, err))
