@@ -117,7 +117,7 @@ func (c *Channel) queueStdin(p []byte) {
 }
 
 // writeStdin is the stdin writer goroutine: it writes queued input to the process,
-// reports consumed bytes on Ctl, and flushes the report whenever the queue runs dry.
+// and reports consumed bytes on Ctl once a quarter of the window has been consumed.
 func (c *Channel) writeStdin() {
 	defer close(c.writerDone)
 	select {
@@ -158,9 +158,10 @@ func (c *Channel) writeStdin() {
 				c.reportConsumed(len(b))
 			}
 		}
-		if total, ok := c.acker.Flush(); ok {
-			c.sendWindow(total)
-		}
+		// No report when the queue runs dry: a sender only waits on credit once it has a
+		// nearly full window outstanding, far past the Acker's threshold, so reports
+		// sent by reportConsumed always free it. Reporting every keystroke would put a
+		// second message on the echo's path.
 	}
 }
 
