@@ -22,6 +22,8 @@ type Server struct {
 	StateDir string
 	// Admin is a connection of the user "admin" (group admins).
 	Admin *nats.Conn
+	// AdminSeed is the admin's key; it survives Restart.
+	AdminSeed []byte
 }
 
 // Option adjusts the node's options before start.
@@ -39,7 +41,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	for _, f := range opts {
 		f(&o)
 	}
-	return start(t, o)
+	return start(t, o, nil)
 }
 
 // Restart closes s and starts a new broker on the same port and state directory.
@@ -54,18 +56,25 @@ func (s *Server) Restart(opts ...Option) *Server {
 	for _, f := range opts {
 		f(&o)
 	}
-	return start(s.T, o)
+	return start(s.T, o, s.AdminSeed)
 }
 
-func start(t testing.TB, o node.Options) *Server {
+func start(t testing.TB, o node.Options, seed []byte) *Server {
 	t.Helper()
-	seed, pub := NewKey(t)
+	if seed == nil {
+		seed, _ = NewKey(t)
+	}
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
 	o.Admins = append(o.Admins, api.User{Name: "admin", NKey: pub})
 	n, err := node.Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	s := &Server{Node: n, T: t, StateDir: o.StateDir}
+	s := &Server{Node: n, T: t, StateDir: o.StateDir, AdminSeed: seed}
 	t.Cleanup(func() { _ = s.Close() })
 	s.Admin = s.ConnectUser("admin", seed)
 	return s

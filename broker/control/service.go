@@ -185,9 +185,25 @@ func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
 	if !ok {
 		return
 	}
-	s.askAgent(ctx, se.Target, api.AgentControl{Terminate: &api.AgentTerminate{SessionID: id, Reason: reason}})
-	s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), "")
+	reply, err := s.askAgent(ctx, se.Target, api.AgentControl{Terminate: &api.AgentTerminate{SessionID: id, Reason: reason}})
+	if err == nil && reply.OK {
+		// Give the agent a moment to drain the process's output and report, so the
+		// client sees the Exit frame live and the record has the exit code.
+		deadline := time.Now().Add(agentReportWait)
+		for time.Now().Before(deadline) {
+			if _, active := s.activeSession(id); !active {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if _, err := s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), ""); err != nil {
+		s.log.Error("end session", keySession, id, "err", err)
+	}
 }
+
+// agentReportWait bounds how long ending a session waits for the agent's own report.
+const agentReportWait = 3 * time.Second
 
 func (s *Service) activeSession(id string) (api.Session, bool) {
 	s.mu.Lock()

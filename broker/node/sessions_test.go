@@ -222,7 +222,8 @@ func TestAgentLostEndsSessions(t *testing.T) {
 }
 
 func TestBrokerShutdownEndsSessions(t *testing.T) {
-	s := brokertest.NewServer(t)
+	// The fake agent does not heartbeat: a long interval keeps it from looking lost.
+	s := brokertest.NewServer(t, func(o *node.Options) { o.HeartbeatInterval = 10 * time.Second })
 	newFakeAgent(t, s, "web-3")
 	var start api.StartSessionResponse
 	if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{Target: "web-3", Interactive: true}, &start); err != nil {
