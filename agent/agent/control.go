@@ -43,7 +43,7 @@ func decodeControl(data []byte) (api.AgentControl, error) {
 }
 
 func checkStart(s *api.AgentStart) error {
-	if err := subjects.ValidName(s.SessionID); err != nil {
+	if err := subjects.ValidSessionID(s.SessionID); err != nil {
 		return fmt.Errorf("session id: %w", err)
 	}
 	if err := subjects.ValidName(s.Owner); err != nil {
@@ -77,7 +77,7 @@ func checkSubject(s string) error {
 }
 
 func checkTerminate(t *api.AgentTerminate) error {
-	if err := subjects.ValidName(t.SessionID); err != nil {
+	if err := subjects.ValidSessionID(t.SessionID); err != nil {
 		return fmt.Errorf("session id: %w", err)
 	}
 	if len(t.Reason) > frame.MaxReason {

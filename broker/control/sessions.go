@@ -281,8 +281,8 @@ func (s *Service) loadSession(ctx context.Context, id string) (api.Session, erro
 	if id == "" {
 		return api.Session{}, badRequest("session_id is required")
 	}
-	if len(id) > 200 || subjects.ValidName(id) != nil && len(id) > 64 {
-		return api.Session{}, badRequest("session_id %.80q is not a session id", id)
+	if err := subjects.ValidSessionID(id); err != nil {
+		return api.Session{}, badRequest("session_id: %v", err)
 	}
 	se, _, err := getJSON[api.Session](ctx, s.b.Sessions, id)
 	if errors.Is(err, errNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {

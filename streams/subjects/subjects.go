@@ -40,6 +40,17 @@ func ValidName(s string) error {
 	return nil
 }
 
+var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// ValidSessionID reports whether s may be a session id: "<owner>-<random>", so up to 128
+// characters of the same alphabet as names.
+func ValidSessionID(s string) error {
+	if !sessionRE.MatchString(s) {
+		return fmt.Errorf("invalid session id %.140q", s)
+	}
+	return nil
+}
+
 // API is the subject a user publishes a control-plane request for verb on.
 func API(user, verb string) string { return "tether.api." + user + "." + verb }
 

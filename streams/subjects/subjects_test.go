@@ -36,3 +36,18 @@ func TestParts(t *testing.T) {
 		t.Fatalf("Out = %q", s.Out)
 	}
 }
+
+func TestValidSessionID(t *testing.T) {
+	long := "u123456789012345678901234567890123456789012345678901234567890123" // 64: the longest name
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"alice-0123456789abcdef0123", true}, {long + "-0123456789abcdef0123", true},
+		{"", false}, {"a.b", false}, {"a*", false}, {"-x", false},
+	} {
+		if got := ValidSessionID(tc.in) == nil; got != tc.ok {
+			t.Errorf("ValidSessionID(%q) ok = %v, want %v", tc.in, got, tc.ok)
+		}
+	}
+}
