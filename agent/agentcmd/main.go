@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/tetherhq/tether/agent/agent"
 )
 
@@ -36,6 +38,7 @@ func run(args []string, stderr io.Writer) int {
 		actID    = fs.String("activation-id", "", "activation `id`, to enroll an agent that has no key yet")
 		actCode  = fs.String("activation-code", "", "activation `code`, to enroll an agent that has no key yet")
 		level    = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+		tlsCA    = fs.String("tls-ca", "", "PEM `file` of the CA that signed the broker's TLS certificate")
 		version  = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -62,7 +65,12 @@ func run(args []string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 
+	var natsOpts []nats.Option
+	if *tlsCA != "" {
+		natsOpts = append(natsOpts, nats.RootCAs(*tlsCA))
+	}
 	a, err := agent.New(agent.Config{
+		NATSOptions:    natsOpts,
 		BrokerURL:      *broker,
 		StateDir:       *stateDir,
 		ActivationID:   *actID,

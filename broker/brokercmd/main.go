@@ -103,6 +103,8 @@ func run(args []string, stderr io.Writer) error {
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
 	monitor := fs.String("monitor", "", "NATS monitoring listen address host:port")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) for client connections")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
 	var admins adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -128,6 +130,8 @@ func run(args []string, stderr io.Writer) error {
 	set(&cfg.PolicyDir, *policyDir)
 	set(&cfg.MonitorListen, *monitor)
 	set(&cfg.LogLevel, *logLevel)
+	set(&cfg.TLSCertFile, *tlsCert)
+	set(&cfg.TLSKeyFile, *tlsKey)
 	cfg.Admins = append(cfg.Admins, admins...)
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
@@ -148,7 +152,7 @@ func run(args []string, stderr io.Writer) error {
 func nodeOptions(cfg config.Config, log *slog.Logger) node.Options {
 	o := node.Options{
 		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName,
-		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir,
+		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir, TLSCert: cfg.TLSCertFile, TLSKey: cfg.TLSKeyFile,
 		Limits: jsdef.Limits{
 			TranscriptMaxAge: time.Duration(cfg.Transcripts.MaxAge), TranscriptMaxBytes: cfg.Transcripts.MaxBytes,
 		},

@@ -24,6 +24,8 @@ type Server struct {
 	Admin *nats.Conn
 	// AdminSeed is the admin's key; it survives Restart.
 	AdminSeed []byte
+	// ClientOptions are added to every connection ConnectUser makes (TLS roots).
+	ClientOptions []nats.Option
 }
 
 // Option adjusts the node's options before start.
@@ -41,7 +43,22 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	for _, f := range opts {
 		f(&o)
 	}
-	return start(t, o, nil)
+	return start(t, o, nil, nil)
+}
+
+// NewTLSServer is NewServer with TLS required on the client port, using a throwaway CA
+// whose certificate is at the returned path.
+func NewTLSServer(t testing.TB, opts ...Option) (*Server, string) {
+	t.Helper()
+	ca, cert, key := writeTestCerts(t)
+	o := node.Options{
+		StateDir: t.TempDir(), ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
+		AgentTimeout: 5 * time.Second, Logger: TestLogger(t), TLSCert: cert, TLSKey: key,
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	return start(t, o, nil, []nats.Option{nats.RootCAs(ca)}), ca
 }
 
 // Restart closes s and starts a new broker on the same port and state directory.
@@ -56,10 +73,10 @@ func (s *Server) Restart(opts ...Option) *Server {
 	for _, f := range opts {
 		f(&o)
 	}
-	return start(s.T, o, s.AdminSeed)
+	return start(s.T, o, s.AdminSeed, s.ClientOptions)
 }
 
-func start(t testing.TB, o node.Options, seed []byte) *Server {
+func start(t testing.TB, o node.Options, seed []byte, clientOpts []nats.Option) *Server {
 	t.Helper()
 	if seed == nil {
 		seed, _ = NewKey(t)
@@ -74,7 +91,7 @@ func start(t testing.TB, o node.Options, seed []byte) *Server {
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	s := &Server{Node: n, T: t, StateDir: o.StateDir, AdminSeed: seed}
+	s := &Server{Node: n, T: t, StateDir: o.StateDir, AdminSeed: seed, ClientOptions: clientOpts}
 	t.Cleanup(func() { _ = s.Close() })
 	s.Admin = s.ConnectUser("admin", seed)
 	return s
@@ -126,6 +143,7 @@ func (s *Server) AddUser(name string, groups []string, attrs map[string]string) 
 func (s *Server) ConnectUser(name string, seed []byte, opts ...nats.Option) *nats.Conn {
 	s.T.Helper()
 	o := append(KeyOptions(s.T, seed), nats.CustomInboxPrefix(subjects.UserInbox(name)), nats.Name("test "+name))
+	o = append(o, s.ClientOptions...)
 	nc, err := nats.Connect(s.URL(), append(o, opts...)...)
 	if err != nil {
 		s.T.Fatalf("connect as %s: %v", name, err)

@@ -56,6 +56,9 @@ type Config struct {
 	Admins            []Admin     `json:"admins,omitempty"`
 	Transcripts       Transcripts `json:"transcripts"`
 	LogLevel          string      `json:"log_level,omitempty"`
+	// TLSCertFile and TLSKeyFile (PEM) turn on TLS for every client and agent.
+	TLSCertFile string `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `json:"tls_key_file,omitempty"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -117,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 {
 		return errors.New("transcripts: max_age and max_bytes must not be negative")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("tls_cert_file and tls_key_file: give both or neither")
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":

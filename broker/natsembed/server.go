@@ -24,6 +24,8 @@ type Options struct {
 	Logger        *slog.Logger
 	// MaxPayload bounds every message; frames are at most ~1 MiB.
 	MaxPayload int32
+	// TLSCert and TLSKey, when set, make every client connection TLS (1.2 or later).
+	TLSCert, TLSKey string
 }
 
 // Server is a running embedded NATS server.
@@ -54,6 +56,13 @@ func Start(o Options) (*Server, error) {
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = 2 << 20
+	}
+	if o.TLSCert != "" || o.TLSKey != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey, Timeout: 5})
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 5
 	}
 	if o.MonitorListen != "" {
 		mh, mp, err := splitHostPort(o.MonitorListen)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ type Options struct {
 	Listen        string // host:port for clients; "" picks a free loopback port
 	MonitorListen string
 	ServerName    string
+	// TLSCert and TLSKey (PEM files) make clients and agents connect with TLS.
+	TLSCert, TLSKey string
 	StateDir      string // JetStream files live in StateDir/jetstream
 	PolicyDir     string // "" uses the shipped policy
 	PolicyData    map[string]any
@@ -95,14 +98,16 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	}()
 	n.NATS, err = natsembed.Start(natsembed.Options{
 		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
-		StoreDir: filepath.Join(o.StateDir, "jetstream"),
+		StoreDir: filepath.Join(o.StateDir, "jetstream"), TLSCert: o.TLSCert, TLSKey: o.TLSKey,
 		Auth:     &natsembed.Authenticator{Resolver: dir, Logger: log.With("component", "auth")},
 		Logger:   log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	n.nc, err = nats.Connect(n.NATS.ClientURL(),
+	// In-process: no socket and no TLS (the server offers TLS but does not require it
+	// of in-process connections), whatever the client port does.
+	n.nc, err = nats.Connect(strings.Replace(n.NATS.ClientURL(), "tls://", "nats://", 1),
 		nats.InProcessServer(n.NATS),
 		nats.Nkey(pub, kp.Sign),
 		nats.CustomInboxPrefix(subjects.ControlPlaneInbox),

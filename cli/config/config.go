@@ -24,6 +24,9 @@ type Config struct {
 	// NKeySeedFile holds the user's NKEY seed. A relative path is relative to the
 	// directory of the config file.
 	NKeySeedFile string `json:"nkey_seed_file"`
+	// CAFile, when set, is the PEM bundle that signed the broker's TLS certificate
+	// (relative to the config file's directory, like NKeySeedFile).
+	CAFile string `json:"ca_file,omitempty"`
 
 	dir string // directory of the file the config was loaded from
 }
@@ -125,11 +128,21 @@ func validURL(s string) error {
 
 // SeedPath returns the path of the NKEY seed file, resolved against the directory of the
 // file the config was loaded from.
-func (c *Config) SeedPath() string {
-	if filepath.IsAbs(c.NKeySeedFile) || c.dir == "" {
-		return c.NKeySeedFile
+func (c *Config) SeedPath() string { return c.resolve(c.NKeySeedFile) }
+
+// CAPath is CAFile resolved against the config file's directory; "" when unset.
+func (c *Config) CAPath() string {
+	if c.CAFile == "" {
+		return ""
 	}
-	return filepath.Join(c.dir, c.NKeySeedFile)
+	return c.resolve(c.CAFile)
+}
+
+func (c *Config) resolve(p string) string {
+	if filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
 }
 
 // Write validates c and writes it to path atomically with mode 0600, creating the

@@ -210,3 +210,21 @@ func TestConnect(t *testing.T) {
 		t.Errorf("Connect with a bad seed = %v", err)
 	}
 }
+
+func TestCAPathRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.json")
+	if err := os.WriteFile(p, []byte(`{"broker_url":"tls://b:4222","user":"alice","nkey_seed_file":"a.nk","ca_file":"ca.pem"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.CAPath(), filepath.Join(dir, "ca.pem"); got != want {
+		t.Fatalf("CAPath = %q, want %q", got, want)
+	}
+	if (&Config{}).CAPath() != "" {
+		t.Fatal("CAPath of an unset ca_file is not empty")
+	}
+}

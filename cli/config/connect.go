@@ -41,6 +41,9 @@ func (c *Config) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		nats.CustomInboxPrefix(subjects.UserInbox(c.User)),
 		nats.Name("tether " + c.User),
 	}, opts...)
+	if ca := c.CAPath(); ca != "" {
+		all = append(all, nats.RootCAs(ca))
+	}
 	nc, err := nats.Connect(c.BrokerURL, all...)
 	if err != nil {
 		if isAuthError(err) {
