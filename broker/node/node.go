@@ -32,10 +32,10 @@ type Options struct {
 	ServerName    string
 	// TLSCert and TLSKey (PEM files) make clients and agents connect with TLS.
 	TLSCert, TLSKey string
-	StateDir      string // JetStream files live in StateDir/jetstream
-	PolicyDir     string // "" uses the shipped policy
-	PolicyData    map[string]any
-	Limits        jsdef.Limits
+	StateDir        string // JetStream files live in StateDir/jetstream
+	PolicyDir       string // "" uses the shipped policy
+	PolicyData      map[string]any
+	Limits          jsdef.Limits
 	// Admins are stored as users (groups include "admins") at every start.
 	Admins            []api.User
 	HeartbeatInterval time.Duration
@@ -99,8 +99,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	n.NATS, err = natsembed.Start(natsembed.Options{
 		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
 		StoreDir: filepath.Join(o.StateDir, "jetstream"), TLSCert: o.TLSCert, TLSKey: o.TLSKey,
-		Auth:     &natsembed.Authenticator{Resolver: dir, Logger: log.With("component", "auth")},
-		Logger:   log,
+		Auth:   &natsembed.Authenticator{Resolver: dir, Logger: log.With("component", "auth")},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, err
