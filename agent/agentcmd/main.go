@@ -22,6 +22,7 @@ var Version = "dev"
 // Main runs tether-agent with the given arguments (without the program name) and returns
 // the process exit code.
 func Main(args []string) int {
+	defer cpuProfile()()
 	return run(args, os.Stderr)
 }
 

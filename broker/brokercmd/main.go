@@ -34,6 +34,7 @@ Run "tether-broker run -h" or "tether-broker dev -h" for flags.
 
 // Main runs the command and returns its exit code.
 func Main(args []string) int {
+	defer cpuProfile()()
 	return main(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
