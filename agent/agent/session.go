@@ -20,7 +20,7 @@ import (
 // Session timings.
 const (
 	// ReasonAttachTimeout ends a session whose client never sent its first frame.
-	ReasonAttachTimeout = "attach_timeout"
+	ReasonAttachTimeout = api.ReasonAttachTimeout
 	terminateGrace      = 2 * time.Second // between SIGHUP and SIGKILL
 	drainIdle           = 500 * time.Millisecond
 	reportFor           = time.Minute // how long SessionEnded is retried

@@ -98,7 +98,7 @@ func fail(stderr io.Writer, err error) int {
 		return 2
 	}
 	if errors.Is(err, agent.ErrNotEnrolled) {
-		fmt.Fprintln(stderr, "Try: tether-agent --activation-id ID --activation-code CODE (from `tether create-activation`)")
+		fmt.Fprintln(stderr, "Try: tether-agent --activation-id ID --activation-code CODE (from `tether admin activation create`)")
 	}
 	return 1
 }

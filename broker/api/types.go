@@ -49,6 +49,7 @@ const (
 	ReasonAgentShutdown   = "agent_shutdown"
 	ReasonStartFailed     = "start_failed"
 	ReasonRecordingFailed = "recording_failed"
+	ReasonAttachTimeout   = "attach_timeout"
 )
 
 // Ping statuses of an instance.

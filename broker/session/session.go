@@ -56,7 +56,7 @@ func Terminating(s api.Session, actor string) (api.Session, error) {
 var failureReasons = map[string]bool{
 	api.ReasonStartFailed:     true,
 	api.ReasonRecordingFailed: true,
-	"attach_timeout":          true,
+	api.ReasonAttachTimeout:   true,
 }
 
 // End is how a session finishes: exit, termination, agent loss, shutdown or failure.
