@@ -157,6 +157,10 @@ func appendUnique(s []string, v string) []string {
 	return append(s, v)
 }
 
+// Conn is the control plane's own in-process connection, with every permission: for
+// in-process workers and tests, never for anything a user controls.
+func (n *Node) Conn() *nats.Conn { return n.nc }
+
 // URL is where clients and agents connect.
 func (n *Node) URL() string { return n.NATS.ClientURL() }
 

@@ -2,17 +2,20 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -200,6 +203,28 @@ func TestSessionLifecycle(t *testing.T) {
 	// An unknown target.
 	if err := s.Call(alice, "alice", api.VerbStartSession, api.StartSessionRequest{Target: "nowhere", Interactive: true}, nil); !api.IsCode(err, api.CodeNotFound) {
 		t.Fatalf("unknown target: %v", err)
+	}
+
+	// Every event above is retained in the events stream, for consumers that come later:
+	// 1 denial, 2 starts, 2 ends, 1 failure.
+	js, err := jetstream.New(s.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Stream(t.Context(), jsdef.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := info.Info(t.Context(), jetstream.WithSubjectFilter(subjects.SessionEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, typ := range []string{events.Denied, events.Started, events.Terminated, events.Failed} {
+		counts[typ] = st.State.Subjects[subjects.SessionEvent(typ)]
+	}
+	if want := map[string]uint64{events.Denied: 1, events.Started: 2, events.Terminated: 2, events.Failed: 1}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Fatalf("events stream holds %v, want %v", counts, want)
 	}
 }
 
