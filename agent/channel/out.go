@@ -263,11 +263,12 @@ func (c *Channel) publishData(i int, first []byte, ch <-chan []byte) (carry []by
 func (c *Channel) publish(t frame.Type, payload []byte) {
 	o := &c.out
 	o.seq++
+	buf := getFrameBuf(frame.HeaderLen + len(payload))
 	msg := &nats.Msg{
 		Subject: c.cfg.Subjects.Out,
-		Data:    frame.Encode(frame.Frame{Type: t, Seq: o.seq, Payload: payload}),
+		Data:    frame.Append((*buf)[:0], frame.Frame{Type: t, Seq: o.seq, Payload: payload}),
 	}
-	p := pending{msg: msg, id: msgID(c.cfg.SessionID, o.seq), seq: o.seq}
+	p := pending{msg: msg, buf: buf, id: msgID(c.cfg.SessionID, o.seq), seq: o.seq}
 	p.fut = c.publishRetry(p)
 	o.frames++
 	if t.IsData() {

@@ -3,17 +3,20 @@ package channel
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/agent/logkey"
+	"github.com/tetherhq/tether/streams/frame"
 )
 
 // pending is a frame published on Out and not yet acknowledged by the stream.
 type pending struct {
 	msg *nats.Msg
+	buf *[]byte // msg.Data's pooled buffer; back to the pool once the stream has the frame
 	id  string // Nats-Msg-Id, so the stream drops a retried duplicate
 	seq uint64
 	fut jetstream.PubAckFuture // nil when the frame could not be published at all
@@ -64,6 +67,9 @@ func (c *Channel) await(p pending) {
 		var err error
 		select {
 		case <-fut.Ok():
+			// The server has the frame, so the client is done with its bytes: nats.go
+			// wrote them out before the ack could come back.
+			putFrameBuf(p.buf)
 			return
 		case err = <-fut.Err():
 		}
@@ -84,5 +90,26 @@ func (c *Channel) await(p pending) {
 				break
 			}
 		}
+	}
+}
+
+// frameBufs recycles the buffers frames are encoded into: bulk output would otherwise
+// allocate, clear and free a chunk-sized buffer per frame.
+var frameBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, frame.HeaderLen+frame.ChunkSize)
+	return &b
+}}
+
+func getFrameBuf(n int) *[]byte {
+	if n > frame.HeaderLen+frame.ChunkSize {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	return frameBufs.Get().(*[]byte)
+}
+
+func putFrameBuf(b *[]byte) {
+	if b != nil && cap(*b) == frame.HeaderLen+frame.ChunkSize {
+		frameBufs.Put(b)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/api"
@@ -137,7 +138,7 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	s.setActive(se)
 	log := s.log.With(keySession, se.ID, keyTarget, r.Target, keyUser, c.name)
 
-	reply, err := s.askAgent(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
+	reply, err := s.askAgentPatiently(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: r.Interactive,
 		Command: r.Command, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
 	}})
@@ -163,6 +164,27 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	}
 	log.Info("session started")
 	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow}, nil
+}
+
+// askAgentPatiently is askAgent for a start: an agent that is between connections (its
+// last heartbeat still fresh, its control subject not yet subscribed again) gets until the
+// agent timeout to come back, instead of failing the session at once.
+func (s *Service) askAgentPatiently(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AgentTimeout)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		reply, err := s.askAgent(ctx, agent, req)
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return reply, err
+		}
+		select {
+		case <-ctx.Done():
+			return reply, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // askAgent sends a control request to an agent and decodes its reply.
