@@ -17,7 +17,7 @@ import (
 type pending struct {
 	msg *nats.Msg
 	buf *[]byte // msg.Data's pooled buffer; back to the pool once the stream has the frame
-	id  string // Nats-Msg-Id, so the stream drops a retried duplicate
+	id  string  // Nats-Msg-Id, so the stream drops a retried duplicate
 	seq uint64
 	fut jetstream.PubAckFuture // nil when the frame could not be published at all
 }
