@@ -228,6 +228,18 @@ func (s *Service) removeUser(ctx context.Context, c caller, data []byte) (any, e
 	if err := s.b.Users.Delete(ctx, r.Name); err != nil {
 		return nil, fmt.Errorf("delete user: %w", err)
 	}
-	s.dir.RemoveUser(r.Name)
+	s.revoke(s.dir.RemoveUser(r.Name))
+	// Their sessions end too: nobody may type into them any more.
+	s.mu.Lock()
+	var ids []string
+	for id, se := range s.active {
+		if se.Owner == r.Name {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		s.endOnAgent(ctx, id, api.ReasonTerminated, "user removed by "+c.name)
+	}
 	return api.Empty{}, nil
 }

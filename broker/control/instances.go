@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/policies"
 )
@@ -321,8 +320,15 @@ func (s *Service) deregisterInstance(ctx context.Context, c caller, data []byte)
 	if err := s.b.Instances.Delete(ctx, r.ID); err != nil {
 		return nil, fmt.Errorf("delete instance %s: %w", r.ID, err)
 	}
-	s.dir.RemoveAgent(r.ID)
+	s.revoke(s.dir.RemoveAgent(r.ID))
 	return api.Empty{}, nil
+}
+
+// revoke cuts the live connections of a key that no longer belongs to anyone.
+func (s *Service) revoke(nkey string) {
+	if nkey != "" {
+		s.cfg.Revoke(nkey)
+	}
 }
 
 // loadDirectory fills the auth hook's index from the buckets.
@@ -388,7 +394,7 @@ func (s *Service) watchDirectory() {
 			if u, err := unmarshal[api.User](b); err == nil {
 				s.dir.PutUser(u)
 			}
-		}, s.dir.RemoveUser)
+		}, func(name string) { s.revoke(s.dir.RemoveUser(name)) })
 	}()
 	go func() {
 		defer func() { done <- struct{}{} }()
@@ -396,7 +402,7 @@ func (s *Service) watchDirectory() {
 			if in, err := unmarshal[api.Instance](b); err == nil && in.NKey != "" {
 				s.dir.PutAgent(in.NKey, in.ID)
 			}
-		}, s.dir.RemoveAgent)
+		}, func(id string) { s.revoke(s.dir.RemoveAgent(id)) })
 	}()
 	go func() {
 		defer func() { done <- struct{}{} }()
@@ -411,4 +417,3 @@ func (s *Service) watchDirectory() {
 	}
 }
 
-var _ = principals.KindUser

@@ -54,6 +54,9 @@ type Config struct {
 	AgentTimeout time.Duration
 	// MaxInFlight bounds concurrently handled requests.
 	MaxInFlight int
+	// Revoke closes the live connections made with a removed principal's NKEY; the auth
+	// hook already refuses its next connection. Nil does nothing.
+	Revoke func(nkey string)
 	Now         func() time.Time
 }
 
@@ -102,6 +105,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Revoke == nil {
+		cfg.Revoke = func(string) {}
 	}
 	return &Service{
 		cfg: cfg, log: cfg.Logger, nc: cfg.NC, js: cfg.JS, b: cfg.Buckets, dir: cfg.Directory,

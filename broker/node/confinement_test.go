@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -258,4 +259,48 @@ func TestMalformedRequests(t *testing.T) {
 			t.Errorf("oversized request: %v", err)
 		}
 	}
+}
+
+// TestRemovedPrincipalsAreDisconnected: removing a user or deregistering an instance cuts
+// the connections they already have, not just their next one.
+func TestRemovedPrincipalsAreDisconnected(t *testing.T) {
+	// The fake agent does not heartbeat: a long interval keeps it from looking lost.
+	s := brokertest.NewServer(t, func(o *node.Options) { o.HeartbeatInterval = 10 * time.Second })
+	newFakeAgent(t, s, "web-9") // tagged env=test
+	seed := s.AddUser("alice", nil, map[string]string{"env": "test"})
+	alice := s.ConnectUser("alice", seed, nats.MaxReconnects(2), nats.ReconnectWait(50*time.Millisecond))
+	var start api.StartSessionResponse
+	if err := s.Call(alice, "alice", api.VerbStartSession, api.StartSessionRequest{Target: "web-9", Interactive: true}, &start); err != nil {
+		t.Fatal(err)
+	}
+	bob := s.ConnectUser("bob", s.AddUser("bob", nil, nil))
+	if err := s.Call(s.Admin, "admin", api.VerbRemoveUser, api.RemoveUserRequest{Name: "alice"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, "alice's connection closed", func() bool { return !alice.IsConnected() })
+	if !bob.IsConnected() {
+		t.Fatal("bob was disconnected too")
+	}
+	if err := s.CallTimeout(time.Second, alice, "alice", api.VerbWhoAmI, nil, nil); err == nil {
+		t.Fatal("removed user still answered")
+	}
+	var got api.GetSessionResponse
+	if err := s.Call(s.Admin, "admin", api.VerbGetSession, api.GetSessionRequest{SessionID: start.Session.ID}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Session.State != api.StateTerminated || got.Session.Detail != "user removed by admin" {
+		t.Fatalf("removed user's session: %+v", got.Session)
+	}
+
+	agentSeed, id := enrollRaw(t, s, "gone-1")
+	agent, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, agentSeed),
+		nats.CustomInboxPrefix(subjects.AgentInbox(id)), nats.MaxReconnects(2), nats.ReconnectWait(50*time.Millisecond))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if err := s.Call(s.Admin, "admin", api.VerbDeregisterInstance, api.DeregisterInstanceRequest{ID: id}, nil); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, "the agent's connection closed", func() bool { return !agent.IsConnected() })
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -130,6 +131,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		Emitter: &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
 		Logger:  log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
 		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,
+		Revoke: n.revoke,
 	})
 	if err != nil {
 		return nil, err
@@ -155,6 +157,25 @@ func appendUnique(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// revoke closes every client connection authenticated with nkey.
+func (n *Node) revoke(nkey string) {
+	conns, err := n.NATS.Connz(&server.ConnzOptions{User: nkey, Username: true, Limit: 1 << 16})
+	if err != nil {
+		n.log.Error("list connections to revoke", "nkey", nkey, "err", err)
+		return
+	}
+	for _, c := range conns.Conns {
+		if c.AuthorizedUser != nkey {
+			continue
+		}
+		if err := n.NATS.DisconnectClientByID(c.Cid); err != nil {
+			n.log.Warn("close revoked connection", "nkey", nkey, "cid", c.Cid, "err", err)
+			continue
+		}
+		n.log.Info("closed the connection of a removed principal", "nkey", nkey, "cid", c.Cid)
+	}
 }
 
 // Conn is the control plane's own in-process connection, with every permission: for

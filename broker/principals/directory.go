@@ -67,14 +67,16 @@ func (d *Directory) PutUser(u api.User) {
 	d.userKeys[u.NKey] = u.Name
 }
 
-// RemoveUser forgets a user.
-func (d *Directory) RemoveUser(name string) {
+// RemoveUser forgets a user and returns the key it had ("" if it was unknown).
+func (d *Directory) RemoveUser(name string) (nkey string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if old, ok := d.users[name]; ok {
 		delete(d.userKeys, old.NKey)
 		delete(d.users, name)
+		return old.NKey
 	}
+	return ""
 }
 
 // User returns a user by name.
@@ -97,15 +99,17 @@ func (d *Directory) PutAgent(nkey, id string) {
 	d.agents[nkey] = id
 }
 
-// RemoveAgent forgets an instance.
-func (d *Directory) RemoveAgent(id string) {
+// RemoveAgent forgets an instance and returns the key it had ("" if it was unknown).
+func (d *Directory) RemoveAgent(id string) (nkey string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k, v := range d.agents {
 		if v == id {
 			delete(d.agents, k)
+			nkey = k
 		}
 	}
+	return nkey
 }
 
 // KeyInUse reports whether nkey already belongs to a principal.
