@@ -416,4 +416,3 @@ func (s *Service) watchDirectory() {
 		<-done
 	}
 }
-

@@ -57,7 +57,7 @@ type Config struct {
 	// Revoke closes the live connections made with a removed principal's NKEY; the auth
 	// hook already refuses its next connection. Nil does nothing.
 	Revoke func(nkey string)
-	Now         func() time.Time
+	Now    func() time.Time
 }
 
 // Service is the control plane.
