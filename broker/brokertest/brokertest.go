@@ -35,15 +35,7 @@ type Option func(*node.Options)
 // closed by t.Cleanup.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	o := node.Options{
-		StateDir: dir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
-		AgentTimeout: 5 * time.Second, Logger: TestLogger(t),
-	}
-	for _, f := range opts {
-		f(&o)
-	}
-	return start(t, o, nil, nil)
+	return start(t, options(t, t.TempDir(), opts), nil, nil)
 }
 
 // NewTLSServer is NewServer with TLS required on the client port, using a throwaway CA
@@ -51,29 +43,29 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 func NewTLSServer(t testing.TB, opts ...Option) (*Server, string) {
 	t.Helper()
 	ca, cert, key := writeTestCerts(t)
-	o := node.Options{
-		StateDir: t.TempDir(), ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
-		AgentTimeout: 5 * time.Second, Logger: TestLogger(t), TLSCert: cert, TLSKey: key,
-	}
-	for _, f := range opts {
-		f(&o)
-	}
-	return start(t, o, nil, []nats.Option{nats.RootCAs(ca)}), ca
+	tls := func(o *node.Options) { o.TLSCert, o.TLSKey = cert, key }
+	return start(t, options(t, t.TempDir(), append([]Option{tls}, opts...)), nil, []nats.Option{nats.RootCAs(ca)}), ca
 }
 
 // Restart closes s and starts a new broker on the same port and state directory.
 func (s *Server) Restart(opts ...Option) *Server {
 	s.T.Helper()
-	url := s.URL()
+	listen := func(o *node.Options) { o.Listen = hostPort(s.URL()) }
+	o := options(s.T, s.StateDir, append([]Option{listen}, opts...))
 	_ = s.Close()
+	return start(s.T, o, s.AdminSeed, s.ClientOptions)
+}
+
+// options are the test defaults (fast heartbeats) with opts applied.
+func options(t testing.TB, stateDir string, opts []Option) node.Options {
 	o := node.Options{
-		StateDir: s.StateDir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
-		AgentTimeout: 5 * time.Second, Logger: TestLogger(s.T), Listen: hostPort(url),
+		StateDir: stateDir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
+		AgentTimeout: 5 * time.Second, Logger: TestLogger(t),
 	}
 	for _, f := range opts {
 		f(&o)
 	}
-	return start(s.T, o, s.AdminSeed, s.ClientOptions)
+	return o
 }
 
 func start(t testing.TB, o node.Options, seed []byte, clientOpts []nats.Option) *Server {

@@ -94,7 +94,7 @@ func (s *Service) register(ctx context.Context, c caller, data []byte) (any, err
 	_, err := updateJSON(ctx, s.b.Instances, c.name, func(in *api.Instance) error {
 		in.Hostname, in.OS, in.Arch, in.AgentVersion = r.Hostname, r.OS, r.Arch, r.AgentVersion
 		in.IPAddresses = r.IPAddresses
-		in.LastHeartbeat, in.PingStatus = now, api.PingOnline
+		in.LastHeartbeat = now // kept across broker restarts; live heartbeats stay in memory
 		return nil
 	})
 	if errors.Is(err, errNotFound) {
@@ -116,15 +116,9 @@ func (s *Service) heartbeat(ctx context.Context, c caller, data []byte) (any, er
 	if err := decode(api.VerbHeartbeat, data, &r); err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	wasLost := s.seen(c.name, now)
-	if _, err := updateJSON(ctx, s.b.Instances, c.name, func(in *api.Instance) error {
-		in.LastHeartbeat, in.PingStatus = now, api.PingOnline
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if wasLost {
+	// Only memory: a KV write per agent every few seconds would buy nothing, since
+	// DescribeInstanceInformation derives the heartbeat and ping status from here.
+	if wasLost := s.seen(c.name, s.now().UTC()); wasLost {
 		s.log.Info("agent back online", keyAgent, c.name)
 	}
 	return api.HeartbeatResponse{EndSessions: s.reconcile(ctx, c.name, r.Sessions, false)}, nil
@@ -176,6 +170,13 @@ func (s *Service) seen(id string, t time.Time) bool {
 	was := s.lost[id]
 	delete(s.lost, id)
 	return was
+}
+
+func (s *Service) lastSeenAt(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.lastSeen[id]
+	return t, ok
 }
 
 func (s *Service) online(id string) bool {
@@ -236,8 +237,11 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 			continue
 		}
 		in.PingStatus = api.PingConnectionLost
-		if s.online(in.ID) {
-			in.PingStatus = api.PingOnline
+		if last, ok := s.lastSeenAt(in.ID); ok {
+			in.LastHeartbeat = last
+			if s.online(in.ID) {
+				in.PingStatus = api.PingOnline
+			}
 		}
 		if !c.principal.IsAdmin() {
 			in.NKey, in.ActivationID = "", ""
@@ -280,10 +284,6 @@ func (s *Service) monitor() {
 		s.mu.Unlock()
 		for _, id := range newlyLost {
 			s.log.Warn("agent connection lost", keyAgent, id)
-			_, _ = updateJSON(s.ctx, s.b.Instances, id, func(in *api.Instance) error {
-				in.PingStatus = api.PingConnectionLost
-				return nil
-			})
 		}
 		for _, se := range ending {
 			if _, err := s.finish(s.ctx, se.ID, sessionEnd(api.ReasonAgentLost, "no heartbeat from "+se.Target, nil, 0, 0, now), ""); err != nil {

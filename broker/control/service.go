@@ -79,6 +79,7 @@ type Service struct {
 	lastSeen map[string]time.Time // instance id -> last heartbeat
 	lost     map[string]bool      // instances marked ConnectionLost
 	active   map[string]api.Session
+	endedCh  map[string]chan struct{} // closed when the active session of that id ends
 	started  time.Time
 	closed   bool
 }
@@ -113,6 +114,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, log: cfg.Logger, nc: cfg.NC, js: cfg.JS, b: cfg.Buckets, dir: cfg.Directory,
 		sem: make(chan struct{}, cfg.MaxInFlight), now: cfg.Now,
 		lastSeen: map[string]time.Time{}, lost: map[string]bool{}, active: map[string]api.Session{},
+		endedCh: map[string]chan struct{}{},
 	}, nil
 }
 
@@ -195,12 +197,11 @@ func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
 	if err == nil && reply.OK {
 		// Give the agent a moment to drain the process's output and report, so the
 		// client sees the Exit frame live and the record has the exit code.
-		deadline := time.Now().Add(agentReportWait)
-		for time.Now().Before(deadline) {
-			if _, active := s.activeSession(id); !active {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-s.whenEnded(id):
+			return
+		case <-time.After(agentReportWait):
+		case <-ctx.Done():
 		}
 	}
 	if _, err := s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), ""); err != nil {
@@ -210,6 +211,22 @@ func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
 
 // agentReportWait bounds how long ending a session waits for the agent's own report.
 const agentReportWait = 3 * time.Second
+
+// whenEnded returns a channel closed once session id is no longer active.
+func (s *Service) whenEnded(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	if _, active := s.active[id]; !active {
+		close(ch)
+		return ch
+	}
+	if old, ok := s.endedCh[id]; ok {
+		return old
+	}
+	s.endedCh[id] = ch
+	return ch
+}
 
 func (s *Service) activeSession(id string) (api.Session, bool) {
 	s.mu.Lock()

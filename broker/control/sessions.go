@@ -211,6 +211,10 @@ func (s *Service) setActive(se api.Session) {
 	defer s.mu.Unlock()
 	if se.Ended() {
 		delete(s.active, se.ID)
+		if ch, ok := s.endedCh[se.ID]; ok {
+			close(ch)
+			delete(s.endedCh, se.ID)
+		}
 	} else {
 		s.active[se.ID] = se
 	}
@@ -264,11 +268,8 @@ func (s *Service) terminateSession(ctx context.Context, c caller, data []byte) (
 	if err := decode(api.VerbTerminateSession, data, &r); err != nil {
 		return nil, err
 	}
-	se, err := s.loadSession(ctx, r.SessionID)
+	se, err := s.sessionFor(ctx, c, api.VerbTerminateSession, r.SessionID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbTerminateSession, policies.Input{Session: sessionInput(se)}); err != nil {
 		return nil, err
 	}
 	if se.Ended() {
@@ -299,6 +300,15 @@ func (s *Service) terminateSession(ctx context.Context, c caller, data []byte) (
 	return api.TerminateSessionResponse{SessionID: se.ID}, nil
 }
 
+// sessionFor loads session id and asks policy whether c may do action on it.
+func (s *Service) sessionFor(ctx context.Context, c caller, action, id string) (api.Session, error) {
+	se, err := s.loadSession(ctx, id)
+	if err != nil {
+		return se, err
+	}
+	return se, s.authorize(ctx, c, action, policies.Input{Session: sessionInput(se)})
+}
+
 func (s *Service) loadSession(ctx context.Context, id string) (api.Session, error) {
 	if id == "" {
 		return api.Session{}, badRequest("session_id is required")
@@ -318,11 +328,8 @@ func (s *Service) getSession(ctx context.Context, c caller, data []byte) (any, e
 	if err := decode(api.VerbGetSession, data, &r); err != nil {
 		return nil, err
 	}
-	se, err := s.loadSession(ctx, r.SessionID)
+	se, err := s.sessionFor(ctx, c, api.VerbGetSession, r.SessionID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbGetSession, policies.Input{Session: sessionInput(se)}); err != nil {
 		return nil, err
 	}
 	return api.GetSessionResponse{Session: se}, nil
@@ -380,11 +387,8 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 	if r.Max <= 0 || r.Max > 1000 {
 		r.Max = 500
 	}
-	se, err := s.loadSession(ctx, r.SessionID)
+	se, err := s.sessionFor(ctx, c, api.VerbReadTranscript, r.SessionID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbReadTranscript, policies.Input{Session: sessionInput(se)}); err != nil {
 		return nil, err
 	}
 	cfg := jetstream.OrderedConsumerConfig{

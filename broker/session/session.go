@@ -90,7 +90,7 @@ func Finish(s api.Session, e End) (out api.Session, changed bool, err error) {
 		return s, false, err
 	}
 	s.State, s.Reason, s.Detail, s.EndedAt = to, e.Reason, e.Detail, e.At
-	if s.TerminatedBy != "" && e.Reason != api.ReasonTerminated && e.Reason == api.ReasonExit {
+	if s.TerminatedBy != "" && e.Reason == api.ReasonExit {
 		// The process exited on its own while a termination was in flight: it was still
 		// the termination that ended it.
 		s.Reason = api.ReasonTerminated
