@@ -18,12 +18,16 @@ const (
 )
 
 // maintain registers on every (re)connect and heartbeats in between, until ctx is done.
+// nats.go calls the ConnectHandler once the first connection is up (also when it comes
+// only after retries) and the ReconnectHandler after each reconnect; both kick, and each
+// kick is one registration.
 func (a *Agent) maintain(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.reconnected:
+	}
 	for {
-		select { // a kick that is already pending is covered by this registration
-		case <-a.reconnected:
-		default:
-		}
 		resp, ok := a.register(ctx)
 		if !ok {
 			return
