@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/agent/agent"
+	"github.com/tetherhq/tether/agent/cpuprofile"
 )
 
 // Version is the agent's version, set at build time with -ldflags.
@@ -22,7 +23,7 @@ var Version = "dev"
 // Main runs tether-agent with the given arguments (without the program name) and returns
 // the process exit code.
 func Main(args []string) int {
-	defer cpuProfile()()
+	defer cpuprofile.Start()()
 	return run(args, os.Stderr)
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tetherhq/tether/agent/cpuprofile"
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/node"
@@ -34,7 +35,7 @@ Run "tether-broker run -h" or "tether-broker dev -h" for flags.
 
 // Main runs the command and returns its exit code.
 func Main(args []string) int {
-	defer cpuProfile()()
+	defer cpuprofile.Start()()
 	return main(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
