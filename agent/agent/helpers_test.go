@@ -23,6 +23,7 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/flow"
 	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -253,13 +254,7 @@ func (cp *controlPlane) onEnroll(m *nats.Msg) {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	polltest.Until(t, waitLong, what, cond)
 }
 
 func (cp *controlPlane) waitRegistered(t *testing.T, n int) api.RegisterRequest {

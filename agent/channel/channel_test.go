@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/polltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -157,13 +158,7 @@ func send(t *testing.T, nc *nats.Conn, seq uint64, typ frame.Type, payload []byt
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	polltest.Until(t, 10*time.Second, what, cond)
 }
 
 func TestInput(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/tetherhq/tether/broker/brokercmd"
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -101,16 +102,8 @@ func client(ts *testscript.TestScript) (*cliconfig.Config, func(verb string, req
 }
 
 func poll(ts *testscript.TestScript, what string, f func() error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := polltest.Wait(30*time.Second, f); err != nil {
+		ts.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
@@ -240,17 +233,19 @@ func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
 	go func() { done <- cmd.Wait() }()
 
 	expect := func(what string) {
-		deadline := time.Now().Add(20 * time.Second)
-		for !out.contains(what) {
+		err := polltest.Wait(20*time.Second, func() error {
 			select {
 			case err := <-done:
 				ts.Fatalf("tether exited (%v) before printing %q; screen:\n%s", err, what, out.String())
 			default:
 			}
-			if time.Now().After(deadline) {
-				ts.Fatalf("no %q on screen after 20s; screen:\n%s", what, out.String())
+			if !out.contains(what) {
+				return errors.New("not on screen yet")
 			}
-			time.Sleep(20 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			ts.Fatalf("no %q on screen after 20s; screen:\n%s", what, out.String())
 		}
 	}
 	send := func(s string) {
@@ -261,13 +256,19 @@ func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
 	expect("READY-42")
 	// Resize the local terminal: the remote one follows.
 	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 123, Rows: 45}))
-	deadline := time.Now().Add(20 * time.Second)
-	for !out.contains("SIZE=45 123") {
-		send("echo SIZE=$(stty size)\r")
-		if time.Now().After(deadline) {
-			ts.Fatalf("remote size never became 45x123; screen:\n%s", out.String())
+	// The resize travels apart from the keystrokes, so ask again until the answer shows it.
+	var asked time.Time
+	if polltest.Wait(20*time.Second, func() error {
+		if out.contains("SIZE=45 123") {
+			return nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		if time.Since(asked) > 200*time.Millisecond {
+			send("echo SIZE=$(stty size)\r")
+			asked = time.Now()
+		}
+		return errors.New("remote size not seen yet")
+	}) != nil {
+		ts.Fatalf("remote size never became 45x123; screen:\n%s", out.String())
 	}
 	// Ctrl-C reaches the remote process.
 	send("echo SLEEPING-$((3*3)); sleep 60; echo NOT-$((0))-INTERRUPTED\r")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -172,13 +173,7 @@ func (s *Server) Activation(name string, tags map[string]string, limit int) api.
 // WaitFor polls cond until it holds or the deadline passes.
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	polltest.Until(t, d, what, cond)
 }
 
 // TestLogger logs through t.Log when TETHER_TEST_LOG is set, and discards otherwise.

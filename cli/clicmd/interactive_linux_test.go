@@ -18,6 +18,7 @@ import (
 
 	"github.com/tetherhq/tether/cli/session/sessiontest"
 	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/polltest"
 )
 
 // TestInteractiveSession runs a shell session on a real pseudo-terminal: raw mode while
@@ -130,17 +131,9 @@ func TestInteractiveSession(t *testing.T) {
 		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 	// The output reaches the terminal.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	polltest.Until(t, 10*time.Second, "the output on the terminal", func() bool {
 		screenMu.Lock()
-		got := screen.String()
-		screenMu.Unlock()
-		if strings.Contains(got, "echo:x") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("screen %q does not show the output", got)
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+		defer screenMu.Unlock()
+		return strings.Contains(screen.String(), "echo:x")
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/session/sessiontest"
 	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -366,16 +368,10 @@ func TestWindowFrames(t *testing.T) {
 	// Less than a quarter window: reported only when output goes idle.
 	must(t, f.agent.Send(ctx, frame.Stdout, []byte("tail")))
 	total := uint64(chunks*frame.ChunkSize + 4)
-	for {
+	polltest.Until(t, 10*time.Second, fmt.Sprintf("window reports reaching %d", total), func() bool {
 		r := f.agent.WindowReports()
-		if len(r) > 0 && r[len(r)-1] == total {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("window reports %v never reached %d", r, total)
-		}
-		time.Sleep(5 * time.Millisecond) // polling with the test's deadline
-	}
+		return len(r) > 0 && r[len(r)-1] == total
+	})
 	reports := f.agent.WindowReports()
 	for i := 1; i < len(reports); i++ {
 		if reports[i] <= reports[i-1] {
