@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w
 PKGS     := ./...
 
-.PHONY: all build demo test test-short bench lint fuzz clean
+.PHONY: all build demo test bench lint fuzz clean
 
 all: build
 
@@ -20,9 +20,6 @@ demo: build
 # Every test, with the race detector. Budget: well inside 30 minutes on 2 cores.
 test:
 	$(GO) test -race -timeout 25m $(PKGS)
-
-test-short:
-	$(GO) test -short $(PKGS)
 
 # Benchmarks: Go micro-benchmarks, then the end-to-end harness (real broker and agent
 # processes), printed next to their references.

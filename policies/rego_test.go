@@ -28,7 +28,7 @@ func TestRego(t *testing.T) {
 			case r.Fail:
 				t.Errorf("%s: failed%s", r.Location, failedAt(r))
 			case r.Skip:
-				t.Skipf("%s: skipped (todo_test_)", r.Location)
+				t.Errorf("%s: a todo_test_ in the shipped policy: finish or remove it", r.Location)
 			default:
 				passed++
 			}
