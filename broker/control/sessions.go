@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -402,11 +404,14 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 	if err != nil {
 		return nil, fmt.Errorf("open transcript %s: %w", se.ID, err)
 	}
-	resp := api.ReadTranscriptResponse{Frames: []api.TranscriptFrame{}, Cursor: r.Cursor}
-	last, maxSeq := r.After, r.After
-	var seqs []uint64
-	size := 0
-	for len(resp.Frames) < r.Max && size < maxTranscriptPage {
+	type seqFrame struct {
+		seq uint64
+		tf  api.TranscriptFrame
+	}
+	var page []seqFrame
+	cursor, size := r.Cursor, 0
+	full := func() bool { return len(page) >= r.Max || size >= maxTranscriptPage }
+	for !full() {
 		batch, err := cons.FetchNoWait(r.Max)
 		if err != nil {
 			return nil, fmt.Errorf("read transcript %s: %w", se.ID, err)
@@ -414,23 +419,19 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			if len(resp.Frames) >= r.Max || size >= maxTranscriptPage {
+			if full() {
 				continue // leave it for the next page: the cursor stays before it
 			}
 			md, err := m.Metadata()
 			if err != nil {
 				continue
 			}
+			cursor = md.Sequence.Stream
 			f, err := frame.Decode(m.Data())
-			resp.Cursor = md.Sequence.Stream
-			if err != nil || f.Seq <= last {
+			if err != nil || f.Seq <= r.After {
 				continue
 			}
-			if f.Seq > last {
-				maxSeq = max(maxSeq, f.Seq)
-			}
-			resp.Frames = append(resp.Frames, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()})
-			seqs = append(seqs, f.Seq)
+			page = append(page, seqFrame{f.Seq, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()}})
 			size += len(m.Data())
 		}
 		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
@@ -442,22 +443,15 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 	}
 	// A frame the agent had to publish again is stored after the ones that followed it:
 	// hand the page out in frame order.
-	sort.Sort(bySeq{resp.Frames, seqs})
-	last = maxSeq
+	slices.SortFunc(page, func(a, b seqFrame) int { return cmp.Compare(a.seq, b.seq) })
+	resp := api.ReadTranscriptResponse{Frames: make([]api.TranscriptFrame, 0, len(page)), Cursor: cursor}
+	last := r.After
+	for _, p := range page {
+		resp.Frames = append(resp.Frames, p.tf)
+		last = p.seq
+	}
 	if se.Ended() {
-		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(resp.Frames) < r.Max)
+		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(page) < r.Max)
 	}
 	return resp, nil
-}
-
-type bySeq struct {
-	f []api.TranscriptFrame
-	s []uint64
-}
-
-func (b bySeq) Len() int           { return len(b.f) }
-func (b bySeq) Less(i, j int) bool { return b.s[i] < b.s[j] }
-func (b bySeq) Swap(i, j int) {
-	b.f[i], b.f[j] = b.f[j], b.f[i]
-	b.s[i], b.s[j] = b.s[j], b.s[i]
 }
