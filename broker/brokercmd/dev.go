@@ -88,7 +88,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	agentDir := filepath.Join(*stateDir, "agent")
 	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: Version, Logger: log.With("component", "agent")}
 	if _, err := os.Stat(filepath.Join(agentDir, "agent.nk")); err != nil {
-		act, err := devActivation(ctx, cliPath, user)
+		act, err := devActivation(cliPath)
 		if err != nil {
 			return 0, err
 		}
@@ -114,7 +114,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		_ = n.Close()
 	}
 	defer shutdown()
-	if err := waitOnline(ctx, cliPath, user, agentDone); err != nil {
+	if err := waitOnline(ctx, cliPath, agentDone); err != nil {
 		return 0, err
 	}
 	fmt.Fprintf(stdout, "Tether dev broker on %s (state in %s, logs %s)\n", n.URL(), *stateDir, map[bool]string{true: logPath, false: "on stderr"}[shell])
@@ -169,9 +169,9 @@ func devUserKey(dir string) (pub, path string, err error) {
 	return pub, path, err
 }
 
-func devActivation(ctx context.Context, cliPath, user string) (api.Activation, error) {
+func devActivation(cliPath string) (api.Activation, error) {
 	var a api.Activation
-	err := withClient(cliPath, func(c *cliconfig.Config, call func(verb string, req, resp any) error) error {
+	err := withClient(cliPath, func(call func(verb string, req, resp any) error) error {
 		return call(api.VerbCreateActivation, api.CreateActivationRequest{
 			Description: "dev mode local agent", DefaultInstanceName: DevTarget,
 			Tags: map[string]string{"env": "dev"}, Limit: 1, Expires: "1h",
@@ -180,9 +180,9 @@ func devActivation(ctx context.Context, cliPath, user string) (api.Activation, e
 	return a, err
 }
 
-func waitOnline(ctx context.Context, cliPath, user string, agentDone <-chan error) error {
+func waitOnline(ctx context.Context, cliPath string, agentDone <-chan error) error {
 	deadline := time.Now().Add(30 * time.Second)
-	return withClient(cliPath, func(c *cliconfig.Config, call func(verb string, req, resp any) error) error {
+	return withClient(cliPath, func(call func(verb string, req, resp any) error) error {
 		for {
 			var r api.DescribeInstancesResponse
 			if err := call(api.VerbDescribeInstances, api.DescribeInstancesRequest{InstanceIDs: []string{DevTarget}}, &r); err != nil {
@@ -205,7 +205,7 @@ func waitOnline(ctx context.Context, cliPath, user string, agentDone <-chan erro
 	})
 }
 
-func withClient(path string, f func(*cliconfig.Config, func(verb string, req, resp any) error) error) error {
+func withClient(path string, f func(call func(verb string, req, resp any) error) error) error {
 	c, err := cliconfig.Load(path)
 	if err != nil {
 		return err
@@ -215,7 +215,7 @@ func withClient(path string, f func(*cliconfig.Config, func(verb string, req, re
 		return err
 	}
 	defer nc.Close()
-	return f(c, func(verb string, req, resp any) error {
+	return f(func(verb string, req, resp any) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return api.Call(ctx, nc, subjects.API(c.User, verb), req, resp)

@@ -36,10 +36,10 @@ Run "tether-broker run -h" or "tether-broker dev -h" for flags.
 // Main runs the command and returns its exit code.
 func Main(args []string) int {
 	defer cpuprofile.Start()()
-	return main(args, os.Stdin, os.Stdout, os.Stderr)
+	return main(args, os.Stdout, os.Stderr)
 }
 
-func main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func main(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]

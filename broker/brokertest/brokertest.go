@@ -3,6 +3,7 @@ package brokertest
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -90,12 +91,12 @@ func start(t testing.TB, o node.Options, seed []byte, clientOpts []nats.Option) 
 	return s
 }
 
-func hostPort(url string) string {
-	const p = "nats://"
-	if len(url) > len(p) && url[:len(p)] == p {
-		return url[len(p):]
+// hostPort is the host:port of a client URL, whatever its scheme (nats:// or tls://).
+func hostPort(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
 	}
-	return url
+	return u
 }
 
 // NewKey makes an NKEY user key pair: the seed and the public key.
