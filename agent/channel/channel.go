@@ -62,14 +62,11 @@ type Stats struct {
 
 // Channel is one session's binding to its subjects.
 type Channel struct {
-	cfg Config
-	log *slog.Logger
-	win *flow.Window // output credit
-	// winMu guards win's Ack against its Close.
-	winMu     sync.Mutex
-	winClosed bool
-	acker     *flow.Acker // input consumption
-	sub       *nats.Subscription
+	cfg   Config
+	log   *slog.Logger
+	win   *flow.Window // output credit
+	acker *flow.Acker  // input consumption
+	sub   *nats.Subscription
 
 	attached   chan struct{}
 	attachOnce sync.Once
@@ -154,22 +151,7 @@ func (c *Channel) Bind(p Process, outs ...Output) {
 // ReleaseWindow stops waiting for the client's credit: the rest of the output is recorded
 // as fast as the stream takes it. Sessions ended by request use it so a client that went
 // away cannot hold the end up.
-func (c *Channel) ReleaseWindow() {
-	c.winMu.Lock()
-	defer c.winMu.Unlock()
-	c.winClosed = true
-	c.win.Close()
-}
-
-// ack credits the output window with the client's report. flow.Window.Ack must not run
-// after Close (it would close its wake channel twice), hence the guard.
-func (c *Channel) ack(consumed uint64) {
-	c.winMu.Lock()
-	defer c.winMu.Unlock()
-	if !c.winClosed {
-		c.win.Ack(consumed)
-	}
-}
+func (c *Channel) ReleaseWindow() { c.win.Close() }
 
 // SendError publishes an Error frame with text on the output subject.
 func (c *Channel) SendError(text string) {

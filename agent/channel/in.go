@@ -53,7 +53,7 @@ func (c *Channel) onIn(msg *nats.Msg) {
 			c.log.Warn("dropped malformed window frame", logkey.Err, err)
 			return
 		}
-		c.ack(n)
+		c.win.Ack(n) // a report after ReleaseWindow is ignored by the window itself
 	case frame.Resize:
 		s, err := frame.DecodeSize(f.Payload)
 		if err != nil {
