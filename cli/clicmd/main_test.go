@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/cli/session/sessiontest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -49,26 +49,18 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	seed, pub := newKey(t)
 	cpSeed, cpPub := newKey(t)
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		Nkeys: []*server.NkeyUser{{Nkey: pub}, {Nkey: cpPub}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	url := sessiontest.StartServer(t, pub, cpPub)
 
 	if err := os.WriteFile(filepath.Join(dir, "alice.nk"), append(seed, '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, cfgPath: filepath.Join(dir, "config.json")}
-	if err := config.Write(e.cfgPath, &config.Config{BrokerURL: s.ClientURL(), User: "alice", NKeySeedFile: "alice.nk"}); err != nil {
+	if err := config.Write(e.cfgPath, &config.Config{BrokerURL: url, User: "alice", NKeySeedFile: "alice.nk"}); err != nil {
 		t.Fatal(err)
 	}
 	kp, _ := nkeys.FromSeed(cpSeed)
-	e.cp, err = nats.Connect(s.ClientURL(), nats.Nkey(cpPub, kp.Sign))
+	var err error
+	e.cp, err = nats.Connect(url, nats.Nkey(cpPub, kp.Sign))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/cli/session/sessiontest"
 )
 
 const good = `{"broker_url": "nats://127.0.0.1:4222", "user": "alice", "nkey_seed_file": "alice.nk"}`
@@ -171,18 +171,9 @@ func TestConnect(t *testing.T) {
 	dir := t.TempDir()
 	seedFile, pub := writeSeed(t, dir)
 	otherSeed, _ := writeSeed(t, dir)
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		Nkeys: []*server.NkeyUser{{Nkey: pub}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	url := sessiontest.StartServer(t, pub)
 
-	c := &Config{BrokerURL: s.ClientURL(), User: "alice", NKeySeedFile: filepath.Base(seedFile), dir: dir}
+	c := &Config{BrokerURL: url, User: "alice", NKeySeedFile: filepath.Base(seedFile), dir: dir}
 	nc, err := c.Connect()
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
