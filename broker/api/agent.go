@@ -72,6 +72,20 @@ type AgentStart struct {
 	Rows        uint16   `json:"rows,omitempty"`
 	Term        string   `json:"term,omitempty"`
 	Window      int      `json:"window"`
+	// RunAs, when set, is the local user the process runs as (its uid, gid, groups, home
+	// and shell); the agent refuses the session if the user does not exist.
+	RunAs string `json:"run_as,omitempty"`
+	// IdleTimeout ends the session with ReasonIdleTimeout after that long without input
+	// from the client (and, for a session without a terminal, without output either).
+	IdleTimeout Duration `json:"idle_timeout,omitempty"`
+	// MaxDuration ends the session with ReasonMaxDuration that long after it started.
+	MaxDuration Duration `json:"max_duration,omitempty"`
+	// ShellProfile is typed into a shell session's terminal before the client's input, as
+	// SSM's shellProfile.linux is.
+	ShellProfile string `json:"shell_profile,omitempty"`
+	// TranscriptTTL, when set, is how long the transcript stream keeps each output frame
+	// (a per-message TTL).
+	TranscriptTTL Duration `json:"transcript_ttl,omitempty"`
 }
 
 // AgentTerminate asks the agent to end a session; Reason ends up in its Exit frame.

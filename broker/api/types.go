@@ -118,6 +118,16 @@ type Session struct {
 	// once the session ended; a complete transcript holds exactly this many.
 	OutFrames uint64 `json:"out_frames,omitempty"`
 	OutBytes  uint64 `json:"out_bytes,omitempty"`
+	// DocumentVersion is the version of Document the session runs.
+	DocumentVersion int `json:"document_version,omitempty"`
+	// SessionType is the document's sessionType.
+	SessionType string `json:"session_type,omitempty"`
+	// RunAs is the local user the process runs as; empty for the agent's own user.
+	RunAs string `json:"run_as,omitempty"`
+	// IdleTimeout and MaxDuration are the limits in force (preferences tightened by policy
+	// obligations); zero means none.
+	IdleTimeout Duration `json:"idle_timeout,omitempty"`
+	MaxDuration Duration `json:"max_duration,omitempty"`
 }
 
 // Ended reports whether the session is over.
@@ -132,10 +142,12 @@ type Subjects struct {
 
 // StartSessionRequest asks for a session on Target. With Command empty and Interactive
 // true it is a shell; with Command set it runs that command (argv, not a shell string).
+// Parameters are the document's parameters in SSM's form: {"name": ["value"]}.
 type StartSessionRequest struct {
-	Target      string   `json:"target"`
-	Document    string   `json:"document_name,omitempty"`
-	Command     []string `json:"command,omitempty"`
+	Target      string              `json:"target"`
+	Document    string              `json:"document_name,omitempty"`
+	Parameters  map[string][]string `json:"parameters,omitempty"`
+	Command     []string            `json:"command,omitempty"`
 	Interactive bool     `json:"interactive"`
 	Cols        uint16   `json:"cols,omitempty"`
 	Rows        uint16   `json:"rows,omitempty"`
