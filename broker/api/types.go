@@ -148,11 +148,11 @@ type StartSessionRequest struct {
 	Document    string              `json:"document_name,omitempty"`
 	Parameters  map[string][]string `json:"parameters,omitempty"`
 	Command     []string            `json:"command,omitempty"`
-	Interactive bool     `json:"interactive"`
-	Cols        uint16   `json:"cols,omitempty"`
-	Rows        uint16   `json:"rows,omitempty"`
-	Term        string   `json:"term,omitempty"`
-	Reason      string   `json:"reason,omitempty"`
+	Interactive bool                `json:"interactive"`
+	Cols        uint16              `json:"cols,omitempty"`
+	Rows        uint16              `json:"rows,omitempty"`
+	Term        string              `json:"term,omitempty"`
+	Reason      string              `json:"reason,omitempty"`
 }
 
 // StartSessionResponse tells the client where the session's frames flow.
