@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,10 +114,19 @@ func (a *app) newRoot() *cobra.Command {
 	root.AddCommand(
 		a.newStartSession(),
 		a.newShell(),
+		a.newResumeSession(),
 		a.newTerminateSession(),
 		a.newDescribeSessions(),
 		a.newDescribeInstances(),
 		a.newPlay(),
+		a.newCreateDocument(),
+		a.newUpdateDocument(),
+		a.newGetDocument(),
+		a.newListDocuments(),
+		a.newDeleteDocument(),
+		a.newGetPreferences(),
+		a.newUpdatePreferences(),
+		a.newPolicy(),
 		a.newAdmin(),
 		a.newKeygen(),
 		a.newWhoAmI(),
@@ -199,7 +209,13 @@ func (a *app) report(err error) int {
 	if he, ok := errors.AsType[hintError](err); ok {
 		hint = he.hint
 	}
-	fmt.Fprintf(a.stderr, "tether: %s\n", output.Clean(msg))
+	// A multi-line message (a refused policy bundle's compile errors) prints in full, its
+	// further lines indented.
+	lines := strings.Split(strings.TrimRight(output.CleanText(msg), "\n"), "\n")
+	fmt.Fprintf(a.stderr, "tether: %s\n", lines[0])
+	for _, l := range lines[1:] {
+		fmt.Fprintf(a.stderr, "  %s\n", l)
+	}
 	for _, r := range reasons {
 		fmt.Fprintf(a.stderr, "  reason: %s\n", output.Clean(r))
 	}

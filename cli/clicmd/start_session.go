@@ -18,29 +18,39 @@ import (
 )
 
 type startOptions struct {
-	target   string
-	document string
-	reason   string
-	noStdin  bool
-	command  []string
+	target     string
+	document   string
+	parameters []string
+	reason     string
+	noStdin    bool
+	command    []string
 }
 
 func (a *app) newStartSession() *cobra.Command {
 	var o startOptions
 	cmd := &cobra.Command{
-		Use:   "start-session --target INSTANCE [--document-name DOC] [--reason TEXT] [-n] [-- COMMAND [ARG...]]",
+		Use:   "start-session --target INSTANCE [--document-name DOC] [--parameters P]... [--reason TEXT] [-n] [-- COMMAND [ARG...]]",
 		Short: "Open a shell on an instance, or run a command there",
 		Long: "Open an interactive shell on an instance, or, given a command, run it there with its\n" +
-			"stdout and stderr kept apart and stdin forwarded, and exit with its exit status.",
+			"stdout and stderr kept apart and stdin forwarded, and exit with its exit status.\n\n" +
+			"A command document (--document-name) runs its own command: in a terminal if its\n" +
+			"session type is InteractiveCommands, with stdout and stderr apart if it is\n" +
+			"NonInteractiveCommands. --parameters gives the document's parameters, as JSON\n" +
+			"({\"name\":[\"value\"]}) or as name=value[,name=value...]; it can be repeated.",
 		Example: "  tether start-session --target web-1\n" +
 			"  tether start-session --target web-1 -- uname -a\n" +
-			"  tether start-session --target web-1 -n -- systemctl restart nginx",
+			"  tether start-session --target web-1 -n -- systemctl restart nginx\n" +
+			"  tether start-session --target web-1 --document-name Tether-StartInteractiveCommand \\\n" +
+			"      --parameters command=top\n" +
+			"  tether start-session --target web-1 --document-name Ops-Restart \\\n" +
+			"      --parameters '{\"service\":[\"nginx\"],\"flags\":[\"--now,--quiet\"]}'",
 		Annotations: ownSignals,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // everything after the first argument is the command
 	f.StringVar(&o.target, "target", "", "the instance to start the session on")
 	f.StringVar(&o.document, "document-name", "", "the session document to use")
+	f.StringArrayVar(&o.parameters, "parameters", nil, "the document's parameters: JSON, or name=value[,name=value...] (repeatable)")
 	f.StringVar(&o.reason, "reason", "", "why you start the session, for the audit log")
 	f.BoolVarP(&o.noStdin, "no-stdin", "n", false, "do not forward stdin: the command reads EOF")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
@@ -55,7 +65,21 @@ func (a *app) newStartSession() *cobra.Command {
 
 // startSession starts a session and runs it to its end.
 func (a *app) startSession(ctx context.Context, o startOptions) error {
+	params, err := parseParameters(o.parameters)
+	if err != nil {
+		return usageError{err}
+	}
 	interactive := len(o.command) == 0
+	if interactive && o.document != "" {
+		// The document says what runs; its session type says whether in a terminal.
+		var doc api.GetDocumentResponse
+		if err := a.call(ctx, api.VerbGetDocument, api.GetDocumentRequest{Name: o.document}, &doc); err != nil {
+			return err
+		}
+		if interactive, err = documentInteractive(o.document, doc.Document.SessionType); err != nil {
+			return err
+		}
+	}
 	var tty *terminal
 	if interactive {
 		t, err := openTerminal(a.stdin)
@@ -64,13 +88,10 @@ func (a *app) startSession(ctx context.Context, o startOptions) error {
 		}
 		tty = t
 	}
-	nc, _, err := a.client()
-	if err != nil {
-		return err
-	}
 	req := api.StartSessionRequest{
 		Target:      o.target,
 		Document:    o.document,
+		Parameters:  params,
 		Command:     o.command,
 		Interactive: interactive,
 		Term:        a.getenv("TERM"),
@@ -84,6 +105,32 @@ func (a *app) startSession(ctx context.Context, o startOptions) error {
 	if err := a.call(ctx, api.VerbStartSession, req, &start); err != nil {
 		return err
 	}
+	return a.attach(ctx, start, tty, o.noStdin, "Starting")
+}
+
+// documentInteractive tells from a document's session type whether its sessions run in
+// a terminal.
+func documentInteractive(name, sessionType string) (bool, error) {
+	switch sessionType {
+	case api.SessionTypeStandardStream, api.SessionTypeInteractive, "":
+		return true, nil
+	case api.SessionTypeNonInteractive:
+		return false, nil
+	case api.SessionTypePort:
+		return false, fmt.Errorf("document %s: port forwarding sessions are not supported yet", name)
+	}
+	return false, fmt.Errorf("document %s: session type %q is not supported", name, sessionType)
+}
+
+// attach follows a started or resumed session to its end: in the terminal tty if it is
+// not nil, else as a command with stdout and stderr apart. It returns exitError with the
+// remote exit code when that is not 0.
+func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *terminal, noStdin bool, verb string) error {
+	nc, _, err := a.client()
+	if err != nil {
+		return err
+	}
+	interactive := tty != nil
 	id := start.Session.ID
 	var status frame.ExitStatus
 	opts := session.Options{
@@ -91,18 +138,20 @@ func (a *app) startSession(ctx context.Context, o startOptions) error {
 		Stdout:      a.stdout,
 		Stderr:      a.stderr,
 		Interactive: interactive,
-		NoStdin:     o.noStdin,
-		Cols:        req.Cols,
-		Rows:        req.Rows,
+		NoStdin:     noStdin,
 		Logger:      a.log,
 		Fetch:       a.transcriptFetcher(id),
 		OnExit:      func(s frame.ExitStatus) { status = s },
+	}
+	if tty != nil {
+		sz := tty.size()
+		opts.Cols, opts.Rows = sz.Cols, sz.Rows
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var code int
 	if interactive {
-		fmt.Fprintf(a.stderr, "\nStarting session with SessionId: %s\n\n", id)
+		fmt.Fprintf(a.stderr, "\n%s session with SessionId: %s\n\n", verb, id)
 		code, err = a.runInteractive(ctx, cancel, nc, start, tty, opts)
 	} else {
 		code, err = a.runCommand(ctx, cancel, nc, start, opts)

@@ -2,7 +2,6 @@ package clicmd
 
 import (
 	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -23,18 +22,10 @@ func (a *app) newWhoAmI() *cobra.Command {
 		}
 		return a.print(resp, func(w io.Writer) error {
 			p := resp.Principal
-			tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-			for _, kv := range [][2]string{
+			return writeFields(w, [][2]string{
 				{"Name:", p.Name}, {"Kind:", p.Kind},
 				{"Groups:", output.List(p.Groups)}, {"Attributes:", output.Map(p.Attributes)},
-			} {
-				v := output.Clean(kv[1])
-				if v == "" {
-					v = "-"
-				}
-				io.WriteString(tw, kv[0]+"\t"+v+"\n")
-			}
-			return tw.Flush()
+			})
 		})
 	})
 	return cmd

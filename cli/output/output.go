@@ -81,6 +81,26 @@ func Clean(s string) string {
 	}, s)
 }
 
+// CleanText is Clean for multi-line text: it keeps newlines, tabs and the carriage
+// return of a CRLF line ending, and replaces every other control character with '?'.
+func CleanText(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case r == '\r' && strings.HasPrefix(s[i+1:], "\n"):
+		case unicode.IsControl(r):
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // Time formats a timestamp for a table, "" for the zero time.
 func Time(t time.Time) string {
 	if t.IsZero() {

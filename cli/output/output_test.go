@@ -42,3 +42,20 @@ func TestTime(t *testing.T) {
 		t.Errorf("Time = %q, want %q", got, want)
 	}
 }
+
+func TestClean(t *testing.T) {
+	for _, tc := range []struct{ in, clean, text string }{
+		{"plain", "plain", "plain"},
+		{"a\tb\nc", "a?b?c", "a\tb\nc"},
+		{"line\r\nnext\rover", "line??next?over", "line\r\nnext?over"},
+		{"\x1b[2Jé\x00", "?[2Jé?", "?[2Jé?"},
+		{"end\r", "end?", "end?"},
+	} {
+		if got := Clean(tc.in); got != tc.clean {
+			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.clean)
+		}
+		if got := CleanText(tc.in); got != tc.text {
+			t.Errorf("CleanText(%q) = %q, want %q", tc.in, got, tc.text)
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package clicmd
+
+import (
+	"errors"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/cli/output"
+)
+
+func (a *app) newGetDocument() *cobra.Command {
+	var req api.GetDocumentRequest
+	cmd := &cobra.Command{
+		Use:   "get-document --name NAME [--document-version N]",
+		Short: "Print a session document's content",
+		Long: "Print a session document's content as stored, so that it can be saved, edited and\n" +
+			"given back to update-document. With -o json, print the document's description too.",
+		Example: "  tether get-document --name Tether-SessionManagerRunShell\n" +
+			"  tether get-document --name Ops-Shell --document-version 2 > ops-shell.yaml\n" +
+			"  tether get-document --name Ops-Shell -o json",
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Name, "name", "", "the document's name")
+	f.StringVar(&req.DocumentVersion, "document-version", "", "the version to read (default: the latest)")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
+		if req.Name == "" {
+			return usageError{errors.New("--name is required")}
+		}
+		if err := documentVersion(req.DocumentVersion); err != nil {
+			return usageError{err}
+		}
+		var resp api.GetDocumentResponse
+		if err := a.call(cmd.Context(), api.VerbGetDocument, req, &resp); err != nil {
+			return err
+		}
+		return a.print(resp, func(w io.Writer) error {
+			_, err := io.WriteString(w, output.CleanText(resp.Content))
+			return err
+		})
+	})
+	return cmd
+}
