@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -60,8 +62,25 @@ func checkStart(s *api.AgentStart) error {
 	if s.Window < 0 {
 		return fmt.Errorf("window %d: must not be negative", s.Window)
 	}
+	if s.RunAs != "" && !userName.MatchString(s.RunAs) {
+		return fmt.Errorf("run as %q: not a valid user name", s.RunAs)
+	}
+	for _, d := range []struct {
+		name string
+		v    api.Duration
+	}{{"idle timeout", s.IdleTimeout}, {"max duration", s.MaxDuration}, {"transcript ttl", s.TranscriptTTL}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: must not be negative", d.name, d.v.Std())
+		}
+	}
+	if ttl := s.TranscriptTTL.Std(); ttl > 0 && ttl < time.Second {
+		return fmt.Errorf("transcript ttl %v: must be at least 1s", ttl)
+	}
 	return nil
 }
+
+// userName is a POSIX user name, as useradd accepts it.
+var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
 
 // checkSubject accepts a literal subject: no wildcards, no empty tokens, no whitespace.
 func checkSubject(s string) error {
@@ -125,16 +144,25 @@ func (a *Agent) control(data []byte) error {
 	return a.startSession(c.Start)
 }
 
-// startSession checks that the session's program exists, then creates the session, which
+// startSession checks that the session's user and program exist, then creates the session, which
 // subscribes to its input before this returns (so the reply cannot overtake it) and waits
 // for its client to attach.
 func (a *Agent) startSession(st *api.AgentStart) error {
-	if len(st.Command) == 0 {
+	var account *shell.Account
+	if st.RunAs != "" {
+		var err error
+		if account, err = shell.LookupAccount(st.RunAs); err != nil {
+			return err
+		}
+	}
+	if len(st.Command) > 0 {
+		if _, err := shell.LookCommand(st.Command); err != nil {
+			return err
+		}
+	} else if account == nil { // an account comes with its shell
 		if _, err := shell.FindShell(); err != nil {
 			return err
 		}
-	} else if _, err := shell.LookCommand(st.Command); err != nil {
-		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -144,7 +172,7 @@ func (a *Agent) startSession(st *api.AgentStart) error {
 	if _, dup := a.sessions[st.SessionID]; dup {
 		return fmt.Errorf("session %s already exists", st.SessionID)
 	}
-	s, err := a.newSession(st)
+	s, err := a.newSession(st, account)
 	if err != nil {
 		return err
 	}
@@ -155,6 +183,6 @@ func (a *Agent) startSession(st *api.AgentStart) error {
 		defer a.remove(s)
 		s.run()
 	}()
-	s.log.Info("session started", logkey.Command, st.Command)
+	s.log.Info("session started", logkey.Command, st.Command, logkey.RunAs, st.RunAs)
 	return nil
 }

@@ -86,7 +86,7 @@ func newEnv(t *testing.T) *env {
 	defer cancel()
 	if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: transcript, Subjects: []string{subjects.Transcripts},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute, AllowMsgTTL: true,
 	}); err != nil {
 		t.Fatal(err)
 	}

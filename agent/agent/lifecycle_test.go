@@ -101,6 +101,11 @@ func TestControlRejects(t *testing.T) {
 		{"no subjects", string(with(func(s *api.AgentStart) { s.Subjects = api.Subjects{} })), "subjects.in: missing"},
 		{"wildcard subject", string(with(func(s *api.AgentStart) { s.Subjects.Out = "tether.>" })), "subjects.out"},
 		{"no such command", string(with(func(s *api.AgentStart) { s.Command = []string{"no-such-command-xyz"} })), "not found"},
+		{"bad run-as", string(with(func(s *api.AgentStart) { s.RunAs = "root:0" })), `run as "root:0": not a valid user name`},
+		{"long run-as", string(with(func(s *api.AgentStart) { s.RunAs = strings.Repeat("a", 33) })), "not a valid user name"},
+		{"negative idle", string(with(func(s *api.AgentStart) { s.IdleTimeout = api.Duration(-time.Second) })), "idle timeout -1s: must not be negative"},
+		{"negative max", string(with(func(s *api.AgentStart) { s.MaxDuration = api.Duration(-time.Second) })), "max duration -1s"},
+		{"short ttl", string(with(func(s *api.AgentStart) { s.TranscriptTTL = api.Duration(time.Millisecond) })), "transcript ttl 1ms: must be at least 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.control([]byte(tc.body))

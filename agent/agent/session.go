@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/agent/channel"
+	"github.com/tetherhq/tether/agent/limits"
 	"github.com/tetherhq/tether/agent/logkey"
 	"github.com/tetherhq/tether/agent/shell"
 	"github.com/tetherhq/tether/broker/api"
@@ -34,6 +36,8 @@ type session struct {
 	start api.AgentStart
 	ch    *channel.Channel
 	log   *slog.Logger
+	user  *shell.Account // nil: the agent's own
+	watch *limits.Watch
 
 	// ended is cancelled when the session is asked to end; reason says why.
 	ended  context.Context
@@ -42,21 +46,48 @@ type session struct {
 	reason string
 }
 
-func (a *Agent) newSession(st *api.AgentStart) (*session, error) {
+func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, error) {
 	log := a.log.With(logkey.SessionID, st.SessionID, logkey.User, st.Owner)
+	shellSession := len(st.Command) == 0
+	watch := limits.New(limits.Limits{Idle: st.IdleTimeout.Std(), Max: st.MaxDuration.Std()})
+	var onActivity func()
+	if st.IdleTimeout > 0 {
+		onActivity = watch.Touch
+	}
+	var preface []byte
+	if shellSession {
+		preface = profileInput(st.ShellProfile)
+	}
 	ch, err := channel.Open(channel.Config{
-		Conn:      a.nc,
-		JS:        a.js,
-		SessionID: st.SessionID,
-		Subjects:  st.Subjects,
-		Window:    st.Window,
-		Logger:    log,
+		Conn:           a.nc,
+		JS:             a.js,
+		SessionID:      st.SessionID,
+		Subjects:       st.Subjects,
+		Window:         st.Window,
+		Logger:         log,
+		MsgTTL:         st.TranscriptTTL.Std(),
+		OnActivity:     onActivity,
+		OutputActivity: !shellSession && !st.Interactive, // no terminal: output is activity
+		Preface:        preface,
 	})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{a: a, id: st.SessionID, start: *st, ch: ch, log: log, ended: ctx, cancel: cancel}, nil
+	return &session{a: a, id: st.SessionID, start: *st, ch: ch, log: log, user: user, watch: watch, ended: ctx, cancel: cancel}, nil
+}
+
+// profileInput is a shell profile as typed into a terminal: each line ends with a newline.
+func profileInput(profile string) []byte {
+	if strings.TrimSpace(profile) == "" {
+		return nil
+	}
+	var b []byte
+	for line := range strings.Lines(profile) {
+		b = append(b, strings.TrimRight(line, "\r\n")...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // end asks the session to end for reason; the first reason wins.
@@ -101,6 +132,7 @@ func (s *session) run() {
 		Cols:    st.Cols,
 		Rows:    st.Rows,
 		Term:    st.Term,
+		User:    s.user,
 	})
 	if err != nil {
 		s.log.Warn("start process", logkey.Err, err)
@@ -118,14 +150,20 @@ func (s *session) run() {
 	} else {
 		outs = append(outs, channel.Output{Type: frame.Stderr, R: proc.Stderr()})
 	}
+	// The limits count from now, when the client has attached and the process runs.
+	s.watch.Start(s.limitReached)
 	s.ch.Bind(proc, outs...)
 
+	exited := false
 	select {
 	case <-proc.Done():
+		exited = true
 	case <-s.ended.Done():
-		proc.Terminate(terminateGrace)
 	case <-s.ch.Failed():
 		s.end(api.ReasonRecordingFailed)
+	}
+	s.watch.Close() // the session ends for the reason at hand: no limit may replace it
+	if !exited {
 		proc.Terminate(terminateGrace)
 	}
 	status := proc.Wait()
@@ -136,6 +174,12 @@ func (s *session) run() {
 		reason, detail = r, status.Reason
 	}
 	s.finish(status.Code, reason, detail)
+}
+
+// limitReached ends the session when its idle timeout or maximum duration is reached.
+func (s *session) limitReached(reason string) {
+	s.log.Info("session limit reached", logkey.Reason, reason)
+	s.end(reason)
 }
 
 // finish publishes the Exit frame, waits until the stream holds every frame, and reports

@@ -51,6 +51,20 @@ type Config struct {
 	// RecordTimeout is how long a frame may fail to be recorded before the channel gives up
 	// (Failed is closed); 30s when zero.
 	RecordTimeout time.Duration
+	// MsgTTL, when positive, is how long the stream keeps each frame (a per-message TTL; the
+	// stream must allow them, and NATS takes whole seconds, at least one).
+	MsgTTL time.Duration
+	// OnActivity, when set, is called for each input frame a person causes (Stdin, Resize,
+	// Signal; not Window reports or Keepalives) and, with OutputActivity, for each read of
+	// output. It runs on the channel's goroutines and must be cheap.
+	OnActivity func()
+	// OutputActivity makes output count as activity: for a session without a terminal,
+	// where a long-running command is busy without any input.
+	OutputActivity bool
+	// Preface is written to the process's stdin once it is bound, before any of the client's
+	// input (a shell profile typed into the terminal). It is not counted against the client's
+	// input window.
+	Preface []byte
 }
 
 // Stats summarises a finished channel.
@@ -78,6 +92,8 @@ type Channel struct {
 	in     inbox
 	ctlMu  sync.Mutex
 	ctlSeq uint64 // last sequence number sent on Ctl
+
+	pubOpts []jetstream.PublishOpt // besides the message id
 
 	failed   chan struct{}
 	failOnce sync.Once
@@ -117,6 +133,9 @@ func Open(cfg Config) (*Channel, error) {
 		failed:     make(chan struct{}),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+	}
+	if cfg.MsgTTL > 0 {
+		c.pubOpts = []jetstream.PublishOpt{jetstream.WithMsgTTL(cfg.MsgTTL)}
 	}
 	c.in.init()
 	c.out.init()
@@ -205,6 +224,13 @@ func (c *Channel) fail(err error) {
 		close(c.failed)
 		c.ReleaseWindow()
 	})
+}
+
+// activity reports input or output that defers an idle timeout.
+func (c *Channel) activity() {
+	if c.cfg.OnActivity != nil {
+		c.cfg.OnActivity()
+	}
 }
 
 func (c *Channel) isFailed() bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,5 +366,109 @@ func TestWindowReportAfterRelease(t *testing.T) {
 	}
 	if st := c.Finish(context.Background(), frame.ExitStatus{}); st.Bytes != 512 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestActivity(t *testing.T) {
+	nc := connect(t)
+	var n atomic.Int32
+	c, err := Open(Config{Conn: nc, JS: newFakeJS(), SessionID: "s1", Subjects: subj, OnActivity: func() { n.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Finish(context.Background(), frame.ExitStatus{})
+	p := &proc{}
+	r, w := io.Pipe()
+	c.Bind(p, Output{Type: frame.Stdout, R: r})
+	// Only what a person does counts: not credit reports, keepalives or malformed frames.
+	send(t, nc, 1, frame.Keepalive, nil)
+	send(t, nc, 2, frame.Window, frame.EncodeWindow(0))
+	send(t, nc, 3, frame.Resize, []byte{1})
+	send(t, nc, 4, frame.Stdin, []byte("a"))
+	send(t, nc, 5, frame.Resize, frame.EncodeSize(frame.Size{Cols: 1, Rows: 1}))
+	send(t, nc, 6, frame.Signal, []byte("INT"))
+	send(t, nc, 7, frame.Keepalive, nil)
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "signal delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.signals) == 1
+	})
+	if got := n.Load(); got != 3 {
+		t.Fatalf("%d activities from input, want 3", got)
+	}
+	// Output does not count unless OutputActivity is set.
+	if _, err := w.Write([]byte("out")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	c.Drain(time.Second)
+	if got := n.Load(); got != 3 {
+		t.Fatalf("%d activities after output, want 3", got)
+	}
+}
+
+func TestOutputActivity(t *testing.T) {
+	nc := connect(t)
+	var n atomic.Int32
+	c, err := Open(Config{Conn: nc, JS: newFakeJS(), SessionID: "s1", Subjects: subj, OnActivity: func() { n.Add(1) }, OutputActivity: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w := io.Pipe()
+	c.Bind(&proc{}, Output{Type: frame.Stdout, R: r})
+	for range 3 {
+		if _, err := w.Write([]byte("out")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	c.Drain(time.Second)
+	c.Finish(context.Background(), frame.ExitStatus{})
+	if got := n.Load(); got != 3 {
+		t.Fatalf("%d activities from 3 reads of output, want 3", got)
+	}
+}
+
+func TestPreface(t *testing.T) {
+	nc := connect(t)
+	ctl, err := nc.SubscribeSync(subj.Ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preface := "export A=1\ncd /tmp\n"
+	c, err := Open(Config{Conn: nc, JS: newFakeJS(), SessionID: "s1", Subjects: subj, Window: 1024, Preface: []byte(preface)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Finish(context.Background(), frame.ExitStatus{})
+	// The client types before the process is bound: its input still comes after the preface.
+	client := bytes.Repeat([]byte("x"), 300)
+	send(t, nc, 1, frame.Stdin, client)
+	<-c.Attached()
+	p := &proc{}
+	c.Bind(p)
+	want := preface + string(client)
+	waitFor(t, "input delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stdin.Len() == len(want)
+	})
+	p.mu.Lock()
+	got := p.stdin.String()
+	p.mu.Unlock()
+	if got != want {
+		t.Fatalf("stdin = %q, want %q", got, want)
+	}
+	// The client's credit counts its own bytes only.
+	m, err := ctl.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := frame.Decode(m.Data)
+	if n, _ := frame.DecodeWindow(f.Payload); n != 300 {
+		t.Fatalf("window report %d, want 300", n)
 	}
 }

@@ -41,6 +41,7 @@ func (c *Channel) onIn(msg *nats.Msg) {
 	<-c.bound // the process exists (or never will) before input is handled
 	switch f.Type {
 	case frame.Stdin:
+		c.activity()
 		c.queueStdin(f.Payload)
 	case frame.Close:
 		c.in.mu.Lock()
@@ -60,6 +61,7 @@ func (c *Channel) onIn(msg *nats.Msg) {
 			c.log.Warn("dropped malformed resize frame", logkey.Err, err)
 			return
 		}
+		c.activity()
 		if c.proc == nil {
 			return
 		}
@@ -74,6 +76,7 @@ func (c *Channel) onIn(msg *nats.Msg) {
 			c.log.Warn("dropped malformed signal frame", logkey.Err, err)
 			return
 		}
+		c.activity()
 		if c.proc == nil {
 			return
 		}
@@ -124,6 +127,11 @@ func (c *Channel) writeStdin() {
 	case <-c.bound:
 	case <-c.quit:
 		return
+	}
+	if len(c.cfg.Preface) > 0 && c.proc != nil {
+		if _, err := c.proc.Write(c.cfg.Preface); err != nil {
+			c.log.Debug("write stdin preface", logkey.Err, err)
+		}
 	}
 	closed := false
 	for {

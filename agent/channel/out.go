@@ -102,6 +102,9 @@ func (c *Channel) read(r *reader, ch chan<- []byte) {
 		n, err := r.r.Read(buf)
 		r.since.Store(0)
 		if n > 0 {
+			if c.cfg.OutputActivity {
+				c.activity()
+			}
 			ch <- buf[:n:n]
 			buf = buf[n:]
 		}

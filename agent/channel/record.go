@@ -32,7 +32,7 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 	var first time.Time
 	b := backoff{cur: 20 * time.Millisecond, max: 2 * time.Second}
 	for {
-		fut, err := c.cfg.JS.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id))
+		fut, err := c.cfg.JS.PublishMsgAsync(p.msg, c.publishOpts(p.id)...)
 		if err == nil {
 			return fut
 		}
@@ -48,6 +48,10 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 		c.log.Debug("publish frame: retrying", logkey.Frame, p.seq, logkey.Err, err)
 		time.Sleep(b.next())
 	}
+}
+
+func (c *Channel) publishOpts(id string) []jetstream.PublishOpt {
+	return append([]jetstream.PublishOpt{jetstream.WithMsgID(id)}, c.pubOpts...)
 }
 
 // track awaits the stream's acknowledgement of each published frame, in order, and
@@ -86,7 +90,7 @@ func (c *Channel) await(p pending) {
 				return
 			}
 			time.Sleep(b.next())
-			if fut, err = c.cfg.JS.PublishMsgAsync(p.msg, jetstream.WithMsgID(p.id)); err == nil {
+			if fut, err = c.cfg.JS.PublishMsgAsync(p.msg, c.publishOpts(p.id)...); err == nil {
 				break
 			}
 		}

@@ -19,4 +19,5 @@ const (
 	Bytes      = "bytes"
 	Sessions   = "sessions"
 	Heartbeat  = "heartbeat"
+	RunAs      = "run_as"
 )

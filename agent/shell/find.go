@@ -1,13 +1,11 @@
 package shell
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
-	"strconv"
 	"strings"
 )
 
@@ -44,25 +42,6 @@ func HomeDir() string {
 		return u.HomeDir
 	}
 	return "/"
-}
-
-// passwdShell reads the login shell of uid from a passwd file; "" when unknown.
-func passwdShell(path string, uid int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	want := strconv.Itoa(uid)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// name:password:uid:gid:gecos:home:shell
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) == 7 && fields[2] == want {
-			return fields[6]
-		}
-	}
-	return ""
 }
 
 func isExecutable(path string) bool {

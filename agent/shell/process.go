@@ -21,10 +21,14 @@ type Spec struct {
 	TTY        bool
 	Cols, Rows uint16
 	Term       string
-	// Dir is the working directory; HomeDir() when empty.
+	// Dir is the working directory; when empty, the home of User, or HomeDir().
 	Dir string
 	// Env is the environment; os.Environ() when nil.
 	Env []string
+	// User, when set, is the account the process runs as (see LookupAccount): its uid, gid
+	// and groups, HOME, USER, LOGNAME and SHELL, and for a shell session its shell. The
+	// terminal of a TTY process is given to it. Nil runs the process as the agent's user.
+	User *Account
 }
 
 // Process is a started session process. Its methods are safe for concurrent use.
@@ -50,7 +54,17 @@ func Start(s Spec) (*Process, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	if len(argv) == 0 {
+	dir := s.Dir
+	switch {
+	case s.User != nil:
+		if len(argv) == 0 {
+			argv = []string{s.User.Shell, "-l"}
+		}
+		env = s.User.environ(env)
+		if dir == "" {
+			dir = s.User.dir()
+		}
+	case len(argv) == 0:
 		sh, err := FindShell()
 		if err != nil {
 			return nil, err
@@ -63,16 +77,17 @@ func Start(s Spec) (*Process, error) {
 			env = envDefault(env, "LOGNAME", u.Username)
 		}
 	}
+	if dir == "" {
+		dir = HomeDir()
+	}
 	path, err := LookCommand(argv)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(path)
 	cmd.Args = argv
-	cmd.Dir = s.Dir
-	if cmd.Dir == "" {
-		cmd.Dir = HomeDir()
-	}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.User.credential()}
 	p := &Process{cmd: cmd, done: make(chan struct{})}
 	if s.TTY {
 		term := s.Term
@@ -80,7 +95,7 @@ func Start(s Spec) (*Process, error) {
 			term = "xterm-256color"
 		}
 		cmd.Env = setEnv(env, "TERM", term)
-		err = p.startTTY(s.Cols, s.Rows)
+		err = p.startTTY(s.Cols, s.Rows, cmd.SysProcAttr.Credential)
 	} else {
 		cmd.Env = env
 		err = p.startPipes()
@@ -121,7 +136,7 @@ func (p *Process) startPipes() error {
 		return err
 	}
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, errW
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd.SysProcAttr.Setpgid = true
 	if err := p.cmd.Start(); err != nil {
 		closeAll()
 		return err

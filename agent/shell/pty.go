@@ -2,22 +2,43 @@ package shell
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
-func (p *Process) startTTY(cols, rows uint16) error {
+func (p *Process) startTTY(cols, rows uint16, cred *syscall.Credential) error {
 	if cols == 0 {
 		cols = 80
 	}
 	if rows == 0 {
 		rows = 24
 	}
-	// pty sets Setsid and Setctty: the shell leads a new session on the terminal.
-	master, err := pty.StartWithSize(p.cmd, &pty.Winsize{Cols: cols, Rows: rows})
+	master, tty, err := pty.Open()
 	if err != nil {
+		return err
+	}
+	defer tty.Close() // the child has its copies
+	if err := pty.Setsize(master, &pty.Winsize{Cols: cols, Rows: rows}); err != nil {
+		master.Close()
+		return err
+	}
+	if cred != nil {
+		// As login and sshd do: the terminal belongs to the user it is for.
+		if err := tty.Chown(int(cred.Uid), -1); err != nil {
+			master.Close()
+			return fmt.Errorf("give the terminal to uid %d: %w", cred.Uid, err)
+		}
+	}
+	// The shell leads a new session with the terminal (its stdin) as controlling terminal.
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = tty, tty, tty
+	p.cmd.SysProcAttr.Setsid = true
+	p.cmd.SysProcAttr.Setctty = true
+	if err := p.cmd.Start(); err != nil {
+		master.Close()
 		return err
 	}
 	// pty's ioctls put the master in blocking mode, where Close cannot interrupt a pending
