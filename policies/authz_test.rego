@@ -1,4 +1,6 @@
-# Unit tests for authz.rego. Run with `opa test policies/` or `go test ./policies/`.
+# Unit tests for authz.rego (the framework: default deny, deny overrides allow,
+# reasons, obligation merging) and the behaviour the library kept from earlier
+# releases. Run with `opa test policies/` or `go test ./policies/`.
 package tether.authz_test
 
 import data.tether.authz
@@ -31,8 +33,9 @@ denied(d, reasons) if {
 }
 
 test_known_actions_are_the_union if {
-	authz.known_actions == {"StartSession"} | authz.open_actions | object.keys(authz.owner_actions) | authz.admin_actions
-	count(authz.known_actions) == 14
+	union := ((((({"StartSession"} | authz.open_actions) | object.keys(authz.owner_actions)) | authz.admin_actions) | authz.document_read_actions) | authz.document_write_actions)
+	authz.known_actions == union
+	count(authz.known_actions) == 25
 }
 
 # Rule 1: admins may do every known action.
@@ -167,6 +170,7 @@ test_admin_actions_listed if {
 	authz.admin_actions == {
 		"CreateActivation", "ListActivations", "DeleteActivation",
 		"AddUser", "ListUsers", "RemoveUser", "DeregisterInstance",
+		"PushPolicy", "PolicyStatus", "EvaluatePolicy",
 	}
 }
 
@@ -212,6 +216,78 @@ test_reasons_sorted if {
 
 test_no_reasons_when_allowed if {
 	d := authz.decision with input as {"principal": root, "action": "AddUser"}
-		with authz.deny as {"ignored"}
+		with authz.not_granted as {"ignored"}
 	allowed(d)
+}
+
+# Deny overrides allow, for admins too; its reasons replace the not-granted ones.
+
+test_deny_overrides_admin if {
+	d := authz.decision with input as {"principal": root, "action": "AddUser"}
+		with authz.deny as {"no"}
+	denied(d, ["no"])
+}
+
+test_deny_reasons_replace_not_granted if {
+	d := authz.decision with input as {"principal": alice, "action": "AddUser"}
+		with authz.deny as {"b", "a"}
+	denied(d, ["a", "b"])
+}
+
+test_nothing_granted_without_reason if {
+	d := authz.decision with input as {"principal": alice, "action": "AddUser"}
+		with authz.not_granted as set()
+	denied(d, [])
+}
+
+test_denied_decision_has_no_obligations if {
+	d := authz.decision with input as {"principal": alice, "action": "WhoAmI"}
+		with authz.grant as {{"sid": "a", "obligations": {"max_duration": "1h"}}}
+		with authz.deny as {"no"}
+	d.obligations == {}
+}
+
+# Obligations merge, the tightest winning.
+
+grants(obligations) := {{"sid": sprintf("g%d", [i]), "obligations": o} | some i, o in obligations}
+
+merged(obligations) := d.obligations if {
+	d := authz.decision with input as {"principal": alice, "action": "WhoAmI"}
+		with authz.grant as grants(obligations)
+	d.allow
+}
+
+test_obligations_shortest_duration if {
+	merged([{"max_duration": "2h", "idle_timeout": "10m"}, {"max_duration": "90m"}, {}]) == {"max_duration": "90m", "idle_timeout": "10m"}
+	merged([{"max_duration": "1h"}, {"max_duration": "3600s"}, {"max_duration": "61m"}]) == {"max_duration": "1h"}
+	merged([{"idle_timeout": "500ms"}, {"idle_timeout": "1s"}]) == {"idle_timeout": "500ms"}
+}
+
+test_obligations_bad_duration_passed_on if {
+	merged([{"max_duration": "1h"}, {"max_duration": "soon"}]) == {"max_duration": "soon"}
+	merged([{"max_duration": "1h"}, {"max_duration": 60}]) == {"max_duration": 60}
+}
+
+test_obligations_run_as_agreed if {
+	merged([{"run_as": "ec2-user"}, {"run_as": "ec2-user"}, {}]) == {"run_as": "ec2-user"}
+}
+
+test_obligations_run_as_conflict_denies if {
+	d := authz.decision with input as {"principal": alice, "action": "WhoAmI"}
+		with authz.grant as grants([{"run_as": "a"}, {"run_as": "b"}])
+	denied(d, ["conflicting run_as obligations"])
+}
+
+test_obligations_recording_any_true if {
+	merged([{"recording_required": false}, {"recording_required": true}]) == {"recording_required": true}
+	merged([{"recording_required": false}]) == {"recording_required": false}
+	merged([{"recording_required": true}, {"recording_required": "yes"}]) == {"recording_required": "yes"}
+}
+
+test_obligations_unknown_key_passed_on if {
+	merged([{"mfa": true}, {"mfa": false}]) == {"mfa": [false, true]}
+}
+
+test_obligations_malformed_passed_on if {
+	merged(["1h"]) == {"malformed": ["g0"]}
 }

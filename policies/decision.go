@@ -14,9 +14,11 @@ type Decision struct {
 	// Reasons say why a request was denied, sorted. They are public: safe to show the
 	// caller. Internal detail goes in Decide's error instead.
 	Reasons []string
-	// Obligations are conditions an allowed request runs under, such as max_duration,
-	// idle_timeout or run_as. The shipped policy sets none yet.
+	// Obligations are conditions an allowed request runs under, as the policy spelled
+	// them (max_duration, idle_timeout, run_as, recording_required), for display.
 	Obligations map[string]any
+	// Limits are Obligations parsed: what the broker enforces.
+	Limits Obligations
 }
 
 // policyErrorReason is the public reason of a denial caused by a broken policy rather
@@ -46,6 +48,10 @@ func (e *Evaluator) Decide(ctx context.Context, in Input) (Decision, error) {
 	d, err := decode(rs[0].Expressions[0].Value)
 	if err != nil {
 		return brokenPolicy(fmt.Errorf("evaluate policy for %s: %w", in.Action, err))
+	}
+	if d.Limits, err = ParseObligations(d.Obligations); err != nil {
+		// An obligation the broker would not understand denies: it must not be dropped.
+		return brokenPolicy(fmt.Errorf("evaluate policy for %s: %s.%w", in.Action, decisionQuery, err))
 	}
 	if !d.Allow && len(d.Reasons) == 0 {
 		d.Reasons = []string{fallbackReason}

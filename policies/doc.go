@@ -1,2 +1,3 @@
-// Package policies holds Tether's shipped Rego authorization policy and the evaluator the broker asks for every decision.
+// Package policies holds Tether's shipped Rego policy library and data, loads and compiles
+// policy bundles, and decides each request against the bundle in force.
 package policies

@@ -1,14 +1,15 @@
 package policies
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -20,101 +21,167 @@ import (
 // {"allow": bool, "reasons": [string], "obligations": {...}}.
 const decisionQuery = "data.tether.authz.decision"
 
-// shipped holds the shipped policy. The *_test.rego files come along and are skipped
-// when loading.
+// shipped holds the shipped bundle: the policy library, its tests and its data.
 //
-//go:embed *.rego
+//go:embed *.rego data.json
 var shipped embed.FS
+
+// Shipped returns the shipped policy bundle.
+func Shipped() Bundle {
+	b, err := loadFS(shipped, "policies")
+	if err != nil {
+		panic(err) // the embedded files are fixed at build time
+	}
+	return b
+}
 
 // Evaluator decides requests against a compiled policy. It is safe for concurrent use.
 type Evaluator struct {
-	query rego.PreparedEvalQuery
+	query    rego.PreparedEvalQuery
+	revision string
 }
 
-// Option configures New.
+// Revision is the revision of the bundle the evaluator was compiled from (see
+// Bundle.Revision).
+func (e *Evaluator) Revision() string { return e.revision }
+
+// Option configures New and Compile.
 type Option func(*config)
 
 type config struct {
-	fsys   fs.FS
-	prefix string // how error messages name the directory of fsys
-	data   map[string]any
+	dir  string
+	data map[string]any
 }
 
-// WithDir loads the policy from the *.rego files (not *_test.rego) directly in dir
-// instead of the shipped policy.
+// WithDir makes New load the bundle in dir (see LoadDir) instead of the shipped one.
+// Compile, which is handed its bundle, ignores it.
 func WithDir(dir string) Option {
-	return func(c *config) {
-		c.fsys = os.DirFS(dir)
-		c.prefix = dir
-	}
+	return func(c *config) { c.dir = dir }
 }
 
-// WithData makes data the base document the policy sees under data.
+// WithData overlays data on the bundle's data documents: objects are merged, and any
+// other value of data replaces the bundle's at the same path. The revision stays the
+// bundle's.
 func WithData(data map[string]any) Option {
 	return func(c *config) { c.data = data }
 }
 
-// New loads, compiles and prepares a policy: the shipped one unless WithDir says
+// New loads, compiles and prepares a policy: the shipped bundle unless WithDir says
 // otherwise. A policy that fails to parse or compile is an error naming the file and line
 // of each problem.
 func New(ctx context.Context, opts ...Option) (*Evaluator, error) {
-	c := config{fsys: shipped, prefix: "policies"}
+	var c config
 	for _, o := range opts {
 		o(&c)
 	}
+	b, prefix := Bundle{}, "policies"
+	if c.dir != "" {
+		var err error
+		if b, err = LoadDir(c.dir); err != nil {
+			return nil, err
+		}
+		prefix = c.dir
+	} else {
+		b = Shipped()
+	}
+	return compile(ctx, b, prefix, c)
+}
 
-	modules, err := parseModules(c.fsys, c.prefix)
+// Compile checks, compiles and prepares bundle b: its modules but the *_test.rego ones,
+// and its data documents. Problems are errors naming the file and line of each. A bundle
+// must define data.tether.authz.decision. Compile does not run the bundle's tests: Test
+// does.
+func Compile(ctx context.Context, b Bundle, opts ...Option) (*Evaluator, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return compile(ctx, b, "", c)
+}
+
+func compile(ctx context.Context, b Bundle, prefix string, c config) (*Evaluator, error) {
+	where := cmp.Or(prefix, "bundle")
+	if err := b.Check(); err != nil {
+		return nil, err
+	}
+	name := filename(prefix)
+	modules, err := b.modules(name, false)
 	if err != nil {
 		return nil, err
 	}
+	if len(modules) == 0 {
+		return nil, fmt.Errorf("load policy %s: no *.rego files", where)
+	}
+	data, err := b.data(name)
+	if err != nil {
+		return nil, err
+	}
+	if c.data != nil {
+		extra, err := roundTrip(c.data)
+		if err != nil {
+			return nil, err
+		}
+		overlay(data, extra)
+	}
+
 	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
 	if compiler.Compile(modules); compiler.Failed() {
-		return nil, fmt.Errorf("compile policy %s: %w", c.prefix, located(compiler.Errors))
+		return nil, fmt.Errorf("compile policy %s: %w", where, located(compiler.Errors))
 	}
 	if rules := compiler.GetRulesForVirtualDocument(ast.MustParseRef(decisionQuery)); len(rules) == 0 {
-		return nil, fmt.Errorf("compile policy %s: no rule defines %s", c.prefix, decisionQuery)
+		return nil, fmt.Errorf("compile policy %s: no rule defines %s", where, decisionQuery)
 	}
-
-	ropts := []func(*rego.Rego){rego.Query(decisionQuery), rego.Compiler(compiler)}
-	if c.data != nil {
-		// Round-trip through JSON so a value JSON cannot hold is an error here, not a
-		// panic in the store.
-		b, err := json.Marshal(c.data)
-		if err != nil {
-			return nil, fmt.Errorf("encode policy data: %w", err)
-		}
-		var data map[string]any
-		if err := json.Unmarshal(b, &data); err != nil {
-			return nil, fmt.Errorf("decode policy data: %w", err)
-		}
-		ropts = append(ropts, rego.Store(inmem.NewFromObject(data)))
-	}
-	pq, err := rego.New(ropts...).PrepareForEval(ctx)
+	pq, err := rego.New(
+		rego.Query(decisionQuery),
+		rego.Compiler(compiler),
+		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
+	).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("prepare policy %s: %w", c.prefix, err)
+		return nil, fmt.Errorf("prepare policy %s: %w", where, err)
 	}
-	return &Evaluator{query: pq}, nil
+	return &Evaluator{query: pq, revision: b.Revision()}, nil
 }
 
-// parseModules parses every *.rego file but *_test.rego at the top of fsys. Modules are
-// keyed and located by prefix/name, so errors point at the file.
-func parseModules(fsys fs.FS, prefix string) (map[string]*ast.Module, error) {
-	names, err := fs.Glob(fsys, "*.rego")
+// roundTrip passes data through JSON, so that a value JSON cannot hold is an error here
+// rather than a panic in the store.
+func roundTrip(data map[string]any) (map[string]any, error) {
+	b, err := json.Marshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("list policies in %s: %w", prefix, err)
+		return nil, fmt.Errorf("encode policy data: %w", err)
 	}
-	modules := make(map[string]*ast.Module, len(names))
-	var errs ast.Errors
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.rego") {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode policy data: %w", err)
+	}
+	return out, nil
+}
+
+// overlay merges src into dst: objects recursively, anything else replacing.
+func overlay(dst, src map[string]any) {
+	for k, v := range src {
+		dm, ok1 := dst[k].(map[string]any)
+		sm, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			overlay(dm, sm)
 			continue
 		}
-		src, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("read policy: %w", err)
+		dst[k] = v
+	}
+}
+
+// modules parses the bundle's modules, with or without the *_test.rego ones. Modules are
+// keyed and located by name(path), so errors point at the file.
+func (b Bundle) modules(name func(string) string, tests bool) (map[string]*ast.Module, error) {
+	modules := map[string]*ast.Module{}
+	var errs ast.Errors
+	for _, p := range slices.Sorted(maps.Keys(b.Files)) {
+		if !strings.HasSuffix(p, ".rego") || (isTestFile(p) && !tests) {
+			continue
 		}
-		file := filepath.Join(prefix, name)
-		m, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		file := name(p)
+		m, err := ast.ParseModuleWithOpts(file, string(b.Files[p]), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			var astErrs ast.Errors
 			if !errors.As(err, &astErrs) {
@@ -126,10 +193,7 @@ func parseModules(fsys fs.FS, prefix string) (map[string]*ast.Module, error) {
 		modules[file] = m
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("parse policy %s: %w", prefix, located(errs))
-	}
-	if len(modules) == 0 {
-		return nil, fmt.Errorf("load policy %s: no *.rego files", prefix)
+		return nil, fmt.Errorf("parse policy %s: %w", cmp.Or(name(""), "bundle"), located(errs))
 	}
 	return modules, nil
 }

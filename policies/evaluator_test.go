@@ -246,6 +246,9 @@ func TestDecideBrokenPolicy(t *testing.T) {
 		{"not an object", `decision := true`, "not an object"},
 		{"reasons not strings", `decision := {"allow": true, "reasons": [1]}`, "not a string"},
 		{"obligations not object", `decision := {"allow": true, "obligations": []}`, "not an object"},
+		{"unknown obligation", `decision := {"allow": true, "obligations": {"mfa": true}}`, "mfa: unknown obligation"},
+		{"bad obligation", `decision := {"allow": true, "obligations": {"max_duration": "soon"}}`, `max_duration: "soon" is not a duration`},
+		{"bad obligation on deny", `decision := {"allow": false, "obligations": {"run_as": 1}}`, "run_as: a number"},
 		{"conflict", "decision := {\"allow\": true} if input.action\ndecision := {\"allow\": false} if input.action", "conflict"},
 	}
 	for _, tt := range tests {
@@ -316,6 +319,47 @@ func TestDecideConcurrent(t *testing.T) {
 	}
 }
 
+// TestDecideObligations checks the obligations the shipped library's data
+// imposes, parsed into Limits.
+func TestDecideObligations(t *testing.T) {
+	e := newEvaluator(t)
+	staging := api.Principal{Name: "sara", Kind: "user", Groups: []string{"staging-users"}}
+	target := &Target{ID: "i-10", Tags: map[string]string{"Environment": "staging"}}
+	got, err := e.Decide(context.Background(), Input{
+		Principal: staging, Action: api.VerbStartSession, Target: target,
+		Document: &Document{Name: api.DocPreferences, Type: api.SessionTypeStandardStream},
+		Time:     time.Now(),
+	})
+	if err != nil || !got.Allow {
+		t.Fatalf("Decide = %+v, %v; want allow", got, err)
+	}
+	want := Obligations{MaxDuration: time.Hour, IdleTimeout: 10 * time.Minute}
+	if got.Limits != want {
+		t.Errorf("Decide Limits = %+v, want %+v", got.Limits, want)
+	}
+	if got.Obligations["max_duration"] != "1h" || got.Obligations["idle_timeout"] != "10m" || len(got.Obligations) != 2 {
+		t.Errorf("Decide Obligations = %v, want the two the policy gave", got.Obligations)
+	}
+}
+
+// TestDecideOnCall checks that an on-call session may not outlive the shift.
+func TestDecideOnCall(t *testing.T) {
+	now := time.Date(2025, 3, 10, 8, 15, 0, 0, time.UTC)
+	e := newEvaluator(t, WithData(map[string]any{"tether": map[string]any{"oncall": []any{map[string]any{
+		"users": []string{"bob"}, "tags": map[string]string{"env": "prod"},
+		"from": "2025-03-03T09:00:00Z", "to": "2025-03-10T09:00:00Z",
+	}}}}))
+	in := Input{Principal: bob, Action: api.VerbStartSession, Target: vault, Time: now}
+	got, err := e.Decide(context.Background(), in)
+	if err != nil || !got.Allow || got.Limits.MaxDuration != 45*time.Minute {
+		t.Errorf("Decide in shift = %+v, %v; want allow with max_duration 45m", got, err)
+	}
+	in.Time = now.Add(time.Hour)
+	if got, err := e.Decide(context.Background(), in); err != nil || got.Allow {
+		t.Errorf("Decide after shift = %+v, %v; want deny", got, err)
+	}
+}
+
 func BenchmarkDecide(b *testing.B) {
 	e := newEvaluator(b)
 	in := Input{Principal: alice, Action: api.VerbStartSession, Target: web1, Time: time.Now(), SourceIP: "10.0.0.7"}
@@ -327,4 +371,53 @@ func BenchmarkDecide(b *testing.B) {
 			b.Fatalf("Decide = %+v, %v", d, err)
 		}
 	}
+}
+
+// BenchmarkDecideShipped decides StartSession requests against the shipped library
+// and data, and reports p50 and p99 latencies besides the mean.
+func BenchmarkDecideShipped(b *testing.B) {
+	e := newEvaluator(b)
+	staging := api.Principal{Name: "sara", Kind: "user", Groups: []string{"staging-users", "dev"}, Attributes: map[string]string{"team": "web"}}
+	doc := &Document{Name: api.DocPreferences, Type: api.SessionTypeStandardStream, Version: 1}
+	benches := []struct {
+		name  string
+		in    Input
+		allow bool
+	}{
+		{"allow", Input{Principal: staging, Action: api.VerbStartSession, Target: &Target{
+			ID: "i-10", Name: "app-staging", Tags: map[string]string{"Environment": "staging", "Name": "app"},
+		}, Document: doc}, true},
+		{"deny", Input{Principal: staging, Action: api.VerbStartSession, Target: &Target{
+			ID: "i-11", Name: "app-prod", Tags: map[string]string{"Environment": "production", "Name": "app"},
+		}, Document: doc}, false},
+	}
+	for _, bb := range benches {
+		b.Run(bb.name, func(b *testing.B) {
+			ctx := context.Background()
+			in := bb.in
+			in.Time, in.SourceIP = time.Now(), "10.0.0.7"
+			var took []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				d, err := e.Decide(ctx, in)
+				took = append(took, time.Since(start))
+				if err != nil || d.Allow != bb.allow {
+					b.Fatalf("Decide = %+v, %v", d, err)
+				}
+			}
+			reportPercentiles(b, took)
+		})
+	}
+}
+
+// reportPercentiles reports the p50 and p99 of per-operation durations.
+func reportPercentiles(b *testing.B, took []time.Duration) {
+	if len(took) == 0 {
+		return
+	}
+	slices.Sort(took)
+	at := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
 }

@@ -13,11 +13,20 @@ import (
 type Input struct {
 	Principal api.Principal `json:"principal"`
 	Action    string        `json:"action"`
-	Target    *Target       `json:"target,omitempty"`   // for StartSession
-	Session   *Session      `json:"session,omitempty"`  // for TerminateSession, GetSession, ReadTranscript
-	Document  *Document     `json:"document,omitempty"` // the session document, when one is named
-	Time      time.Time     `json:"time"`               // request time
-	SourceIP  string        `json:"source_ip,omitempty"`
+	// Target is the instance acted on: for StartSession; for the session verbs, the
+	// session's instance; for DescribeInstanceInformation, the item being filtered.
+	Target *Target `json:"target,omitempty"`
+	// Session is the session acted on: for TerminateSession, ResumeSession, GetSession
+	// and ReadTranscript; for DescribeSessions, the item being filtered.
+	Session *Session `json:"session,omitempty"`
+	// Document is the document a request names: the session document of StartSession,
+	// the document of the document verbs (for ListDocuments, the item being filtered),
+	// the preferences document of GetPreferences and UpdatePreferences.
+	Document *Document `json:"document,omitempty"`
+	// Subject is whom an EvaluatePolicy asks about; the principal is who asks.
+	Subject  *api.Principal `json:"subject,omitempty"`
+	Time     time.Time      `json:"time"` // request time
+	SourceIP string         `json:"source_ip,omitempty"`
 }
 
 // Target is the managed instance a session would run on.
@@ -31,21 +40,29 @@ type Target struct {
 
 // Session is the existing session an action is about.
 type Session struct {
-	ID     string `json:"id"`
-	Owner  string `json:"owner"`
-	Target string `json:"target"`
+	ID       string `json:"id"`
+	Owner    string `json:"owner"`
+	Target   string `json:"target"`
+	Document string `json:"document,omitempty"` // the name of the document it runs
 }
 
-// Document is the session document a request names.
+// Document is the document a request names.
 type Document struct {
 	Name string `json:"name"`
+	// Type is the document's sessionType, e.g. "Standard_Stream" or "Port".
+	Type    string `json:"type,omitempty"`
+	Version int    `json:"version,omitempty"`
+	// Parameters are the parameters a StartSession passes, in SSM's form.
+	Parameters map[string][]string `json:"parameters,omitempty"`
+	// RunAsElevated is the document's runAsElevated property.
+	RunAsElevated bool `json:"run_as_elevated,omitempty"`
 }
 
 // value builds the policy input directly as an AST value. It yields exactly what the
 // JSON encoding of in would (TestInputValueMatchesJSON holds it to that), without the
 // encode and decode.
 func (in Input) value() ast.Value {
-	obj := ast.NewObjectWithCapacity(7)
+	obj := ast.NewObjectWithCapacity(8)
 	obj.Insert(ast.StringTerm("principal"), principalTerm(in.Principal))
 	obj.Insert(ast.StringTerm("action"), ast.StringTerm(in.Action))
 	if t := in.Target; t != nil {
@@ -60,20 +77,54 @@ func (in Input) value() ast.Value {
 		obj.Insert(ast.StringTerm("target"), ast.NewTerm(o))
 	}
 	if s := in.Session; s != nil {
-		obj.Insert(ast.StringTerm("session"), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("id"), ast.StringTerm(s.ID)),
-			ast.Item(ast.StringTerm("owner"), ast.StringTerm(s.Owner)),
-			ast.Item(ast.StringTerm("target"), ast.StringTerm(s.Target)),
-		))
+		o := ast.NewObjectWithCapacity(4)
+		o.Insert(ast.StringTerm("id"), ast.StringTerm(s.ID))
+		o.Insert(ast.StringTerm("owner"), ast.StringTerm(s.Owner))
+		o.Insert(ast.StringTerm("target"), ast.StringTerm(s.Target))
+		insertString(o, "document", s.Document)
+		obj.Insert(ast.StringTerm("session"), ast.NewTerm(o))
 	}
 	if d := in.Document; d != nil {
-		obj.Insert(ast.StringTerm("document"), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("name"), ast.StringTerm(d.Name)),
-		))
+		obj.Insert(ast.StringTerm("document"), documentTerm(d))
+	}
+	if in.Subject != nil {
+		obj.Insert(ast.StringTerm("subject"), principalTerm(*in.Subject))
 	}
 	obj.Insert(ast.StringTerm("time"), ast.StringTerm(in.Time.Format(time.RFC3339Nano)))
 	insertString(obj, "source_ip", in.SourceIP)
 	return obj
+}
+
+func documentTerm(d *Document) *ast.Term {
+	o := ast.NewObjectWithCapacity(5)
+	o.Insert(ast.StringTerm("name"), ast.StringTerm(d.Name))
+	insertString(o, "type", d.Type)
+	if d.Version != 0 {
+		o.Insert(ast.StringTerm("version"), ast.IntNumberTerm(d.Version))
+	}
+	if len(d.Parameters) > 0 {
+		params := ast.NewObjectWithCapacity(len(d.Parameters))
+		for k, vs := range d.Parameters {
+			params.Insert(ast.StringTerm(k), stringsTerm(vs))
+		}
+		o.Insert(ast.StringTerm("parameters"), ast.NewTerm(params))
+	}
+	if d.RunAsElevated {
+		o.Insert(ast.StringTerm("run_as_elevated"), ast.BooleanTerm(true))
+	}
+	return ast.NewTerm(o)
+}
+
+// stringsTerm is ss as an array, or null for a nil slice, as encoding/json has it.
+func stringsTerm(ss []string) *ast.Term {
+	if ss == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
 }
 
 func principalTerm(p api.Principal) *ast.Term {
@@ -81,11 +132,7 @@ func principalTerm(p api.Principal) *ast.Term {
 	o.Insert(ast.StringTerm("name"), ast.StringTerm(p.Name))
 	o.Insert(ast.StringTerm("kind"), ast.StringTerm(p.Kind))
 	if len(p.Groups) > 0 {
-		groups := make([]*ast.Term, len(p.Groups))
-		for i, g := range p.Groups {
-			groups[i] = ast.StringTerm(g)
-		}
-		o.Insert(ast.StringTerm("groups"), ast.ArrayTerm(groups...))
+		o.Insert(ast.StringTerm("groups"), stringsTerm(p.Groups))
 	}
 	if len(p.Attributes) > 0 {
 		o.Insert(ast.StringTerm("attributes"), stringMapTerm(p.Attributes))

@@ -24,12 +24,18 @@ func TestInputValueMatchesJSON(t *testing.T) {
 			Principal: api.Principal{Name: "alice", Kind: "user", Groups: []string{"dev", "ops"}, Attributes: map[string]string{"env": "staging", "team": "web"}},
 			Action:    "StartSession",
 			Target:    &Target{ID: "i-1", Name: "web-1", Hostname: "web-1.internal", OS: "linux", Tags: map[string]string{"access-groups": "dev", "env": "staging"}},
-			Session:   &Session{ID: "s-1", Owner: "alice", Target: "i-1"},
-			Document:  &Document{Name: "Tether-StartInteractiveCommand"},
-			Time:      time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.FixedZone("CET", 3600)),
-			SourceIP:  "192.0.2.7",
+			Session:   &Session{ID: "alice-1", Owner: "alice", Target: "i-1", Document: "Tether-SessionManagerRunShell"},
+			Document: &Document{
+				Name: "Tether-StartPortForwardingSession", Type: "Port", Version: 3,
+				Parameters:    map[string][]string{"portNumber": {"80"}, "localPortNumber": {"9999", "9998"}, "empty": {}, "nil": nil},
+				RunAsElevated: true,
+			},
+			Time:     time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.FixedZone("CET", 3600)),
+			Subject:  &api.Principal{Name: "bob", Kind: "user", Groups: []string{"qa"}},
+			SourceIP: "192.0.2.7",
 		},
 		{Action: "StartSession", Target: &Target{}, Session: &Session{}, Document: &Document{}},
+		{Action: "ListDocuments", Document: &Document{Name: "d", Parameters: map[string][]string{}, Version: -1}},
 	}
 	for _, in := range tests {
 		b, err := json.Marshal(in)

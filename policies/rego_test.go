@@ -39,10 +39,3 @@ func TestRego(t *testing.T) {
 	}
 	t.Logf("%d rego tests passed", passed)
 }
-
-func failedAt(r *tester.Result) string {
-	if r.FailedAt == nil {
-		return ""
-	}
-	return " at " + r.FailedAt.String()
-}
