@@ -1,27 +1,61 @@
 package control
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
 )
 
-// authorize asks policy about action and turns a denial into an AccessDenied error that
-// carries only the policy's public reasons.
+// decide asks policy about action, records the decision in the audit stream, and turns
+// a denial into an AccessDenied error that carries only the policy's public reasons.
+func (s *Service) decide(ctx context.Context, c caller, action string, in policies.Input) (policies.Decision, error) {
+	return s.decideThen(ctx, c, action, in, nil)
+}
+
+// decideThen is decide for list requests: when allowed, filter runs before the decision
+// is recorded, and the record counts the items it showed and hid (the per-item decisions
+// of permits are summarised there rather than recorded one by one).
+func (s *Service) decideThen(ctx context.Context, c caller, action string, in policies.Input, filter func() (shown, hidden int)) (policies.Decision, error) {
+	in.Principal = c.principal
+	in.Action = action
+	in.Time = s.now().UTC()
+	start := time.Now()
+	d, err := s.cfg.Authorizer.Decide(ctx, in)
+	took := time.Since(start)
+	var shown, hidden *int
+	if err == nil && d.Allow && filter != nil {
+		sh, hi := filter()
+		shown, hidden = &sh, &hi
+	}
+	s.audit(c, in, d, err, took, shown, hidden)
+	if err != nil {
+		s.log.Error("policy evaluation failed; denying", keyUser, c.name, keyVerb, action, "err", err)
+		return d, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied: the policy could not be evaluated"}
+	}
+	if !d.Allow {
+		return d, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied by policy", Reasons: d.Reasons}
+	}
+	return d, nil
+}
+
+// authorize is decide for requests whose obligations do not matter.
 func (s *Service) authorize(ctx context.Context, c caller, action string, in policies.Input) error {
+	_, err := s.decide(ctx, c, action, in)
+	return err
+}
+
+// permits answers a per-item question of a list request (may c see this session, this
+// instance, this document?) without recording it: the list request's own audit record
+// counts the items shown and hidden.
+func (s *Service) permits(ctx context.Context, c caller, action string, in policies.Input) bool {
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
-	if err != nil {
-		s.log.Error("policy evaluation failed; denying", keyUser, c.name, keyVerb, action, "err", err)
-		return &api.Error{Code: api.CodeAccessDenied, Message: action + " denied: the policy could not be evaluated"}
-	}
-	if !d.Allow {
-		return &api.Error{Code: api.CodeAccessDenied, Message: action + " denied by policy", Reasons: d.Reasons}
-	}
-	return nil
+	return err == nil && d.Allow
 }
 
 func targetInput(in api.Instance) *policies.Target {
@@ -29,5 +63,5 @@ func targetInput(in api.Instance) *policies.Target {
 }
 
 func sessionInput(se api.Session) *policies.Session {
-	return &policies.Session{ID: se.ID, Owner: se.Owner, Target: se.Target}
+	return &policies.Session{ID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document}
 }

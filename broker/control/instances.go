@@ -220,9 +220,6 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 	if len(r.InstanceIDs) > 1000 {
 		return nil, badRequest("DescribeInstanceInformation: at most 1000 instance ids")
 	}
-	if err := s.authorize(ctx, c, api.VerbDescribeInstances, policies.Input{}); err != nil {
-		return nil, err
-	}
 	all, err := listJSON[api.Instance](ctx, s.b.Instances)
 	if err != nil {
 		return nil, err
@@ -232,21 +229,32 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 		want[id] = true
 	}
 	out := []api.Instance{}
-	for _, in := range all {
-		if len(want) > 0 && !want[in.ID] {
-			continue
-		}
-		in.PingStatus = api.PingConnectionLost
-		if last, ok := s.lastSeenAt(in.ID); ok {
-			in.LastHeartbeat = last
-			if s.online(in.ID) {
-				in.PingStatus = api.PingOnline
+	// Which instances the caller sees is the policy's call, instance by instance.
+	_, err = s.decideThen(ctx, c, api.VerbDescribeInstances, policies.Input{}, func() (shown, hidden int) {
+		for _, in := range all {
+			if len(want) > 0 && !want[in.ID] {
+				continue
 			}
+			if !s.permits(ctx, c, api.VerbDescribeInstances, policies.Input{Target: targetInput(in)}) {
+				hidden++
+				continue
+			}
+			in.PingStatus = api.PingConnectionLost
+			if last, ok := s.lastSeenAt(in.ID); ok {
+				in.LastHeartbeat = last
+				if s.online(in.ID) {
+					in.PingStatus = api.PingOnline
+				}
+			}
+			if !c.principal.IsAdmin() {
+				in.NKey, in.ActivationID = "", ""
+			}
+			out = append(out, in)
 		}
-		if !c.principal.IsAdmin() {
-			in.NKey, in.ActivationID = "", ""
-		}
-		out = append(out, in)
+		return len(out), hidden
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return api.DescribeInstancesResponse{Instances: out}, nil

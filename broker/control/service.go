@@ -58,6 +58,10 @@ type Config struct {
 	// hook already refuses its next connection. Nil does nothing.
 	Revoke func(nkey string)
 	Now    func() time.Time
+	// ServerName names this broker in audit records and policy status reports.
+	ServerName string
+	// Policy compiles and puts in force pushed policy bundles; nil refuses PushPolicy.
+	Policy PolicyLoader
 }
 
 // Service is the control plane.
@@ -82,6 +86,12 @@ type Service struct {
 	endedCh  map[string]chan struct{} // closed when the active session of that id ends
 	started  time.Time
 	closed   bool
+	// limits ends sessions that outlive their maximum duration, should the agent not.
+	limits map[string]*time.Timer
+
+	auditAcks chan jetstream.PubAckFuture
+	docCache  docCache
+	policy    policyState
 }
 
 // New checks cfg and returns a service; Start makes it answer.
@@ -114,7 +124,8 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, log: cfg.Logger, nc: cfg.NC, js: cfg.JS, b: cfg.Buckets, dir: cfg.Directory,
 		sem: make(chan struct{}, cfg.MaxInFlight), now: cfg.Now,
 		lastSeen: map[string]time.Time{}, lost: map[string]bool{}, active: map[string]api.Session{},
-		endedCh: map[string]chan struct{}{},
+		endedCh: map[string]chan struct{}{}, limits: map[string]*time.Timer{},
+		auditAcks: make(chan jetstream.PubAckFuture, auditQueue),
 	}, nil
 }
 
@@ -131,8 +142,11 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	for _, se := range sessions {
 		if !se.Ended() {
-			s.active[se.ID] = se
+			s.setActive(se)
 		}
+	}
+	if err := s.startPolicy(ctx); err != nil {
+		return err
 	}
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "tether-control",
@@ -148,9 +162,10 @@ func (s *Service) Start(ctx context.Context) error {
 		_ = svc.Stop()
 		return err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.monitor() }()
 	go func() { defer s.wg.Done(); s.watchDirectory() }()
+	go func() { defer s.wg.Done(); s.checkAudit() }()
 	return nil
 }
 
@@ -181,8 +196,16 @@ func (s *Service) Close() error {
 	}
 	wg.Wait()
 	err := s.svc.Stop()
+	s.flushAudit(ctx)
+	s.stopPolicy()
 	s.stop()
 	s.wg.Wait()
+	s.mu.Lock()
+	for id, t := range s.limits {
+		t.Stop()
+		delete(s.limits, id)
+	}
+	s.mu.Unlock()
 	return err
 }
 
@@ -260,6 +283,17 @@ func (s *Service) addEndpoints() error {
 		api.VerbListUsers:          s.listUsers,
 		api.VerbRemoveUser:         s.removeUser,
 		api.VerbDeregisterInstance: s.deregisterInstance,
+		api.VerbCreateDocument:     s.createDocument,
+		api.VerbUpdateDocument:     s.updateDocument,
+		api.VerbGetDocument:        s.getDocument,
+		api.VerbListDocuments:      s.listDocuments,
+		api.VerbDeleteDocument:     s.deleteDocument,
+		api.VerbGetPreferences:     s.getPreferences,
+		api.VerbUpdatePreferences:  s.updatePreferences,
+		api.VerbResumeSession:      s.resumeSession,
+		api.VerbPushPolicy:         s.pushPolicy,
+		api.VerbPolicyStatus:       s.policyStatus,
+		api.VerbEvaluatePolicy:     s.evaluatePolicy,
 	}
 	for verb, h := range user {
 		if err := s.svc.AddEndpoint(verb, s.wrap(verb, principals.KindUser, h),
@@ -306,9 +340,17 @@ func (s *Service) wrap(verb, kind string, h handler) micro.Handler {
 			respondErr(req, &api.Error{Code: api.CodeBadRequest, Message: "malformed API subject"})
 			return
 		}
-		if len(req.Data()) > api.MaxRequest {
+		limit := api.MaxRequest
+		switch verb {
+		case api.VerbPushPolicy:
+			limit = api.MaxPolicyRequest
+		case api.VerbCreateDocument, api.VerbUpdateDocument, api.VerbUpdatePreferences:
+			// A document may be up to 64 KiB; its JSON envelope needs room too.
+			limit = 2 * api.MaxRequest
+		}
+		if len(req.Data()) > limit {
 			respondErr(req, &api.Error{Code: api.CodeBadRequest,
-				Message: fmt.Sprintf("%s request is %d bytes; the limit is %d", verb, len(req.Data()), api.MaxRequest)})
+				Message: fmt.Sprintf("%s request is %d bytes; the limit is %d", verb, len(req.Data()), limit)})
 			return
 		}
 		if kind == principals.KindUser {

@@ -17,18 +17,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/document"
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/subjects"
-)
-
-// Default document names, after SSM's.
-const (
-	DocShell      = "Tether-StartShell"
-	DocNonInterac = "Tether-StartNonInteractiveCommand"
 )
 
 // maxTranscriptPage bounds the frame bytes of one ReadTranscript answer, so that its JSON
@@ -39,6 +34,7 @@ const (
 	maxArgs     = 256
 	maxArgBytes = 16 << 10
 	maxDim      = 4096
+	maxParams   = 64
 )
 
 var termRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$`)
@@ -50,8 +46,13 @@ func validateStart(r *api.StartSessionRequest) error {
 	if err := subjects.ValidName(r.Target); err != nil {
 		return badRequest("StartSession: target: %v", err)
 	}
-	if r.Document != "" && subjects.ValidName(r.Document) != nil {
-		return badRequest("StartSession: document_name %q is not a valid name", r.Document)
+	if r.Document != "" {
+		if err := document.ValidName(r.Document); err != nil {
+			return badRequest("StartSession: document_name: %v", err)
+		}
+	}
+	if len(r.Parameters) > maxParams {
+		return badRequest("StartSession: %d parameters; the limit is %d", len(r.Parameters), maxParams)
 	}
 	if len(r.Command) > maxArgs {
 		return badRequest("StartSession: command has %d arguments; the limit is %d", len(r.Command), maxArgs)
@@ -66,8 +67,8 @@ func validateStart(r *api.StartSessionRequest) error {
 	if total > maxArgBytes {
 		return badRequest("StartSession: command is %d bytes; the limit is %d", total, maxArgBytes)
 	}
-	if r.Interactive == false && len(r.Command) == 0 {
-		return badRequest("StartSession: a non-interactive session needs a command")
+	if !r.Interactive && len(r.Command) == 0 && r.Document == "" {
+		return badRequest("StartSession: a non-interactive session needs a command or a document")
 	}
 	if r.Cols > maxDim || r.Rows > maxDim {
 		return badRequest("StartSession: terminal size %dx%d is too large", r.Cols, r.Rows)
@@ -97,12 +98,6 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	if err := validateStart(&r); err != nil {
 		return nil, err
 	}
-	if r.Document == "" {
-		r.Document = DocShell
-		if len(r.Command) > 0 {
-			r.Document = DocNonInterac
-		}
-	}
 	inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.Target)
 	if errors.Is(err, errNotFound) {
 		return nil, notFound("target %q is not a registered instance (see tether describe-instance-information)", r.Target)
@@ -110,22 +105,34 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	if err != nil {
 		return nil, err
 	}
+	p, err := s.planStart(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
 	se := api.Session{
-		Owner: c.name, Target: r.Target, Document: r.Document, Command: r.Command,
-		Interactive: r.Interactive, State: api.StateConnecting, StartedAt: s.now().UTC(),
+		Owner: c.name, Target: r.Target, Document: r.Document, DocumentVersion: p.doc.desc.Version,
+		SessionType: p.doc.desc.SessionType, Command: p.argv,
+		Interactive: p.tty, State: api.StateConnecting, StartedAt: s.now().UTC(),
 		Cols: r.Cols, Rows: r.Rows,
 	}
-	if err := s.authorize(ctx, c, api.VerbStartSession, policies.Input{
-		Target: targetInput(inst), Document: &policies.Document{Name: r.Document},
-	}); err != nil {
+	d, err := s.decide(ctx, c, api.VerbStartSession, policies.Input{
+		Target: targetInput(inst), Document: startDocInput(p),
+	})
+	if err == nil && d.Limits.RecordingRequired {
+		err = s.recordingAvailable(ctx)
+	}
+	if err != nil {
 		var ae *api.Error
-		errors.As(err, &ae)
-		se.State = "Denied"
-		if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
-			s.log.Error("publish denied event", keyUser, c.name, "err", e)
+		if errors.As(err, &ae) && ae.Code == api.CodeAccessDenied {
+			se.State = "Denied"
+			if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
+				s.log.Error("publish denied event", keyUser, c.name, "err", e)
+			}
 		}
 		return nil, err
 	}
+	lim := s.sessionLimits(p, c, d.Limits)
+	se.RunAs, se.IdleTimeout, se.MaxDuration = lim.runAs, api.Duration(lim.idle), api.Duration(lim.max)
 	if !s.online(inst.ID) {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}
 	}
@@ -141,8 +148,10 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	log := s.log.With(keySession, se.ID, keyTarget, r.Target, keyUser, c.name)
 
 	reply, err := s.askAgentPatiently(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
-		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: r.Interactive,
-		Command: r.Command, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
+		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
+		Command: p.argv, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
+		RunAs: lim.runAs, IdleTimeout: api.Duration(lim.idle), MaxDuration: api.Duration(lim.max),
+		ShellProfile: p.profile, TranscriptTTL: api.Duration(p.retention),
 	}})
 	if err == nil && !reply.OK {
 		err = errors.New(reply.Error)
@@ -217,9 +226,40 @@ func (s *Service) setActive(se api.Session) {
 			close(ch)
 			delete(s.endedCh, se.ID)
 		}
-	} else {
-		s.active[se.ID] = se
+		if t, ok := s.limits[se.ID]; ok {
+			t.Stop()
+			delete(s.limits, se.ID)
+		}
+		return
 	}
+	s.active[se.ID] = se
+	if _, armed := s.limits[se.ID]; !armed && se.MaxDuration > 0 && !se.ConnectedAt.IsZero() && !s.closed {
+		// The agent ends the session at its maximum duration; this is the broker's own
+		// enforcement, a little later, for an agent that does not.
+		left := se.ConnectedAt.Add(se.MaxDuration.Std() + maxDurationGrace).Sub(s.now())
+		id := se.ID
+		s.limits[id] = time.AfterFunc(max(left, 0), func() { s.enforceMaxDuration(id) })
+	}
+}
+
+// maxDurationGrace is how long past a session's maximum duration the broker waits for the
+// agent to end it before ending it itself.
+const maxDurationGrace = 2 * time.Second
+
+func (s *Service) enforceMaxDuration(id string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.limits, id)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.AgentTimeout)
+	defer cancel()
+	s.log.Info("session reached its maximum duration", keySession, id)
+	s.endOnAgent(ctx, id, api.ReasonMaxDuration, "maximum session duration reached")
 }
 
 func sessionEnd(reason, detail string, code *int, frames, bytes uint64, at time.Time) session.End {
@@ -308,7 +348,12 @@ func (s *Service) sessionFor(ctx context.Context, c caller, action, id string) (
 	if err != nil {
 		return se, err
 	}
-	return se, s.authorize(ctx, c, action, policies.Input{Session: sessionInput(se)})
+	in := policies.Input{Session: sessionInput(se)}
+	// The session's instance, for rules about where it runs; it may be gone since.
+	if inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, se.Target); err == nil {
+		in.Target = targetInput(inst)
+	}
+	return se, s.authorize(ctx, c, action, in)
 }
 
 func (s *Service) loadSession(ctx context.Context, id string) (api.Session, error) {
@@ -351,28 +396,30 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 	if r.MaxResults == 0 {
 		r.MaxResults = 100
 	}
-	if err := s.authorize(ctx, c, api.VerbDescribeSessions, policies.Input{}); err != nil {
-		return nil, err
-	}
-	if !c.principal.IsAdmin() {
-		if r.Owner != "" && r.Owner != c.name {
-			return nil, &api.Error{Code: api.CodeAccessDenied, Message: "only admins may list other users' sessions"}
-		}
-		r.Owner = c.name
-	}
+	// Which sessions the caller sees is the policy's call, session by session.
 	all, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
 		return nil, err
 	}
 	out := []api.Session{}
-	for _, se := range all {
-		if se.Ended() != (r.State == "History") {
-			continue
+	_, err = s.decideThen(ctx, c, api.VerbDescribeSessions, policies.Input{}, func() (shown, hidden int) {
+		for _, se := range all {
+			if se.Ended() != (r.State == "History") {
+				continue
+			}
+			if (r.Owner != "" && se.Owner != r.Owner) || (r.Target != "" && se.Target != r.Target) {
+				continue
+			}
+			if !s.permits(ctx, c, api.VerbDescribeSessions, policies.Input{Session: sessionInput(se)}) {
+				hidden++
+				continue
+			}
+			out = append(out, se)
 		}
-		if (r.Owner != "" && se.Owner != r.Owner) || (r.Target != "" && se.Target != r.Target) {
-			continue
-		}
-		out = append(out, se)
+		return len(out), hidden
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
 	if len(out) > r.MaxResults {

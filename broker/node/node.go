@@ -69,17 +69,19 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if o.ServerName == "" {
 		o.ServerName, _ = os.Hostname()
 	}
-	popts := []policies.Option{}
-	if o.PolicyDir != "" {
-		popts = append(popts, policies.WithDir(o.PolicyDir))
-	}
+	var dataOpts []policies.Option
 	if o.PolicyData != nil {
-		popts = append(popts, policies.WithData(o.PolicyData))
+		dataOpts = append(dataOpts, policies.WithData(o.PolicyData))
+	}
+	popts := dataOpts
+	if o.PolicyDir != "" {
+		popts = append([]policies.Option{policies.WithDir(o.PolicyDir)}, dataOpts...)
 	}
 	eval, err := policies.New(ctx, popts...)
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
+	live := policies.NewLive(eval)
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -127,7 +129,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	svc, err := control.New(control.Config{
-		NC: n.nc, JS: js, Buckets: b, Directory: dir, Authorizer: eval,
+		NC: n.nc, JS: js, Buckets: b, Directory: dir, Authorizer: live,
+		Policy: &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
 		Emitter: &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
 		Logger:  log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
 		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,

@@ -14,6 +14,9 @@ import (
 const (
 	StreamTranscripts = "TETHER_TRANSCRIPTS"
 	StreamEvents      = "TETHER_EVENTS"
+	StreamAudit       = "TETHER_AUDIT"
+	BucketDocuments   = "tether_documents"
+	BucketPolicy      = "tether_policy"
 	BucketSessions    = "tether_sessions"
 	BucketInstances   = "tether_instances"
 	BucketUsers       = "tether_users"
@@ -27,6 +30,8 @@ type Limits struct {
 	TranscriptMaxBytes int64         // default 10 GiB
 	EventsMaxAge       time.Duration // default 90 days
 	EventsMaxBytes     int64         // default 1 GiB
+	AuditMaxAge        time.Duration // default 365 days
+	AuditMaxBytes      int64         // default 1 GiB
 }
 
 func (l Limits) withDefaults() Limits {
@@ -45,13 +50,27 @@ func (l Limits) withDefaults() Limits {
 	if l.EventsMaxBytes == 0 {
 		l.EventsMaxBytes = 1 << 30
 	}
+	if l.AuditMaxAge == 0 {
+		l.AuditMaxAge = 365 * 24 * time.Hour
+	}
+	if l.AuditMaxBytes == 0 {
+		l.AuditMaxBytes = 1 << 30
+	}
 	return l
 }
 
 // Buckets are the KV buckets the control plane uses.
 type Buckets struct {
 	Sessions, Instances, Users, Activations jetstream.KeyValue
+	// Documents holds session documents, one key per name, each version a revision.
+	Documents jetstream.KeyValue
+	// Policy holds the pushed policy bundle (key "bundle") and each broker's report of
+	// the bundle it evaluates (key "status.<server>").
+	Policy jetstream.KeyValue
 }
+
+// DocumentHistory is how many versions of a document the documents bucket keeps.
+const DocumentHistory = 64
 
 // Manager is the part of jetstream.JetStream that Ensure needs.
 type Manager interface {
@@ -75,6 +94,8 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxBytes:   l.TranscriptMaxBytes,
 		Duplicates: 2 * time.Minute,
 		Replicas:   l.Replicas,
+		// A session's preferences may keep its frames for less than MaxAge.
+		AllowMsgTTL: true,
 	}, {
 		Name:        StreamEvents,
 		Description: "session lifecycle events (CloudEvents JSON)",
@@ -85,6 +106,16 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxAge:      l.EventsMaxAge,
 		MaxBytes:    l.EventsMaxBytes,
 		Duplicates:  2 * time.Minute,
+		Replicas:    l.Replicas,
+	}, {
+		Name:        StreamAudit,
+		Description: "every authorization decision: input, result, bundle revision, latency",
+		Subjects:    []string{subjects.AuditAll},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      l.AuditMaxAge,
+		MaxBytes:    l.AuditMaxBytes,
 		Replicas:    l.Replicas,
 	}}
 	for _, sc := range streams {
@@ -114,6 +145,12 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		return nil, err
 	}
 	if b.Activations, err = kv(BucketActivations, "agent activations", 1); err != nil {
+		return nil, err
+	}
+	if b.Documents, err = kv(BucketDocuments, "session documents, every version", DocumentHistory); err != nil {
+		return nil, err
+	}
+	if b.Policy, err = kv(BucketPolicy, "the pushed policy bundle and each broker's report", 8); err != nil {
 		return nil, err
 	}
 	return &b, nil

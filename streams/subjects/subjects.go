@@ -26,6 +26,8 @@ const (
 	Transcripts   = "tether.s.*.*.*.out"
 	EventsAll     = "tether.events.>"
 	SessionEvents = "tether.events.session.>"
+	// AuditAll is captured by the audit stream: one message per policy decision.
+	AuditAll = "tether.audit.>"
 	// ControlPlaneInbox is the inbox prefix of the control plane's own connections.
 	ControlPlaneInbox = "_INBOX.cp"
 )
@@ -77,6 +79,9 @@ func ForSession(target, owner, sid string) Session {
 // SessionEvent is the subject of a session lifecycle event of the given type
 // (started, connected, terminated, denied, failed).
 func SessionEvent(typ string) string { return "tether.events.session." + typ }
+
+// Audit is the subject a policy decision on action is recorded on.
+func Audit(action string) string { return "tether.audit.decision." + action }
 
 // UserInbox, AgentInbox and EnrollInbox are the inbox prefixes each principal must use
 // (nats.CustomInboxPrefix); the server lets it subscribe to nothing else for replies.

@@ -1,0 +1,473 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/document"
+	"github.com/tetherhq/tether/policies"
+)
+
+// storedDocument is one version of a document in the documents bucket, keyed by name.
+// Older versions are the key's history.
+type storedDocument struct {
+	Name        string    `json:"name"`
+	Format      string    `json:"format"`
+	Content     string    `json:"content"`
+	SessionType string    `json:"session_type"`
+	Description string    `json:"description,omitempty"`
+	Version     int       `json:"version"`
+	Owner       string    `json:"owner"`
+	UpdatedBy   string    `json:"updated_by,omitempty"`
+	CreatedAt   time.Time `json:"created_date"`
+	UpdatedAt   time.Time `json:"updated_date"`
+}
+
+// loadedDocument is a document ready to run: its description and its parsed form.
+type loadedDocument struct {
+	desc api.DocumentDescription
+	doc  *document.Document
+}
+
+// docCache keeps parsed documents by content hash, so a start does not parse YAML.
+type docCache struct {
+	mu sync.Mutex
+	m  map[string]*document.Document
+}
+
+func (c *docCache) parse(content, format string) (*document.Document, error) {
+	sum := sha256.Sum256([]byte(format + "\x00" + content))
+	key := string(sum[:])
+	c.mu.Lock()
+	d, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := document.Parse([]byte(content), format)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 1024 {
+		c.m = map[string]*document.Document{}
+	}
+	c.m[key] = d
+	c.mu.Unlock()
+	return d, nil
+}
+
+func hashContent(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:])
+}
+
+func describe(sd storedDocument, d *document.Document, latest int, builtin bool) api.DocumentDescription {
+	sessionType, description, params := d.Describe()
+	return api.DocumentDescription{
+		Name: sd.Name, DocumentType: api.DocumentTypeSession, DocumentFormat: sd.Format,
+		SessionType: sessionType, Description: description, Version: sd.Version, LatestVersion: latest,
+		Builtin: builtin, Owner: sd.Owner, CreatedAt: sd.CreatedAt, UpdatedAt: sd.UpdatedAt,
+		Hash: hashContent(sd.Content), Parameters: params,
+	}
+}
+
+// builtinDocument is a built-in as version 1 of a stored document.
+func builtinDocument(name string) (storedDocument, bool) {
+	b, ok := document.LookupBuiltin(name)
+	if !ok {
+		return storedDocument{}, false
+	}
+	return storedDocument{Name: b.Name, Format: api.FormatYAML, Content: b.Content, Version: 1, Owner: "tether"}, true
+}
+
+// loadDocument finds a document's latest version (version 0) or the given one: a stored
+// document, else a built-in.
+func (s *Service) loadDocument(ctx context.Context, name string, version int) (loadedDocument, error) {
+	if err := document.ValidName(name); err != nil {
+		return loadedDocument{}, badRequest("document name: %v", err)
+	}
+	sd, latest, found, err := s.storedDocument(ctx, name, version)
+	if err != nil {
+		return loadedDocument{}, err
+	}
+	builtin := false
+	if !found {
+		b, ok := builtinDocument(name)
+		if !ok || version > 1 {
+			if version > 0 && (ok || latest > 0) {
+				return loadedDocument{}, notFound("document %s has no version %d", name, version)
+			}
+			return loadedDocument{}, notFound("no document %q (see tether list-documents)", name)
+		}
+		sd, latest, builtin = b, 1, true
+	}
+	d, err := s.docCache.parse(sd.Content, sd.Format)
+	if err != nil {
+		// Stored documents were validated when written; a failure here is a broker bug
+		// or a document written by an older, laxer broker.
+		return loadedDocument{}, fmt.Errorf("parse stored document %s version %d: %w", name, sd.Version, err)
+	}
+	return loadedDocument{desc: describe(sd, d, latest, builtin), doc: d}, nil
+}
+
+// storedDocument reads a stored document: the latest version (version 0) or the given
+// one from the key's history. latest is the latest version number, 0 if none is stored.
+func (s *Service) storedDocument(ctx context.Context, name string, version int) (sd storedDocument, latest int, found bool, err error) {
+	cur, _, err := getJSON[storedDocument](ctx, s.b.Documents, name)
+	if errors.Is(err, errNotFound) {
+		return sd, 0, false, nil
+	}
+	if err != nil {
+		return sd, 0, false, err
+	}
+	if version == 0 || version == cur.Version {
+		return cur, cur.Version, true, nil
+	}
+	hist, err := s.b.Documents.History(ctx, name)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return sd, cur.Version, false, fmt.Errorf("read history of document %s: %w", name, err)
+	}
+	for _, e := range hist {
+		if e.Operation() != jetstream.KeyValuePut {
+			continue
+		}
+		var v storedDocument
+		if json.Unmarshal(e.Value(), &v) == nil && v.Version == version {
+			return v, cur.Version, true, nil
+		}
+	}
+	return sd, cur.Version, false, nil
+}
+
+// parseVersion reads a --document-version: "", "$LATEST" or a positive number.
+func parseVersion(v string) (int, error) {
+	if v == "" || v == "$LATEST" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badRequest("document_version %q: want $LATEST or a version number", v)
+	}
+	return n, nil
+}
+
+// checkContent validates a document's content before it is stored.
+func checkContent(verb, name, content, format string) (*document.Document, string, error) {
+	switch strings.ToUpper(format) {
+	case "", api.FormatYAML:
+		format = api.FormatYAML
+	case api.FormatJSON:
+		format = api.FormatJSON
+	default:
+		return nil, "", badRequest("%s: document_format %q: want YAML or JSON", verb, format)
+	}
+	if content == "" {
+		return nil, "", badRequest("%s: content is required", verb)
+	}
+	d, err := document.Parse([]byte(content), format)
+	if err != nil {
+		return nil, "", badRequest("%s: document %s: %v", verb, name, err)
+	}
+	return d, format, nil
+}
+
+func docInput(desc api.DocumentDescription) *policies.Document {
+	return &policies.Document{Name: desc.Name, Type: desc.SessionType, Version: desc.Version}
+}
+
+func (s *Service) createDocument(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.CreateDocumentRequest
+	if err := decode(api.VerbCreateDocument, data, &r); err != nil {
+		return nil, err
+	}
+	if err := document.ValidName(r.Name); err != nil {
+		return nil, badRequest("CreateDocument: name: %v", err)
+	}
+	if r.DocumentType != "" && r.DocumentType != api.DocumentTypeSession {
+		return nil, badRequest("CreateDocument: document_type %q: Tether stores only Session documents", r.DocumentType)
+	}
+	d, format, err := checkContent(api.VerbCreateDocument, r.Name, r.Content, r.DocumentFormat)
+	if err != nil {
+		return nil, err
+	}
+	sessionType, description, _ := d.Describe()
+	if err := s.authorize(ctx, c, api.VerbCreateDocument, policies.Input{
+		Document: &policies.Document{Name: r.Name, Type: sessionType, Version: 1},
+	}); err != nil {
+		return nil, err
+	}
+	if document.Reserved(r.Name) {
+		return nil, badRequest("CreateDocument: the name %s is reserved: names starting with Tether-, AWS- or SSM- belong to built-in documents", r.Name)
+	}
+	now := s.now().UTC()
+	sd := storedDocument{
+		Name: r.Name, Format: format, Content: r.Content, SessionType: sessionType, Description: description,
+		Version: 1, Owner: c.name, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := createJSON(ctx, s.b.Documents, r.Name, sd); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("document %s already exists; use update-document", r.Name)}
+		}
+		return nil, err
+	}
+	s.log.Info("document created", "document", r.Name, keyUser, c.name)
+	return api.DocumentResponse{Document: describe(sd, d, 1, false)}, nil
+}
+
+func (s *Service) updateDocument(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.UpdateDocumentRequest
+	if err := decode(api.VerbUpdateDocument, data, &r); err != nil {
+		return nil, err
+	}
+	return s.putVersion(ctx, c, api.VerbUpdateDocument, r)
+}
+
+// putVersion stores a new version of a document (an update, or a change of the
+// preferences document), authorized as verb.
+func (s *Service) putVersion(ctx context.Context, c caller, verb string, r api.UpdateDocumentRequest) (any, error) {
+	if err := document.ValidName(r.Name); err != nil {
+		return nil, badRequest("%s: name: %v", verb, err)
+	}
+	base, err := parseVersion(r.DocumentVersion)
+	if err != nil {
+		return nil, err
+	}
+	d, format, err := checkContent(verb, r.Name, r.Content, r.DocumentFormat)
+	if err != nil {
+		return nil, err
+	}
+	sessionType, description, _ := d.Describe()
+	cur, latest, found, err := s.storedDocument(ctx, r.Name, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		b, ok := builtinDocument(r.Name)
+		if !ok {
+			return nil, notFound("no document %q: create it first", r.Name)
+		}
+		cur, latest = b, 1
+	}
+	if err := s.authorize(ctx, c, verb, policies.Input{
+		Document: &policies.Document{Name: r.Name, Type: sessionType, Version: latest + 1},
+	}); err != nil {
+		return nil, err
+	}
+	if document.Reserved(r.Name) && r.Name != api.DocPreferences {
+		return nil, badRequest("%s: %s is a built-in document and cannot be changed; copy it under a name of your own", verb, r.Name)
+	}
+	if curType, _, _ := describeType(s, cur); curType != sessionType {
+		return nil, badRequest("%s: document %s is a %s document; a new version cannot change its sessionType to %s", verb, r.Name, curType, sessionType)
+	}
+	if base != 0 && base != latest {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("document %s is at version %d, not %d: get it again and reapply your change", r.Name, latest, base)}
+	}
+	if hashContent(cur.Content) == hashContent(r.Content) && cur.Format == format {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("document %s version %d already has this content", r.Name, latest)}
+	}
+	now := s.now().UTC()
+	next := storedDocument{
+		Name: r.Name, Format: format, Content: r.Content, SessionType: sessionType, Description: description,
+		Version: latest + 1, Owner: cur.Owner, UpdatedBy: c.name, CreatedAt: cur.CreatedAt, UpdatedAt: now,
+	}
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+	if err := s.writeVersion(ctx, next, found); err != nil {
+		return nil, err
+	}
+	s.log.Info("document updated", "document", r.Name, "version", next.Version, keyUser, c.name)
+	return api.DocumentResponse{Document: describe(next, d, next.Version, false)}, nil
+}
+
+// writeVersion stores next only if nobody stored another version first.
+func (s *Service) writeVersion(ctx context.Context, next storedDocument, exists bool) error {
+	b, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		_, err = s.b.Documents.Create(ctx, next.Name, b)
+	} else {
+		var e jetstream.KeyValueEntry
+		if e, err = s.b.Documents.Get(ctx, next.Name); err == nil {
+			var cur storedDocument
+			if err = json.Unmarshal(e.Value(), &cur); err == nil {
+				if cur.Version != next.Version-1 {
+					return &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("document %s changed while updating; retry", next.Name)}
+				}
+				_, err = s.b.Documents.Update(ctx, next.Name, b, e.Revision())
+			}
+		}
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSeq(err) {
+		return &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("document %s changed while updating; retry", next.Name)}
+	}
+	if err != nil {
+		return fmt.Errorf("store document %s: %w", next.Name, err)
+	}
+	return nil
+}
+
+func describeType(s *Service, sd storedDocument) (string, string, []api.DocumentParameter) {
+	d, err := s.docCache.parse(sd.Content, sd.Format)
+	if err != nil {
+		return "", "", nil
+	}
+	return d.Describe()
+}
+
+func (s *Service) getDocument(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.GetDocumentRequest
+	if err := decode(api.VerbGetDocument, data, &r); err != nil {
+		return nil, err
+	}
+	version, err := parseVersion(r.DocumentVersion)
+	if err != nil {
+		return nil, err
+	}
+	ld, err := s.loadDocument(ctx, r.Name, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbGetDocument, policies.Input{Document: docInput(ld.desc)}); err != nil {
+		return nil, err
+	}
+	content, err := s.documentContent(ctx, ld.desc)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetDocumentResponse{Document: ld.desc, Content: content}, nil
+}
+
+func (s *Service) documentContent(ctx context.Context, desc api.DocumentDescription) (string, error) {
+	if desc.Builtin {
+		b, _ := builtinDocument(desc.Name)
+		return b.Content, nil
+	}
+	sd, _, found, err := s.storedDocument(ctx, desc.Name, desc.Version)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", notFound("document %s version %d is gone", desc.Name, desc.Version)
+	}
+	return sd.Content, nil
+}
+
+func (s *Service) listDocuments(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.ListDocumentsRequest
+	if err := decode(api.VerbListDocuments, data, &r); err != nil {
+		return nil, err
+	}
+	stored, err := listJSON[storedDocument](ctx, s.b.Documents)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]api.DocumentDescription{}
+	for _, b := range document.Builtins() {
+		if ld, err := s.loadDocument(ctx, b.Name, 0); err == nil {
+			byName[b.Name] = ld.desc
+		}
+	}
+	for _, sd := range stored {
+		d, err := s.docCache.parse(sd.Content, sd.Format)
+		if err != nil {
+			s.log.Error("stored document does not parse", "document", sd.Name, "err", err)
+			continue
+		}
+		byName[sd.Name] = describe(sd, d, sd.Version, false)
+	}
+	out := []api.DocumentDescription{}
+	_, err = s.decideThen(ctx, c, api.VerbListDocuments, policies.Input{}, func() (shown, hidden int) {
+		for _, desc := range byName {
+			if r.SessionType != "" && desc.SessionType != r.SessionType {
+				continue
+			}
+			if !s.permits(ctx, c, api.VerbListDocuments, policies.Input{Document: docInput(desc)}) {
+				hidden++
+				continue
+			}
+			out = append(out, desc)
+		}
+		return len(out), hidden
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return api.ListDocumentsResponse{Documents: out}, nil
+}
+
+func (s *Service) deleteDocument(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.DeleteDocumentRequest
+	if err := decode(api.VerbDeleteDocument, data, &r); err != nil {
+		return nil, err
+	}
+	ld, err := s.loadDocument(ctx, r.Name, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbDeleteDocument, policies.Input{Document: docInput(ld.desc)}); err != nil {
+		return nil, err
+	}
+	if ld.desc.Builtin || document.Reserved(r.Name) {
+		return nil, badRequest("DeleteDocument: %s is a built-in document and cannot be deleted", r.Name)
+	}
+	// Purge: every version goes, so a later document of the same name starts afresh.
+	if err := s.b.Documents.Purge(ctx, r.Name); err != nil {
+		return nil, fmt.Errorf("delete document %s: %w", r.Name, err)
+	}
+	s.log.Info("document deleted", "document", r.Name, keyUser, c.name)
+	return api.Empty{}, nil
+}
+
+// preferences are the inputs of the preferences document in force.
+func (s *Service) preferences(ctx context.Context) (loadedDocument, api.Preferences, error) {
+	ld, err := s.loadDocument(ctx, api.DocPreferences, 0)
+	if err != nil {
+		return ld, api.Preferences{}, err
+	}
+	return ld, ld.doc.Preferences(), nil
+}
+
+func (s *Service) getPreferences(ctx context.Context, c caller, data []byte) (any, error) {
+	if err := decode(api.VerbGetPreferences, data, &api.Empty{}); err != nil {
+		return nil, err
+	}
+	ld, prefs, err := s.preferences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbGetPreferences, policies.Input{Document: docInput(ld.desc)}); err != nil {
+		return nil, err
+	}
+	return api.GetPreferencesResponse{Document: ld.desc, Preferences: prefs}, nil
+}
+
+func (s *Service) updatePreferences(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.UpdateDocumentRequest
+	if err := decode(api.VerbUpdatePreferences, data, &r); err != nil {
+		return nil, err
+	}
+	if r.Name == "" {
+		r.Name = api.DocPreferences
+	}
+	if r.Name != api.DocPreferences {
+		return nil, badRequest("UpdatePreferences: name must be %s (or empty), not %q", api.DocPreferences, r.Name)
+	}
+	return s.putVersion(ctx, c, api.VerbUpdatePreferences, r)
+}

@@ -1,0 +1,289 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// PolicyLoader compiles policy bundles and puts them in force.
+type PolicyLoader interface {
+	// Check compiles a bundle and runs its Rego tests without putting it in force, and
+	// returns its revision. Its error names the file and line of each problem.
+	Check(ctx context.Context, files []api.PolicyFile) (string, error)
+	// Apply compiles a bundle and puts it in force; the bundle already in force is left
+	// alone. It returns the bundle's revision.
+	Apply(ctx context.Context, files []api.PolicyFile) (string, error)
+	// Revision is the revision of the bundle in force.
+	Revision() string
+}
+
+// Keys of the policy bucket.
+const (
+	policyBundleKey = "bundle"
+	policyStatusKey = "status."
+)
+
+// storedBundle is the pushed bundle, as kept in the policy bucket.
+type storedBundle struct {
+	Info  api.PolicyBundleInfo `json:"info"`
+	Files []api.PolicyFile     `json:"files"`
+}
+
+type policyState struct {
+	mu       sync.Mutex
+	watcher  jetstream.KeyWatcher
+	loadedAt time.Time
+	lastErr  string
+}
+
+// startPolicy puts the pushed bundle, if any, in force and follows later pushes. A pushed
+// bundle this broker cannot compile leaves the policy it started with in force, and the
+// error shows in PolicyStatus.
+func (s *Service) startPolicy(ctx context.Context) error {
+	if s.cfg.Policy == nil {
+		return nil
+	}
+	s.policy.loadedAt = s.now().UTC()
+	w, err := s.b.Policy.Watch(ctx, policyBundleKey)
+	if err != nil {
+		return fmt.Errorf("watch policy bundle: %w", err)
+	}
+	s.policy.watcher = w
+	// The watcher delivers the current bundle first, then a nil marker, then updates.
+	initial := true
+	for initial {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				initial = false
+				break
+			}
+			s.applyEntry(ctx, e)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.reportPolicy(ctx)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for e := range w.Updates() {
+			if e == nil {
+				continue
+			}
+			s.applyEntry(s.ctx, e)
+			s.reportPolicy(s.ctx)
+		}
+	}()
+	return nil
+}
+
+func (s *Service) stopPolicy() {
+	if w := s.policy.watcher; w != nil {
+		_ = w.Stop()
+	}
+}
+
+// applyEntry puts a pushed bundle in force.
+func (s *Service) applyEntry(ctx context.Context, e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		return
+	}
+	var b storedBundle
+	err := json.Unmarshal(e.Value(), &b)
+	if err == nil {
+		_, err = s.cfg.Policy.Apply(ctx, b.Files)
+	}
+	s.policy.mu.Lock()
+	defer s.policy.mu.Unlock()
+	if err != nil {
+		s.policy.lastErr = fmt.Sprintf("bundle %s: %v", b.Info.Revision, err)
+		s.log.Error("pushed policy bundle refused; the policy in force stays", "revision", b.Info.Revision, "err", err)
+		return
+	}
+	s.policy.lastErr = ""
+	s.policy.loadedAt = s.now().UTC()
+	s.log.Info("policy bundle in force", "revision", b.Info.Revision, "pushed_by", b.Info.PushedBy)
+}
+
+var keyUnsafe = regexp.MustCompile(`[^-_=a-zA-Z0-9]`)
+
+// reportPolicy records which bundle this broker evaluates, for PolicyStatus.
+func (s *Service) reportPolicy(ctx context.Context) {
+	s.policy.mu.Lock()
+	st := api.BrokerPolicy{Server: s.cfg.ServerName, Revision: s.cfg.Policy.Revision(), LoadedAt: s.policy.loadedAt, Error: s.policy.lastErr}
+	s.policy.mu.Unlock()
+	key := policyStatusKey + keyUnsafe.ReplaceAllString(s.cfg.ServerName, "_")
+	if err := putJSON(ctx, s.b.Policy, key, st); err != nil {
+		s.log.Warn("report policy revision", "err", err)
+	}
+}
+
+func (s *Service) pushPolicy(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.PushPolicyRequest
+	if err := decode(api.VerbPushPolicy, data, &r); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbPushPolicy, policies.Input{}); err != nil {
+		return nil, err
+	}
+	if s.cfg.Policy == nil {
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "this broker does not take pushed policies"}
+	}
+	if len(r.Files) == 0 {
+		return nil, badRequest("PushPolicy: the bundle has no files")
+	}
+	rev, err := s.cfg.Policy.Check(ctx, r.Files)
+	if err != nil {
+		return nil, badRequest("policy bundle refused; the policy in force stays:\n%v", err)
+	}
+	info := api.PolicyBundleInfo{Revision: rev, Source: "pushed", PushedBy: c.name, PushedAt: s.now().UTC(), Files: len(r.Files)}
+	if err := putJSON(ctx, s.b.Policy, policyBundleKey, storedBundle{Info: info, Files: r.Files}); err != nil {
+		return nil, err
+	}
+	// Put it in force here before answering, so the pusher's next request meets it; the
+	// other brokers follow through their watchers.
+	if _, err := s.cfg.Policy.Apply(ctx, r.Files); err != nil {
+		return nil, fmt.Errorf("apply checked policy bundle %s: %w", rev, err)
+	}
+	s.log.Info("policy bundle pushed", "revision", rev, keyUser, c.name, "files", len(r.Files))
+	return api.PushPolicyResponse{Bundle: info}, nil
+}
+
+func (s *Service) policyStatus(ctx context.Context, c caller, data []byte) (any, error) {
+	if err := decode(api.VerbPolicyStatus, data, &api.Empty{}); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbPolicyStatus, policies.Input{}); err != nil {
+		return nil, err
+	}
+	resp := api.PolicyStatusResponse{Brokers: []api.BrokerPolicy{}}
+	if b, _, err := getJSON[storedBundle](ctx, s.b.Policy, policyBundleKey); err == nil {
+		resp.Pushed = &b.Info
+	} else if !errors.Is(err, errNotFound) {
+		return nil, err
+	}
+	keys, err := listKeys(ctx, s.b.Policy)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, policyStatusKey) {
+			continue
+		}
+		if st, _, err := getJSON[api.BrokerPolicy](ctx, s.b.Policy, k); err == nil {
+			resp.Brokers = append(resp.Brokers, st)
+		}
+	}
+	if s.cfg.Policy == nil {
+		resp.Brokers = append(resp.Brokers, api.BrokerPolicy{Server: s.cfg.ServerName, Revision: s.policyRevision()})
+	}
+	sort.Slice(resp.Brokers, func(i, j int) bool { return resp.Brokers[i].Server < resp.Brokers[j].Server })
+	return resp, nil
+}
+
+func (s *Service) evaluatePolicy(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.EvaluatePolicyRequest
+	if err := decode(api.VerbEvaluatePolicy, data, &r); err != nil {
+		return nil, err
+	}
+	if r.User == "" {
+		r.User = c.name
+	}
+	if r.Action == "" {
+		r.Action = api.VerbStartSession
+	}
+	if len(r.Action) > 64 {
+		return nil, badRequest("EvaluatePolicy: action is longer than 64 bytes")
+	}
+	subject := api.Principal{Name: r.User, Kind: "user"}
+	if err := s.authorize(ctx, c, api.VerbEvaluatePolicy, policies.Input{Subject: &subject}); err != nil {
+		return nil, err
+	}
+	u, ok := s.dir.User(r.User)
+	if !ok {
+		return nil, notFound("no user %q", r.User)
+	}
+	who := caller{name: u.Name, kind: "user", principal: api.Principal{Name: u.Name, Kind: "user", Groups: u.Groups, Attributes: u.Attributes}}
+	in := policies.Input{}
+	if r.Target != "" {
+		inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.Target)
+		if errors.Is(err, errNotFound) {
+			return nil, notFound("target %q is not a registered instance", r.Target)
+		}
+		if err != nil {
+			return nil, err
+		}
+		in.Target = targetInput(inst)
+	}
+	if r.Document != "" || r.Action == api.VerbStartSession {
+		sr := api.StartSessionRequest{Target: r.Target, Document: r.Document, Parameters: r.Parameters, Interactive: true}
+		if ld, err := s.loadDocument(ctx, orDefault(r.Document, api.DocPreferences), 0); err != nil {
+			return nil, err
+		} else {
+			sr.Interactive = ld.desc.SessionType != api.SessionTypeNonInteractive
+			in.Document = docInput(ld.desc)
+			in.Document.Parameters = r.Parameters
+		}
+		if p, err := s.planStart(ctx, &sr); err == nil {
+			in.Document = startDocInput(p)
+		}
+	}
+	if r.SessionID != "" {
+		se, err := s.loadSession(ctx, r.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		in.Session = sessionInput(se)
+	}
+	in.Principal, in.Action, in.Time = who.principal, r.Action, s.now().UTC()
+	d, err := s.cfg.Authorizer.Decide(ctx, in)
+	if err != nil {
+		s.log.Warn("policy evaluation failed", keyUser, r.User, "err", err)
+	}
+	raw, _ := json.Marshal(in)
+	return api.EvaluatePolicyResponse{
+		Allow: d.Allow && err == nil, Reasons: d.Reasons, Obligations: d.Obligations,
+		Revision: s.policyRevision(), Input: raw,
+	}, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (s *Service) resumeSession(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.ResumeSessionRequest
+	if err := decode(api.VerbResumeSession, data, &r); err != nil {
+		return nil, err
+	}
+	se, err := s.sessionFor(ctx, c, api.VerbResumeSession, r.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if se.Ended() {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s has ended (%s, %s); start a new one", se.ID, se.State, se.Reason)}
+	}
+	if se.State != api.StateConnected {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s is %s, not Connected", se.ID, se.State)}
+	}
+	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
+	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl}, Window: frame.DefaultWindow}, nil
+}
