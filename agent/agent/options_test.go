@@ -106,7 +106,7 @@ func TestMaxDuration(t *testing.T) {
 	// Without a terminal, output is activity: the busy command is never idle, and runs
 	// into its maximum duration.
 	c := e.startSession("alice-max", api.AgentStart{
-		Command:     []string{"sh", "-c", "while :; do echo tick; sleep 0.02; done"},
+		Command: []string{"sh", "-c", "while :; do echo tick; sleep 0.02; done"},
 		// 75 ticks of margin against the idle limit, for a loaded machine.
 		IdleTimeout: api.Duration(1500 * time.Millisecond),
 		MaxDuration: api.Duration(2500 * time.Millisecond),
