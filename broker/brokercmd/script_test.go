@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"pubkey":     cmdPubKey,
 			"clientcfg":  cmdClientConfig,
 			"waitactive": cmdWaitActive,
+			"ptyexpect":  cmdPTYExpect,
 		},
 	})
 }
@@ -83,6 +85,17 @@ func setup(env *testscript.Env) error {
 	env.Setenv("BROKER_URL", "nats://"+addr)
 	env.Setenv("ADMIN_PUB", pub)
 	env.Setenv("TETHER_CONFIG", cfg)
+	// A user the agent can run sessions as: nobody when the tests run as root, else the
+	// user running them (the agent can only be itself then).
+	runAs := "nobody"
+	if os.Geteuid() != 0 {
+		u, err := user.Current()
+		if err != nil {
+			return err
+		}
+		runAs = u.Username
+	}
+	env.Setenv("RUNAS_USER", runAs)
 	return nil
 }
 
@@ -298,6 +311,49 @@ func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
 		ts.Fatalf("terminal not restored: lflag %#x -> %#x, iflag %#x -> %#x", before.Lflag, after.Lflag, before.Iflag, after.Iflag)
+	}
+	fmt.Fprintf(ts.Stdout(), "%s", out.String())
+}
+
+// ptyexpect TARGET INPUT WANT opens "tether shell TARGET" in a PTY, types INPUT and a
+// return, waits for WANT on the screen, then exits the shell.
+func cmdPTYExpect(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: ptyexpect TARGET INPUT WANT")
+	}
+	ptmx, tty, err := pty.Open()
+	ts.Check(err)
+	defer ptmx.Close()
+	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 120, Rows: 40}))
+	cmd := exec.Command("tether", "shell", args[0])
+	cmd.Env = append(environ(ts), "TERM=xterm-256color")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
+	ts.Check(cmd.Start())
+	tty.Close()
+	var out screen
+	go out.copy(ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	_, err = ptmx.Write([]byte(args[1] + "\r"))
+	ts.Check(err)
+	err = polltest.Wait(20*time.Second, func() error {
+		if !out.contains(args[2]) {
+			return errors.New("not on screen yet")
+		}
+		return nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		ts.Fatalf("no %q on screen after 20s; screen:\n%s", args[2], out.String())
+	}
+	_, err = ptmx.Write([]byte("exit\r"))
+	ts.Check(err)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("tether shell did not exit; screen:\n%s", out.String())
 	}
 	fmt.Fprintf(ts.Stdout(), "%s", out.String())
 }
