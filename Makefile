@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w
 PKGS     := ./...
 
-.PHONY: all build demo test bench lint fuzz clean
+.PHONY: all build demo test bench lint fuzz policy-test clean
 
 all: build
 
@@ -18,13 +18,16 @@ demo: build
 	$(BIN)/tether-broker dev
 
 # Every test, with the race detector. Budget: well inside 30 minutes on 2 cores.
+# Then the shipped policy's Rego tests once more, with OPA's own `opa test`.
 test:
 	$(GO) test -race -timeout 25m $(PKGS)
+	$(MAKE) --no-print-directory policy-test
 
 # Benchmarks: Go micro-benchmarks, then the end-to-end harness (real broker and agent
 # processes), printed next to their references.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./streams/frame ./streams/flow ./policies
+	$(GO) test -run '^$$' -bench StartSession -benchtime 300x ./broker/node
 	$(GO) run ./broker/cmd/tether-bench -bin $(BIN)
 
 lint:
@@ -34,6 +37,15 @@ lint:
 # Run each fuzz target for a short while.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/frame
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./broker/document
+	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 30s ./broker/document
+	$(GO) test -run '^$$' -fuzz FuzzSplitWords -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz FuzzDocumentRequest -fuzztime 15s ./broker/control
+
+# The shipped policy's Rego tests with OPA's own command (they also run in go test).
+OPA_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
+policy-test:
+	$(GO) run github.com/open-policy-agent/opa@$(OPA_VERSION) test policies/ -v
 
 clean:
 	rm -rf $(BIN)

@@ -401,6 +401,15 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 	if err != nil {
 		return nil, err
 	}
+	// Their instances, for rules about where a session runs.
+	instances, err := listJSON[api.Instance](ctx, s.b.Instances)
+	if err != nil {
+		return nil, err
+	}
+	where := make(map[string]api.Instance, len(instances))
+	for _, in := range instances {
+		where[in.ID] = in
+	}
 	out := []api.Session{}
 	_, err = s.decideThen(ctx, c, api.VerbDescribeSessions, policies.Input{}, func() (shown, hidden int) {
 		for _, se := range all {
@@ -410,7 +419,11 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 			if (r.Owner != "" && se.Owner != r.Owner) || (r.Target != "" && se.Target != r.Target) {
 				continue
 			}
-			if !s.permits(ctx, c, api.VerbDescribeSessions, policies.Input{Session: sessionInput(se)}) {
+			in := policies.Input{Session: sessionInput(se)}
+			if inst, ok := where[se.Target]; ok {
+				in.Target = targetInput(inst)
+			}
+			if !s.permits(ctx, c, api.VerbDescribeSessions, in) {
 				hidden++
 				continue
 			}

@@ -3,6 +3,9 @@ package node_test
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
 )
 
@@ -56,5 +60,42 @@ func BenchmarkSessionOutput(b *testing.B) {
 		if err != nil || code != 0 || w.n.Load() != size {
 			b.Fatalf("code %d, err %v, got %d bytes", code, err, w.n.Load())
 		}
+	}
+}
+
+// BenchmarkStartSession measures StartSession end to end (request, document, policy,
+// session record, the agent's accept, the started event) with the shipped policy library
+// and with a policy that allows everything without looking, and reports p50 and p99.
+// Each session then runs "true" to its end, untimed.
+func BenchmarkStartSession(b *testing.B) {
+	allowAll := b.TempDir()
+	if err := os.WriteFile(filepath.Join(allowAll, "allow.rego"), []byte("package tether.authz\n\ndecision := {\"allow\": true, \"reasons\": [], \"obligations\": {}}\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		dir  string
+	}{{"policy=shipped", ""}, {"policy=allow-all", allowAll}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := brokertest.NewServer(b, func(o *node.Options) { o.PolicyDir = bc.dir })
+			startAgent(b, s, "bench")
+			var took []time.Duration
+			for b.Loop() {
+				var start api.StartSessionResponse
+				t0 := time.Now()
+				if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{Target: "bench", Command: []string{"true"}}, &start); err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(t0))
+				b.StopTimer()
+				if code, err := session.Run(context.Background(), s.Admin, start, session.Options{Stdout: io.Discard, Stderr: io.Discard, NoStdin: true}); err != nil || code != 0 {
+					b.Fatalf("session: code %d, err %v", code, err)
+				}
+				b.StartTimer()
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+		})
 	}
 }
