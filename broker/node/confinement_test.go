@@ -117,7 +117,8 @@ func TestUserConfinement(t *testing.T) {
 	}
 	bob.Flush()
 
-	for _, subj := range []string{bobSession.Out, bobSession.Ctl, bobSession.In, subjects.UserInbox("bob") + ".>", "tether.s.>", "tether.agent.web-1.ctl", "tether.events.>", "$JS.API.>"} {
+	for _, subj := range []string{bobSession.Out, bobSession.Ctl, bobSession.In, subjects.UserInbox("bob") + ".>", "tether.s.>", "tether.agent.web-1.ctl", "tether.events.>", "$JS.API.>",
+		"tether.audit.>", "$KV.tether_policy.>", "$KV.tether_documents.>"} {
 		if _, err := alice.Subscribe(subj, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
@@ -134,6 +135,10 @@ func TestUserConfinement(t *testing.T) {
 		"$JS.API.CONSUMER.CREATE.TETHER_TRANSCRIPTS",
 		"$KV.tether_users.alice",
 		"tether.events.session.started",
+		subjects.Audit("StartSession"),      // forging an audit record
+		"$KV.tether_policy.bundle",          // planting a policy bundle
+		"$KV.tether_documents.Tether-Mine",  // planting a document
+		"$JS.API.STREAM.PURGE.TETHER_AUDIT", // erasing the audit trail
 	} {
 		if err := alice.Publish(subj, []byte("x")); err != nil {
 			t.Fatal(err)
