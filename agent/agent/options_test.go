@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"os"
-	"os/user"
 	"strings"
 	"testing"
 	"time"
@@ -11,34 +10,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/agent/agent"
+	"github.com/tetherhq/tether/agent/shell/shelltest"
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
-// runAsUser is a user other than the agent's when the tests run as root, else the agent's
-// own (which still goes through the lookup).
-func runAsUser(t *testing.T) *user.User {
-	t.Helper()
-	name := "nobody"
-	if os.Geteuid() != 0 {
-		self, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		name = self.Username
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func TestRunAs(t *testing.T) {
 	e := newEnv(t)
 	e.runAgent(agent.Config{})
-	u := runAsUser(t)
+	u := shelltest.RunAsUser(t)
 	dir := u.HomeDir
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		dir = "/"

@@ -6,29 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tetherhq/tether/agent/shell/shelltest"
 )
 
-// otherUser is a user other than the tests' when they run as root, else their own (which
-// still goes through the lookup).
-func otherUser(t *testing.T) *user.User {
-	t.Helper()
-	name := "nobody"
-	if os.Geteuid() != 0 {
-		self, err := user.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		name = self.Username
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func TestLookupAccount(t *testing.T) {
-	u := otherUser(t)
+	u := shelltest.RunAsUser(t)
 	a, err := LookupAccount(u.Username)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +94,7 @@ func TestAccountShell(t *testing.T) {
 }
 
 func TestStartAsAccount(t *testing.T) {
-	u := otherUser(t)
+	u := shelltest.RunAsUser(t)
 	a, err := LookupAccount(u.Username)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tetherhq/tether/agent/agentcmd"
+	"github.com/tetherhq/tether/agent/shell/shelltest"
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokercmd"
 	"github.com/tetherhq/tether/cli/clicmd"
@@ -85,15 +85,10 @@ func setup(env *testscript.Env) error {
 	env.Setenv("BROKER_URL", "nats://"+addr)
 	env.Setenv("ADMIN_PUB", pub)
 	env.Setenv("TETHER_CONFIG", cfg)
-	// A user the agent can run sessions as: nobody when the tests run as root, else the
-	// user running them (the agent can only be itself then).
-	runAs := "nobody"
-	if os.Geteuid() != 0 {
-		u, err := user.Current()
-		if err != nil {
-			return err
-		}
-		runAs = u.Username
+	// A user the agent can run sessions as.
+	runAs, err := shelltest.RunAsName()
+	if err != nil {
+		return err
 	}
 	env.Setenv("RUNAS_USER", runAs)
 	return nil
@@ -233,17 +228,7 @@ func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 80, Rows: 24}))
 	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
 	ts.Check(err)
-
-	cmd := exec.Command("tether", "shell", args[0])
-	cmd.Env = append(environ(ts), "TERM=xterm-256color")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
-	ts.Check(cmd.Start())
-	tty.Close()
-	var out screen
-	go out.copy(ptmx)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startShell(ts, args[0], ptmx, tty)
 
 	expect := func(what string) {
 		err := polltest.Wait(20*time.Second, func() error {
@@ -325,16 +310,7 @@ func cmdPTYExpect(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer ptmx.Close()
 	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 120, Rows: 40}))
-	cmd := exec.Command("tether", "shell", args[0])
-	cmd.Env = append(environ(ts), "TERM=xterm-256color")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
-	ts.Check(cmd.Start())
-	tty.Close()
-	var out screen
-	go out.copy(ptmx)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startShell(ts, args[0], ptmx, tty)
 	_, err = ptmx.Write([]byte(args[1] + "\r"))
 	ts.Check(err)
 	err = polltest.Wait(20*time.Second, func() error {
@@ -356,6 +332,22 @@ func cmdPTYExpect(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("tether shell did not exit; screen:\n%s", out.String())
 	}
 	fmt.Fprintf(ts.Stdout(), "%s", out.String())
+}
+
+// startShell runs "tether shell TARGET" on the PTY whose ends are ptmx and tty, and
+// copies what it shows to out; done gets its exit.
+func startShell(ts *testscript.TestScript, target string, ptmx, tty *os.File) (*exec.Cmd, *screen, chan error) {
+	cmd := exec.Command("tether", "shell", target)
+	cmd.Env = append(environ(ts), "TERM=xterm-256color")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
+	ts.Check(cmd.Start())
+	tty.Close()
+	out := new(screen)
+	go out.copy(ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, out, done
 }
 
 func ptsName(ts *testscript.TestScript, ptmx *os.File) string {
