@@ -155,11 +155,15 @@ func (s *Service) pushPolicy(ctx context.Context, c caller, data []byte) (any, e
 	if err := putJSON(ctx, s.b.Policy, policyBundleKey, storedBundle{Info: info, Files: r.Files}); err != nil {
 		return nil, err
 	}
-	// Put it in force here before answering, so the pusher's next request meets it; the
-	// other brokers follow through their watchers.
+	// Put it in force here before answering, so the pusher's next request meets it and
+	// the status shows it; the other brokers follow through their watchers.
 	if _, err := s.cfg.Policy.Apply(ctx, r.Files); err != nil {
 		return nil, fmt.Errorf("apply checked policy bundle %s: %w", rev, err)
 	}
+	s.policy.mu.Lock()
+	s.policy.lastErr, s.policy.loadedAt = "", s.now().UTC()
+	s.policy.mu.Unlock()
+	s.reportPolicy(ctx)
 	s.log.Info("policy bundle pushed", "revision", rev, keyUser, c.name, "files", len(r.Files))
 	return api.PushPolicyResponse{Bundle: info}, nil
 }
