@@ -374,3 +374,26 @@ func TestNewFromDirIsRecursive(t *testing.T) {
 		}
 	}
 }
+
+// A bundle whose data the library finds fault with is refused with every problem named,
+// and a bundle of one's own that defines no config_errors is not checked.
+func TestCompileChecksLibraryData(t *testing.T) {
+	b := Shipped()
+	b.Files["data.json"] = []byte(`{"tether": {"target_grants": [{"group": ["dev"], "actions": ["StartSesion"]}]}}`)
+	_, err := Compile(context.Background(), b)
+	if err == nil {
+		t.Fatal("bundle with bad data compiled")
+	}
+	for _, want := range []string{"policy data of bundle is not valid", `target_grants[0]: unknown key "group"`, `unknown action "StartSesion"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	own := Bundle{Files: map[string][]byte{
+		"authz.rego": []byte("package tether.authz\n\ndecision := {\"allow\": false}\n"),
+		"data.json":  []byte(`{"tether": {"target_grants": "whatever"}}`),
+	}}
+	if _, err := Compile(context.Background(), own); err != nil {
+		t.Fatalf("own bundle: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
@@ -131,15 +132,51 @@ func compile(ctx context.Context, b Bundle, prefix string, c config) (*Evaluator
 	if rules := compiler.GetRulesForVirtualDocument(ast.MustParseRef(decisionQuery)); len(rules) == 0 {
 		return nil, fmt.Errorf("compile policy %s: no rule defines %s", where, decisionQuery)
 	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	if err := checkConfig(ctx, compiler, store, where); err != nil {
+		return nil, err
+	}
 	pq, err := rego.New(
 		rego.Query(decisionQuery),
 		rego.Compiler(compiler),
-		rego.Store(inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))),
+		rego.Store(store),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare policy %s: %w", where, err)
 	}
 	return &Evaluator{query: pq, revision: b.Revision()}, nil
+}
+
+// configQuery is the set of problems a policy finds in its own data, as public messages;
+// a policy need not define it. The shipped library does (config.rego), so that a typo
+// in data.json refuses the bundle instead of silently granting nothing.
+const configQuery = "data.tether.authz.config_errors"
+
+// checkConfig refuses a policy whose configQuery finds problems in its data.
+func checkConfig(ctx context.Context, compiler *ast.Compiler, store storage.Store, where string) error {
+	if rules := compiler.GetRulesForVirtualDocument(ast.MustParseRef(configQuery)); len(rules) == 0 {
+		return nil
+	}
+	rs, err := rego.New(rego.Query(configQuery), rego.Compiler(compiler), rego.Store(store)).Eval(ctx)
+	if err != nil {
+		return fmt.Errorf("check policy data of %s: %w", where, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil
+	}
+	list, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return fmt.Errorf("check policy data of %s: %s is %T, not a set", where, configQuery, rs[0].Expressions[0].Value)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	msgs := make([]string, 0, len(list))
+	for _, v := range list {
+		msgs = append(msgs, fmt.Sprint(v))
+	}
+	slices.Sort(msgs)
+	return fmt.Errorf("policy data of %s is not valid:\n%s", where, strings.Join(msgs, "\n"))
 }
 
 // roundTrip passes data through JSON, so that a value JSON cannot hold is an error here
