@@ -166,6 +166,10 @@ type Preferences struct {
 	S3BucketName            string `json:"s3BucketName,omitempty"`
 	S3KeyPrefix             string `json:"s3KeyPrefix,omitempty"`
 	S3EncryptionEnabled     bool   `json:"s3EncryptionEnabled,omitempty"`
+	// RecordInput records the client's input as well as the output.
+	RecordInput bool `json:"recordInput,omitempty"`
+	// StreamingEnabled uploads a long session's recording in parts while it runs.
+	StreamingEnabled bool `json:"streamingEnabled,omitempty"`
 }
 
 type GetPreferencesResponse struct {

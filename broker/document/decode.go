@@ -42,6 +42,7 @@ type rawInputs struct {
 	ShellProfile                *rawShellProfile `yaml:"shellProfile" json:"shellProfile"`
 	TranscriptRetentionDays     flexInt          `yaml:"transcriptRetentionDays" json:"transcriptRetentionDays"`
 	RecordInput                 flexBool         `yaml:"recordInput" json:"recordInput"`
+	StreamingEnabled            flexBool         `yaml:"streamingEnabled" json:"streamingEnabled"`
 }
 
 type rawShellProfile struct {

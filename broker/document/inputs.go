@@ -96,6 +96,7 @@ func parseInputs(in *rawInputs) (api.Preferences, bool, error) {
 		}
 		p.ShellProfileLinux = sp.Linux
 	}
+	p.RecordInput, p.StreamingEnabled = in.RecordInput.v, in.StreamingEnabled.v
 	return p, in.RecordInput.v, nil
 }
 

@@ -24,7 +24,8 @@ func TestInputs(t *testing.T) {
 		{"run as", "  runAsEnabled: true\n  runAsDefaultUser: Deploy_user.1-x\n", api.Preferences{IdleSessionTimeout: 20, RunAsEnabled: true, RunAsDefaultUser: "Deploy_user.1-x"}, false},
 		{"s3", "  s3BucketName: my.bucket-1\n  s3KeyPrefix: a/b\n", api.Preferences{IdleSessionTimeout: 20, S3BucketName: "my.bucket-1", S3KeyPrefix: "a/b"}, false},
 		{"shell profile", "  shellProfile:\n    linux: |\n      cd /srv\n      exec bash\n    windows: cd C:\\\n", api.Preferences{IdleSessionTimeout: 20, ShellProfileLinux: "cd /srv\nexec bash\n"}, false},
-		{"retention and record", "  transcriptRetentionDays: '30'\n  recordInput: true\n", api.Preferences{IdleSessionTimeout: 20, TranscriptRetentionDays: 30}, true},
+		{"retention and record", "  transcriptRetentionDays: '30'\n  recordInput: true\n", api.Preferences{IdleSessionTimeout: 20, TranscriptRetentionDays: 30, RecordInput: true}, true},
+		{"streaming", "  streamingEnabled: 'true'\n", api.Preferences{IdleSessionTimeout: 20, StreamingEnabled: true}, false},
 		{"blank unsupported", "  cloudWatchLogGroupName: ''\n  kmsKeyId: ''\n  cloudWatchEncryptionEnabled: true\n  cloudWatchStreamingEnabled: true\n", api.Preferences{IdleSessionTimeout: 20}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -177,6 +177,6 @@ func (d *Document) Preferences() api.Preferences {
 	return d.prefs
 }
 
-// RecordInput reports a Standard_Stream document's recordInput input. api.Preferences has
-// no field for it yet; it is stored only.
+// RecordInput reports a Standard_Stream document's recordInput input (also
+// Preferences().RecordInput).
 func (d *Document) RecordInput() bool { return d.recordInput }
