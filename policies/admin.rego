@@ -13,7 +13,7 @@ admin_groups := data.tether.admin_groups
 admin_actions := {
 	"CreateActivation", "ListActivations", "DeleteActivation",
 	"AddUser", "ListUsers", "RemoveUser", "DeregisterInstance",
-	"PushPolicy", "PolicyStatus", "EvaluatePolicy",
+	"PushPolicy", "PolicyStatus", "EvaluatePolicy", "ShipStatus",
 }
 
 is_admin if {

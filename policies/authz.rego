@@ -21,7 +21,8 @@ package tether.authz
 known_actions := {
 	"StartSession",
 	"DescribeSessions", "DescribeInstanceInformation", "WhoAmI",
-	"TerminateSession", "ResumeSession", "GetSession", "ReadTranscript",
+	"TerminateSession", "ResumeSession", "GetSession", "ReadTranscript", "GetRecording",
+	"ListRecordings", "ShipStatus",
 	"GetDocument", "ListDocuments", "GetPreferences",
 	"CreateDocument", "UpdateDocument", "DeleteDocument", "UpdatePreferences",
 	"CreateActivation", "ListActivations", "DeleteActivation",
@@ -31,7 +32,7 @@ known_actions := {
 
 # Verbs any user may call without naming a resource. For a list, the broker then
 # asks again per item (see sessions.rego and tagged_targets.rego).
-open_actions := {"DescribeSessions", "DescribeInstanceInformation", "WhoAmI"}
+open_actions := {"DescribeSessions", "DescribeInstanceInformation", "WhoAmI", "ListRecordings"}
 
 decision := {
 	"allow": allow,
@@ -69,6 +70,13 @@ grant contains {"sid": "open", "obligations": {}} if {
 grant contains {"sid": "open", "obligations": {}} if {
 	input.action == "DescribeInstanceInformation"
 	not input.target
+}
+
+# ListRecordings is asked once without a session; the broker then asks GetRecording for
+# each recording it would show.
+grant contains {"sid": "open", "obligations": {}} if {
+	input.action == "ListRecordings"
+	not input.session
 }
 
 # An unknown action is denied even to admins, so a verb the policy has never

@@ -35,7 +35,7 @@ denied(d, reasons) if {
 test_known_actions_are_the_union if {
 	union := ((((({"StartSession"} | authz.open_actions) | object.keys(authz.owner_actions)) | authz.admin_actions) | authz.document_read_actions) | authz.document_write_actions)
 	authz.known_actions == union
-	count(authz.known_actions) == 25
+	count(authz.known_actions) == 28
 }
 
 # Rule 1: admins may do every known action.
@@ -170,7 +170,7 @@ test_admin_actions_listed if {
 	authz.admin_actions == {
 		"CreateActivation", "ListActivations", "DeleteActivation",
 		"AddUser", "ListUsers", "RemoveUser", "DeregisterInstance",
-		"PushPolicy", "PolicyStatus", "EvaluatePolicy",
+		"PushPolicy", "PolicyStatus", "EvaluatePolicy", "ShipStatus",
 	}
 }
 

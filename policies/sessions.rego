@@ -18,6 +18,7 @@ owner_actions := {
 	"ResumeSession": "resume",
 	"GetSession": "view",
 	"ReadTranscript": "read the transcript of",
+	"GetRecording": "read the recording of",
 }
 
 session_owned if {

@@ -89,3 +89,13 @@ test_statement_sessions_any if {
 	decide(sue, "DescribeSessions", alices).allow with data.tether.target_grants as grants
 	not decide(sue, "GetSession", alices).allow with data.tether.target_grants as grants
 }
+
+test_recordings_are_the_owners if {
+	decide(alice, "GetRecording", alices).allow
+	d := decide(bob, "GetRecording", alices)
+	not d.allow
+	d.reasons == ["only the session's owner or an admin may read the recording of session alice-0a1b2c"]
+	authz.decision.allow with input as {"principal": bob, "action": "ListRecordings"}
+	authz.decision.allow with input as {"principal": root, "action": "ShipStatus"}
+	not authz.decision.allow with input as {"principal": alice, "action": "ShipStatus"}
+}

@@ -51,10 +51,17 @@ func checkStart(s *api.AgentStart) error {
 	if err := subjects.ValidName(s.Owner); err != nil {
 		return fmt.Errorf("owner: %w", err)
 	}
-	for _, sub := range []struct{ name, v string }{{"in", s.Subjects.In}, {"out", s.Subjects.Out}, {"ctl", s.Subjects.Ctl}} {
+	subs := []struct{ name, v string }{{"in", s.Subjects.In}, {"out", s.Subjects.Out}, {"ctl", s.Subjects.Ctl}}
+	if s.RecordInput { // otherwise rin is not used
+		subs = append(subs, struct{ name, v string }{"rin", s.Subjects.Rin})
+	}
+	for _, sub := range subs {
 		if err := checkSubject(sub.v); err != nil {
 			return fmt.Errorf("subjects.%s: %w", sub.name, err)
 		}
+	}
+	if r := s.Subjects.Rin; s.RecordInput && (r == s.Subjects.In || r == s.Subjects.Out || r == s.Subjects.Ctl) {
+		return fmt.Errorf("subjects.rin %q: must differ from in, out and ctl", r)
 	}
 	if len(s.Command) > 0 && s.Command[0] == "" {
 		return errors.New("command: program name is empty")

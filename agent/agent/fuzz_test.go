@@ -14,8 +14,12 @@ func FuzzControl(f *testing.F) {
 		SessionID: "alice-1", Owner: "alice", Subjects: api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl},
 		Command: []string{"ls", "-l"}, Cols: 80, Rows: 24, Window: 1 << 20,
 	}})
+	rin, _ := json.Marshal(api.AgentControl{Start: &api.AgentStart{
+		SessionID: "alice-1", Owner: "alice", Subjects: api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl, Rin: s.Rin},
+		RecordInput: true,
+	}})
 	term, _ := json.Marshal(api.AgentControl{Terminate: &api.AgentTerminate{SessionID: "alice-1", Reason: "bye"}})
-	for _, seed := range []string{string(start), string(term), `{}`, `{"start":{},"terminate":{}}`, `null`, `[]`, `{"start":null}`, "\x00"} {
+	for _, seed := range []string{string(start), string(rin), string(term), `{}`, `{"start":{},"terminate":{}}`, `null`, `[]`, `{"start":null}`, "\x00"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -33,7 +37,11 @@ func FuzzControl(f *testing.F) {
 			if subjects.ValidName(c.Start.SessionID) != nil || subjects.ValidName(c.Start.Owner) != nil {
 				t.Fatalf("accepted invalid names: %+v", c.Start)
 			}
-			for _, sub := range []string{c.Start.Subjects.In, c.Start.Subjects.Out, c.Start.Subjects.Ctl} {
+			subs := []string{c.Start.Subjects.In, c.Start.Subjects.Out, c.Start.Subjects.Ctl}
+			if c.Start.RecordInput {
+				subs = append(subs, c.Start.Subjects.Rin)
+			}
+			for _, sub := range subs {
 				if checkSubject(sub) != nil {
 					t.Fatalf("accepted subject %q", sub)
 				}

@@ -85,7 +85,7 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: transcript, Subjects: []string{subjects.Transcripts},
+		Name: transcript, Subjects: []string{subjects.Transcripts, subjects.RecordedInput},
 		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute, AllowMsgTTL: true,
 	}); err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func (e *env) startSession(id string, st api.AgentStart) *client {
 	e.t.Helper()
 	s := subjects.ForSession(instanceID, "alice", id)
 	st.SessionID, st.Owner = id, "alice"
-	st.Subjects = api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl}
+	st.Subjects = api.Subjects{In: s.In, Out: s.Out, Ctl: s.Ctl, Rin: s.Rin}
 	c := &client{t: e.t, e: e, id: id, subj: st.Subjects, out: make(chan *nats.Msg, 4096), ctl: make(chan *nats.Msg, 4096), ack: true}
 	w := st.Window
 	if w == 0 {

@@ -69,6 +69,7 @@ func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, e
 		OnActivity:     onActivity,
 		OutputActivity: !shellSession && !st.Interactive, // no terminal: output is activity
 		Preface:        preface,
+		RecordInput:    st.RecordInput,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,91 @@ func TestFlowControl(t *testing.T) {
 	c.acker.Flush()
 	if st := c.waitExit(); st.Code != 0 || c.text.Len() != total {
 		t.Fatalf("exit %+v after %d bytes, want %d", st, c.text.Len(), total)
+	}
+}
+
+// recordedInput reads every message on the session's recorded-input subject.
+func (c *client) recordedInput() []jetstream.Msg {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	st, err := c.e.js.Stream(ctx, transcript)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(c.subj.Rin))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n := info.State.Subjects[c.subj.Rin]
+	if n == 0 {
+		return nil
+	}
+	cons, err := c.e.js.OrderedConsumer(ctx, transcript, jetstream.OrderedConsumerConfig{FilterSubjects: []string{c.subj.Rin}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for uint64(len(msgs)) < n {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			c.t.Fatalf("recorded input %d of %d: %v", len(msgs)+1, n, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+func TestRecordInput(t *testing.T) {
+	e := newEnv(t)
+	e.runAgent(agent.Config{})
+	c := e.startSession("alice-rin", api.AgentStart{Interactive: true, RecordInput: true, TranscriptTTL: api.Duration(time.Hour)})
+	typed := []string{"echo one-$((0+1))\n", "e", "c", "h", "o two-$((1+1))\n", "exit 4\n"}
+	for _, s := range typed[:len(typed)-1] {
+		c.stdin(s)
+	}
+	c.waitOutput("two-2")
+	c.stdin(typed[len(typed)-1])
+	if st := c.waitExit(); st.Code != 4 {
+		t.Fatalf("exit = %+v", st)
+	}
+	e.cp.waitEnded(t, c.id) // every recorded frame is acknowledged by now
+
+	msgs := c.recordedInput()
+	if len(msgs) != len(typed) {
+		t.Fatalf("%d recorded input frames, want %d", len(msgs), len(typed))
+	}
+	for i, m := range msgs {
+		f, err := frame.Decode(m.Data())
+		if err != nil {
+			t.Fatalf("recorded input %d: %v", i+1, err)
+		}
+		if f.Type != frame.Stdin || f.Seq != uint64(i+1) || string(f.Payload) != typed[i] {
+			t.Errorf("recorded input %d = %v seq %d %q, want stdin seq %d %q", i+1, f.Type, f.Seq, f.Payload, i+1, typed[i])
+		}
+		if got, want := m.Headers().Get(jetstream.MsgIDHeader), c.id+"/i"+strconv.Itoa(i+1); got != want {
+			t.Errorf("recorded input %d has message id %q, want %q", i+1, got, want)
+		}
+		if got := m.Headers().Get(jetstream.MsgTTLHeader); got != "1h0m0s" {
+			t.Errorf("recorded input %d has TTL %q, want the transcript's 1h0m0s", i+1, got)
+		}
+	}
+	// The output keeps its own numbering from 1, untouched by the input's.
+	if f, _ := frame.Decode(c.frames[0]); f.Seq != 1 {
+		t.Fatalf("first output frame has seq %d", f.Seq)
+	}
+}
+
+func TestInputNotRecordedByDefault(t *testing.T) {
+	e := newEnv(t)
+	e.runAgent(agent.Config{})
+	c := e.startSession("alice-norin", api.AgentStart{Interactive: true})
+	c.stdin("echo three-$((1+2))\n")
+	c.waitOutput("three-3")
+	c.stdin("exit\n")
+	c.waitExit()
+	e.cp.waitEnded(t, c.id)
+	if msgs := c.recordedInput(); len(msgs) != 0 {
+		t.Fatalf("%d frames recorded on %s without RecordInput", len(msgs), c.subj.Rin)
 	}
 }

@@ -63,15 +63,23 @@ type Config struct {
 	OutputActivity bool
 	// Preface is written to the process's stdin once it is bound, before any of the client's
 	// input (a shell profile typed into the terminal). It is not counted against the client's
-	// input window.
+	// input window, nor recorded as input.
 	Preface []byte
+	// RecordInput records the client's input on Subjects.Rin through JS: the payload of each
+	// Stdin frame the process is given, as a Stdin frame numbered in a sequence of its own,
+	// with message id "<session>/i<seq>" and the same MsgTTL as output. A recorded frame
+	// that cannot be recorded fails the channel as output does. The client's input credit
+	// then waits for both the process and the stream.
+	RecordInput bool
 }
 
 // Stats summarises a finished channel.
 type Stats struct {
-	Frames uint64 // frames published on Out, the Exit frame included
-	Bytes  uint64 // payload bytes of data frames
-	Err    error  // why recording failed, if it did
+	Frames      uint64 // frames published on Out, the Exit frame included
+	Bytes       uint64 // payload bytes of data frames
+	InputFrames uint64 // Stdin frames recorded on Rin (Config.RecordInput)
+	InputBytes  uint64 // their payload bytes
+	Err         error  // why recording failed, if it did
 }
 
 // Channel is one session's binding to its subjects.
@@ -90,6 +98,8 @@ type Channel struct {
 
 	out    outbound
 	in     inbox
+	rin    recorder
+	credit inputCredit
 	ctlMu  sync.Mutex
 	ctlSeq uint64 // last sequence number sent on Ctl
 
@@ -113,6 +123,9 @@ func Open(cfg Config) (*Channel, error) {
 	}
 	if cfg.Subjects.In == "" || cfg.Subjects.Out == "" || cfg.Subjects.Ctl == "" {
 		return nil, errors.New("channel: in, out and ctl subjects are required")
+	}
+	if cfg.RecordInput && cfg.Subjects.Rin == "" {
+		return nil, errors.New("channel: the rin subject is required to record input")
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = frame.DefaultWindow
@@ -139,6 +152,7 @@ func Open(cfg Config) (*Channel, error) {
 	}
 	c.in.init()
 	c.out.init()
+	c.rin.init(cfg.RecordInput)
 	sub, err := cfg.Conn.Subscribe(cfg.Subjects.In, c.onIn)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", cfg.Subjects.In, err)
@@ -147,6 +161,10 @@ func Open(cfg Config) (*Channel, error) {
 	go c.pump()
 	go c.track()
 	go c.writeStdin()
+	if cfg.RecordInput {
+		go c.record()
+		go c.trackInput()
+	}
 	return c, nil
 }
 
@@ -154,7 +172,8 @@ func Open(cfg Config) (*Channel, error) {
 // client is listening and the process may start.
 func (c *Channel) Attached() <-chan struct{} { return c.attached }
 
-// Failed is closed when output could not be recorded in the transcript stream.
+// Failed is closed when output, or recorded input, could not be recorded in the
+// transcript stream.
 func (c *Channel) Failed() <-chan struct{} { return c.failed }
 
 // Bind connects the started process: input frames now reach it and its outputs are read
@@ -189,7 +208,7 @@ func (c *Channel) SendResize(s frame.Size) { c.out.queue(frame.Resize, frame.Enc
 func (c *Channel) Drain(idle time.Duration) { c.out.drain(idle) }
 
 // Finish publishes the Exit frame as the last frame on Out, waits until the stream has
-// acknowledged every frame, and stops the channel. When ctx is done before that, the credit
+// acknowledged every frame (recorded input included), and stops the channel. When ctx is done before that, the credit
 // window is released (see ReleaseWindow). Call Drain first when a process was bound.
 // Finish is idempotent; later calls return the first result.
 func (c *Channel) Finish(ctx context.Context, st frame.ExitStatus) Stats {
@@ -211,8 +230,13 @@ func (c *Channel) Finish(ctx context.Context, st frame.ExitStatus) Stats {
 		}
 		close(c.quit)
 		<-c.writerDone
+		<-c.rin.done
 		c.ReleaseWindow()
-		c.stats = Stats{Frames: c.out.frames, Bytes: c.out.bytes, Err: c.failErr}
+		c.stats = Stats{
+			Frames: c.out.frames, Bytes: c.out.bytes,
+			InputFrames: c.rin.seq, InputBytes: c.rin.bytes,
+			Err: c.failErr,
+		}
 	})
 	return c.stats
 }
@@ -220,7 +244,7 @@ func (c *Channel) Finish(ctx context.Context, st frame.ExitStatus) Stats {
 func (c *Channel) fail(err error) {
 	c.failOnce.Do(func() {
 		c.failErr = err
-		c.log.Error("recording output failed", logkey.Err, err)
+		c.log.Error("recording failed", logkey.Err, err)
 		close(c.failed)
 		c.ReleaseWindow()
 	})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +26,29 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func connect(t *testing.T) *nats.Conn {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	return connectServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+}
+
+// connectJS connects to a server with JetStream and a transcript stream capturing the
+// test's out and rin subjects.
+func connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := connectServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{
+		Name: "T", Subjects: []string{subj.Out, subj.Rin}, Duplicates: time.Minute, AllowMsgTTL: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+func connectServer(t *testing.T, opts *server.Options) *nats.Conn {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +65,7 @@ func connect(t *testing.T) *nats.Conn {
 	return nc
 }
 
-var subj = api.Subjects{In: "t.in", Out: "t.out", Ctl: "t.ctl"}
+var subj = api.Subjects{In: "t.in", Out: "t.out", Ctl: "t.ctl", Rin: "t.rin"}
 
 // fakeJS records published frames. fail decides, per attempt, whether the publish call
 // (refuse) or its acknowledgement (nack) fails.
@@ -68,14 +92,17 @@ func (f *future) Ok() <-chan *jetstream.PubAck { return f.ok }
 func (f *future) Err() <-chan error            { return f.err }
 func (f *future) Msg() *nats.Msg               { return f.msg }
 
-// PublishMsgAsync keys frames by their sequence number (the options that carry the
-// message id are opaque outside nats.go).
+// PublishMsgAsync keys frames by their subject and sequence number (the options that carry
+// the message id are opaque outside nats.go).
 func (j *fakeJS) PublishMsgAsync(m *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	f, err := frame.Decode(m.Data)
 	if err != nil {
 		return nil, err
 	}
 	id := msgID("s1", f.Seq)
+	if m.Subject == subj.Rin {
+		id = inputMsgID("s1", f.Seq)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := j.attempts[id]
@@ -470,5 +497,208 @@ func TestPreface(t *testing.T) {
 	f, _ := frame.Decode(m.Data)
 	if n, _ := frame.DecodeWindow(f.Payload); n != 300 {
 		t.Fatalf("window report %d, want 300", n)
+	}
+}
+
+// streamed returns the frames the stream holds on subject, in order, with their message ids.
+func streamed(t *testing.T, js jetstream.JetStream, subject string) (frames []frame.Frame, ids []string) {
+	t.Helper()
+	st, err := js.Stream(t.Context(), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := info.State.Subjects[subject]
+	if n == 0 {
+		return nil, nil
+	}
+	cons, err := js.OrderedConsumer(t.Context(), "T", jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uint64(len(frames)) < n {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("frame %d of %d on %s: %v", len(frames)+1, n, subject, err)
+		}
+		f, err := frame.Decode(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, f)
+		ids = append(ids, m.Headers().Get(jetstream.MsgIDHeader))
+	}
+	return frames, ids
+}
+
+func TestRecordInput(t *testing.T) {
+	nc, js := connectJS(t)
+	ctl, err := nc.SubscribeSync(subj.Ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj, Window: 1024, RecordInput: true,
+		Preface: []byte("not recorded\n"), MsgTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Finish(context.Background(), frame.ExitStatus{})
+	typed := []string{"l", "s", "\n", strings.Repeat("x", 300), "after"}
+	for i, s := range typed {
+		send(t, nc, uint64(i+1), frame.Stdin, []byte(s))
+	}
+	send(t, nc, 6, frame.Stdin, nil) // nothing to record
+	send(t, nc, 7, frame.Resize, frame.EncodeSize(frame.Size{Cols: 1, Rows: 1}))
+	<-c.Attached()
+	p := &proc{}
+	c.Bind(p)
+	want := strings.Join(typed, "")
+	waitFor(t, "input delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stdin.Len() == len("not recorded\n")+len(want)
+	})
+	// Credit comes back once the bytes are both written and recorded.
+	m, err := ctl.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := frame.Decode(m.Data)
+	if n, _ := frame.DecodeWindow(f.Payload); n < 256 || n > uint64(len(want)) {
+		t.Fatalf("window report %d", n)
+	}
+	send(t, nc, 8, frame.Close, nil)
+	send(t, nc, 9, frame.Stdin, []byte("after close")) // not given to the process: not recorded
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stdin closed", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.closed
+	})
+	st := c.Finish(context.Background(), frame.ExitStatus{})
+	if st.Err != nil || st.InputFrames != uint64(len(typed)) || st.InputBytes != uint64(len(want)) {
+		t.Fatalf("stats %+v, want %d input frames of %d bytes", st, len(typed), len(want))
+	}
+	// Recorded input takes no output credit.
+	if got := c.win.Outstanding(); got != 0 {
+		t.Fatalf("%d bytes of output credit outstanding", got)
+	}
+	frames, ids := streamed(t, js, subj.Rin)
+	if len(frames) != len(typed) {
+		t.Fatalf("%d frames on %s, want %d", len(frames), subj.Rin, len(typed))
+	}
+	for i, f := range frames {
+		if f.Type != frame.Stdin || f.Seq != uint64(i+1) || string(f.Payload) != typed[i] || ids[i] != "s1/i"+strconv.Itoa(i+1) {
+			t.Errorf("recorded %d: %v seq %d %q id %q; want stdin seq %d %q", i+1, f.Type, f.Seq, f.Payload, ids[i], i+1, typed[i])
+		}
+	}
+	// The output is numbered apart: the Resize echo, then Exit.
+	out, ids := streamed(t, js, subj.Out)
+	if len(out) != 2 || out[0].Seq != 1 || out[0].Type != frame.Resize || ids[0] != "s1/1" || out[1].Type != frame.Exit {
+		t.Fatalf("output frames %+v ids %v", out, ids)
+	}
+}
+
+func TestInputNotRecorded(t *testing.T) {
+	nc, js := connectJS(t)
+	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, nc, 1, frame.Stdin, []byte("secret\n"))
+	p := &proc{}
+	c.Bind(p)
+	waitFor(t, "input delivered", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.stdin.Len() == len("secret\n")
+	})
+	if st := c.Finish(context.Background(), frame.ExitStatus{}); st.Err != nil || st.InputFrames != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if frames, _ := streamed(t, js, subj.Rin); len(frames) != 0 {
+		t.Fatalf("%d frames recorded on %s", len(frames), subj.Rin)
+	}
+	if out, _ := streamed(t, js, subj.Out); len(out) != 1 || out[0].Type != frame.Exit {
+		t.Fatalf("output frames %+v", out)
+	}
+}
+
+func TestRecordInputRequiresSubject(t *testing.T) {
+	nc := connect(t)
+	s := subj
+	s.Rin = ""
+	if _, err := Open(Config{Conn: nc, JS: newFakeJS(), SessionID: "s1", Subjects: s, RecordInput: true}); err == nil {
+		t.Fatal("opened a channel recording input without a rin subject")
+	}
+}
+
+func TestRecordInputRetried(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	// Every input frame is refused once and nacked once before it is stored.
+	input := func(id string) bool { return strings.HasPrefix(id, "s1/i") }
+	js.refuse = func(id string, n int) bool { return input(id) && n == 0 }
+	js.nack = func(id string, n int) bool { return input(id) && n == 1 }
+	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj, RecordInput: true, RecordTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Bind(&proc{})
+	for i, s := range []string{"a", "b", "c"} {
+		send(t, nc, uint64(i+1), frame.Stdin, []byte(s))
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "input recorded", func() bool {
+		js.mu.Lock()
+		defer js.mu.Unlock()
+		_, ok := js.stored[inputMsgID("s1", 3)]
+		return ok
+	})
+	if st := c.Finish(context.Background(), frame.ExitStatus{}); st.Err != nil || st.InputFrames != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	var got []byte
+	for _, id := range js.order {
+		if !input(id) {
+			continue
+		}
+		f, _ := frame.Decode(js.stored[id])
+		got = append(got, f.Payload...)
+		if js.attempts[id] != 3 {
+			t.Errorf("%s published %d times, want 3", id, js.attempts[id])
+		}
+	}
+	if string(got) != "abc" {
+		t.Fatalf("recorded %q", got)
+	}
+}
+
+func TestRecordInputFails(t *testing.T) {
+	nc := connect(t)
+	js := newFakeJS()
+	js.nack = func(id string, _ int) bool { return strings.HasPrefix(id, "s1/i") }
+	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj, RecordInput: true, RecordTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Bind(&proc{})
+	send(t, nc, 1, frame.Stdin, []byte("ls\n"))
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("failure to record input not detected")
+	}
+	if st := c.Finish(context.Background(), frame.ExitStatus{Code: -1, Reason: "recording_failed"}); st.Err == nil || !strings.Contains(st.Err.Error(), "input frame 1") {
+		t.Fatalf("stats %+v", st)
 	}
 }

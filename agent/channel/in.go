@@ -99,10 +99,10 @@ func (c *Channel) queueStdin(p []byte) {
 	case in.eof:
 		in.mu.Unlock()
 		return
-	case in.bytes+len(p) > c.cfg.Window+frame.MaxPayload:
+	case max(in.bytes, c.rin.backlog())+len(p) > c.cfg.Window+frame.MaxPayload:
 		in.mu.Unlock()
 		c.log.Warn("client exceeded its input window: stdin dropped", logkey.Bytes, len(p))
-		c.reportConsumed(len(p)) // keep the client's count in step
+		c.consumed(len(p), len(p)) // keep the client's count in step
 		return
 	}
 	// Append small writes to the last queued buffer: typing one byte per frame must not
@@ -117,6 +117,7 @@ func (c *Channel) queueStdin(p []byte) {
 	in.bytes += len(p)
 	in.mu.Unlock()
 	in.signal()
+	c.rin.queue(p) // a no-op unless input is recorded
 }
 
 // writeStdin is the stdin writer goroutine: it writes queued input to the process,
@@ -163,7 +164,7 @@ func (c *Channel) writeStdin() {
 				c.in.mu.Lock()
 				c.in.bytes -= len(b)
 				c.in.mu.Unlock()
-				c.reportConsumed(len(b))
+				c.consumed(len(b), 0)
 			}
 		}
 		// No report when the queue runs dry: a sender only waits on credit once it has a

@@ -13,17 +13,32 @@ import (
 	"github.com/tetherhq/tether/streams/frame"
 )
 
-// pending is a frame published on Out and not yet acknowledged by the stream.
+// pending is a frame published on Out (or Rin) and not yet acknowledged by the stream.
 type pending struct {
 	msg *nats.Msg
 	buf *[]byte // msg.Data's pooled buffer; back to the pool once the stream has the frame
 	id  string  // Nats-Msg-Id, so the stream drops a retried duplicate
 	seq uint64
 	fut jetstream.PubAckFuture // nil when the frame could not be published at all
+	// input marks a recorded input frame on Rin, numbered apart from the frames on Out.
+	input bool
+}
+
+// name names the frame in errors and logs.
+func (p pending) name() string {
+	if p.input {
+		return "input frame " + strconv.FormatUint(p.seq, 10)
+	}
+	return "frame " + strconv.FormatUint(p.seq, 10)
 }
 
 func msgID(session string, seq uint64) string {
 	return session + "/" + strconv.FormatUint(seq, 10)
+}
+
+// inputMsgID is the message id of recorded input frame seq: its own space beside msgID's.
+func inputMsgID(session string, seq uint64) string {
+	return session + "/i" + strconv.FormatUint(seq, 10)
 }
 
 // publishRetry publishes p, retrying with backoff while the client refuses (too many
@@ -42,10 +57,10 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 		if first.IsZero() {
 			first = time.Now()
 		} else if time.Since(first) > c.cfg.RecordTimeout {
-			c.fail(fmt.Errorf("publish frame %d: %w", p.seq, err))
+			c.fail(fmt.Errorf("publish %s: %w", p.name(), err))
 			return nil
 		}
-		c.log.Debug("publish frame: retrying", logkey.Frame, p.seq, logkey.Err, err)
+		c.log.Debug("publish frame: retrying", logkey.Subject, p.msg.Subject, logkey.Frame, p.seq, logkey.Err, err)
 		time.Sleep(b.next())
 	}
 }
@@ -83,10 +98,10 @@ func (c *Channel) await(p pending) {
 		if first.IsZero() {
 			first = time.Now()
 		}
-		c.log.Debug("frame not recorded: retrying", logkey.Frame, p.seq, logkey.Err, err)
+		c.log.Debug("frame not recorded: retrying", logkey.Subject, p.msg.Subject, logkey.Frame, p.seq, logkey.Err, err)
 		for {
 			if time.Since(first) > c.cfg.RecordTimeout {
-				c.fail(fmt.Errorf("record frame %d: %w", p.seq, err))
+				c.fail(fmt.Errorf("record %s: %w", p.name(), err))
 				return
 			}
 			time.Sleep(b.next())

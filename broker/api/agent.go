@@ -86,6 +86,10 @@ type AgentStart struct {
 	// TranscriptTTL, when set, is how long the transcript stream keeps each output frame
 	// (a per-message TTL).
 	TranscriptTTL Duration `json:"transcript_ttl,omitempty"`
+	// RecordInput asks the agent to record the client's input too (the preference
+	// recordInput): every Stdin frame's payload, numbered in its own sequence, on
+	// Subjects.Rin through the transcript stream, with the same TTL as output frames.
+	RecordInput bool `json:"record_input,omitempty"`
 }
 
 // AgentTerminate asks the agent to end a session; Reason ends up in its Exit frame.

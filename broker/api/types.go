@@ -128,6 +128,17 @@ type Session struct {
 	// obligations); zero means none.
 	IdleTimeout Duration `json:"idle_timeout,omitempty"`
 	MaxDuration Duration `json:"max_duration,omitempty"`
+	// Recording says how the session's recording is shipped, from the preferences in
+	// force when it started.
+	Recording *SessionRecording `json:"recording,omitempty"`
+}
+
+// SessionRecording is what the preferences said about a session's recording.
+type SessionRecording struct {
+	KeyPrefix          string `json:"s3_key_prefix,omitempty"`
+	EncryptionRequired bool   `json:"s3_encryption_enabled,omitempty"`
+	Bucket             string `json:"s3_bucket_name,omitempty"`
+	RecordInput        bool   `json:"record_input,omitempty"`
 }
 
 // Ended reports whether the session is over.
@@ -138,6 +149,9 @@ type Subjects struct {
 	In  string `json:"in"`
 	Out string `json:"out"`
 	Ctl string `json:"ctl"`
+	// Rin is the subject the agent records the client's input on when
+	// AgentStart.RecordInput is set. Users may neither publish nor subscribe to it.
+	Rin string `json:"rin,omitempty"`
 }
 
 // StartSessionRequest asks for a session on Target. With Command empty and Interactive

@@ -75,7 +75,11 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	cfg := config.Default()
 	cfg.Listen, cfg.StateDir, cfg.PolicyDir = *listen, filepath.Join(*stateDir, "broker"), *policyDir
 	cfg.Admins = []config.Admin{{Name: user, NKey: pub}}
-	n, err := node.Start(ctx, nodeOptions(cfg, log))
+	o, err := nodeOptions(cfg, log)
+	if err != nil {
+		return 0, err
+	}
+	n, err := node.Start(ctx, o)
 	if err != nil {
 		return 0, err
 	}

@@ -109,6 +109,7 @@ func run(args []string, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
 	var admins adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
+	rf := recordingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -135,6 +136,7 @@ func run(args []string, stderr io.Writer) error {
 	set(&cfg.TLSCertFile, *tlsCert)
 	set(&cfg.TLSKeyFile, *tlsKey)
 	cfg.Admins = append(cfg.Admins, admins...)
+	rf.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -142,7 +144,11 @@ func run(args []string, stderr io.Writer) error {
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(ctx, nodeOptions(cfg, log))
+	o, err := nodeOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	n, err := node.Start(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -151,7 +157,7 @@ func run(args []string, stderr io.Writer) error {
 	return n.Close()
 }
 
-func nodeOptions(cfg config.Config, log *slog.Logger) node.Options {
+func nodeOptions(cfg config.Config, log *slog.Logger) (node.Options, error) {
 	o := node.Options{
 		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName,
 		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir, TLSCert: cfg.TLSCertFile, TLSKey: cfg.TLSKeyFile,
@@ -165,7 +171,12 @@ func nodeOptions(cfg config.Config, log *slog.Logger) node.Options {
 	for _, a := range cfg.Admins {
 		o.Admins = append(o.Admins, api.User{Name: a.Name, NKey: a.NKey})
 	}
-	return o
+	rec, err := recordingsOptions(cfg.Recordings)
+	if err != nil {
+		return o, err
+	}
+	o.Recordings = rec
+	return o, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -44,6 +45,38 @@ type Transcripts struct {
 	MaxBytes int64    `json:"max_bytes"`
 }
 
+// S3 is an S3-compatible bucket recordings are shipped to. Credentials come from the
+// standard AWS environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN) or the ~/.aws/credentials file, never from this file.
+type S3 struct {
+	Endpoint string `json:"endpoint"` // host:port
+	Region   string `json:"region,omitempty"`
+	Bucket   string `json:"bucket"`
+	// PathStyle addresses the bucket as endpoint/bucket rather than bucket.endpoint.
+	PathStyle bool `json:"path_style,omitempty"`
+	// TLS connects with HTTPS; CAFile (PEM) is a CA to trust besides the system's.
+	TLS    bool   `json:"tls,omitempty"`
+	CAFile string `json:"ca_file,omitempty"`
+	// SSE is "", "sse-s3" or "sse-c"; SSE-C takes its 32-byte key from SSECKeyFile.
+	SSE         string `json:"sse,omitempty"`
+	SSECKeyFile string `json:"sse_c_key_file,omitempty"`
+}
+
+// Recordings say where session recordings are shipped.
+type Recordings struct {
+	// Dir is the local directory backend (default STATE_DIR/recordings), used unless S3
+	// is set.
+	Dir string `json:"dir,omitempty"`
+	S3  *S3    `json:"s3,omitempty"`
+	// Prefix goes before every key (then the session's s3KeyPrefix preference).
+	Prefix string `json:"prefix,omitempty"`
+	// Recipients are age public keys (age1…) recordings are encrypted to before they
+	// leave the broker.
+	Recipients []string `json:"recipients,omitempty"`
+	// NoShip stops this broker from running a shipper (run "tether-broker ship" elsewhere).
+	NoShip bool `json:"no_ship,omitempty"`
+}
+
 // Config is the broker's configuration file (JSON).
 type Config struct {
 	Listen            string      `json:"listen"`
@@ -57,8 +90,9 @@ type Config struct {
 	Transcripts       Transcripts `json:"transcripts"`
 	LogLevel          string      `json:"log_level,omitempty"`
 	// TLSCertFile and TLSKeyFile (PEM) turn on TLS for every client and agent.
-	TLSCertFile string `json:"tls_cert_file,omitempty"`
-	TLSKeyFile  string `json:"tls_key_file,omitempty"`
+	TLSCertFile string     `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string     `json:"tls_key_file,omitempty"`
+	Recordings  Recordings `json:"recordings"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -123,6 +157,34 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")
+	}
+	if s3 := c.Recordings.S3; s3 != nil {
+		if _, _, err := net.SplitHostPort(s3.Endpoint); err != nil {
+			return fmt.Errorf("recordings.s3.endpoint: %q is not host:port", s3.Endpoint)
+		}
+		if s3.Bucket == "" {
+			return errors.New("recordings.s3.bucket: required")
+		}
+		switch s3.SSE {
+		case "", "sse-s3":
+		case "sse-c":
+			if s3.SSECKeyFile == "" {
+				return errors.New("recordings.s3.sse_c_key_file: required with sse-c")
+			}
+			if !s3.TLS {
+				return errors.New("recordings.s3.sse: sse-c needs tls")
+			}
+		default:
+			return fmt.Errorf("recordings.s3.sse: %q is not sse-s3 or sse-c", s3.SSE)
+		}
+		if c.Recordings.Dir != "" {
+			return errors.New("recordings: give dir or s3, not both")
+		}
+	}
+	for i, r := range c.Recordings.Recipients {
+		if !strings.HasPrefix(r, "age1") {
+			return fmt.Errorf("recordings.recipients[%d]: %.20q is not an age public key (age1…)", i, r)
+		}
 	}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":

@@ -19,6 +19,7 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	ServerName string
 	// Policy compiles and puts in force pushed policy bundles; nil refuses PushPolicy.
 	Policy PolicyLoader
+	// Recordings is where shipped recordings are read back from (GetRecording); nil
+	// when this broker has no storage configured.
+	Recordings ship.Uploader
 }
 
 // Service is the control plane.
@@ -294,6 +298,9 @@ func (s *Service) addEndpoints() error {
 		api.VerbPushPolicy:         s.pushPolicy,
 		api.VerbPolicyStatus:       s.policyStatus,
 		api.VerbEvaluatePolicy:     s.evaluatePolicy,
+		api.VerbListRecordings:     s.listRecordings,
+		api.VerbGetRecording:       s.getRecording,
+		api.VerbShipStatus:         s.shipStatus,
 	}
 	for verb, h := range user {
 		if err := s.svc.AddEndpoint(verb, s.wrap(verb, principals.KindUser, h),

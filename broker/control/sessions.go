@@ -133,6 +133,10 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	}
 	lim := s.sessionLimits(p, c, d.Limits)
 	se.RunAs, se.IdleTimeout, se.MaxDuration = lim.runAs, api.Duration(lim.idle), api.Duration(lim.max)
+	se.Recording = &api.SessionRecording{
+		KeyPrefix: p.prefs.S3KeyPrefix, EncryptionRequired: p.prefs.S3EncryptionEnabled,
+		Bucket: p.prefs.S3BucketName, RecordInput: p.prefs.RecordInput,
+	}
 	if !s.online(inst.ID) {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}
 	}
@@ -141,6 +145,9 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	}
 	sub := subjects.ForSession(r.Target, c.name, se.ID)
 	subs := api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl}
+	if p.prefs.RecordInput {
+		subs.Rin = sub.Rin
+	}
 	if err := createJSON(ctx, s.b.Sessions, se.ID, se); err != nil {
 		return nil, err
 	}
@@ -151,7 +158,7 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
 		Command: p.argv, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
 		RunAs: lim.runAs, IdleTimeout: api.Duration(lim.idle), MaxDuration: api.Duration(lim.max),
-		ShellProfile: p.profile, TranscriptTTL: api.Duration(p.retention),
+		ShellProfile: p.profile, TranscriptTTL: api.Duration(p.retention), RecordInput: p.prefs.RecordInput,
 	}})
 	if err == nil && !reply.OK {
 		err = errors.New(reply.Error)

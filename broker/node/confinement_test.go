@@ -109,6 +109,7 @@ func TestUserConfinement(t *testing.T) {
 
 	// Bob listens on his own session and inbox subjects; nothing alice does may reach him.
 	bobSession := subjects.ForSession("web-1", "bob", "bob-0123")
+	aliceRin := subjects.ForSession("web-1", "alice", "alice-0123").Rin // what alice typed
 	got := make(chan *nats.Msg, 10)
 	for _, subj := range []string{bobSession.Out, bobSession.Ctl, subjects.UserInbox("bob") + ".x"} {
 		if _, err := bob.ChanSubscribe(subj, got); err != nil {
@@ -118,6 +119,8 @@ func TestUserConfinement(t *testing.T) {
 	bob.Flush()
 
 	for _, subj := range []string{bobSession.Out, bobSession.Ctl, bobSession.In, subjects.UserInbox("bob") + ".>", "tether.s.>", "tether.agent.web-1.ctl", "tether.events.>", "$JS.API.>",
+		bobSession.Rin, // reading what bob typed
+		aliceRin,       // even her own recorded input
 		"tether.audit.>", "$KV.tether_policy.>", "$KV.tether_documents.>"} {
 		if _, err := alice.Subscribe(subj, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
@@ -127,6 +130,8 @@ func TestUserConfinement(t *testing.T) {
 	for _, subj := range []string{
 		bobSession.In,                          // typing into bob's session
 		bobSession.Out,                         // forging bob's output
+		bobSession.Rin,                         // forging bob's recorded input
+		aliceRin,                               // forging her own
 		subjects.UserInbox("bob") + ".x",       // answering in bob's inbox
 		subjects.API("bob", "WhoAmI"),          // impersonating bob
 		subjects.AgentAPI("web-1", "Register"), // impersonating an agent
@@ -184,7 +189,7 @@ func TestAgentConfinement(t *testing.T) {
 		}
 		vx.has(t, "Subscription to \""+subj+"\"")
 	}
-	for _, subj := range []string{ySession.Out, ySession.Ctl, subjects.AgentAPI(y, "SessionEnded"), subjects.API("alice", "WhoAmI"), "$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS"} {
+	for _, subj := range []string{ySession.Out, ySession.Ctl, ySession.Rin, subjects.AgentAPI(y, "SessionEnded"), subjects.API("alice", "WhoAmI"), "$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS"} {
 		if err := agentX.Publish(subj, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -196,6 +201,9 @@ func TestAgentConfinement(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := agentX.Subscribe(xSession.In, func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agentX.Publish(xSession.Rin, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := agentX.Flush(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	AgentLostAfter    time.Duration
 	AgentTimeout      time.Duration
 	Logger            *slog.Logger
+	// Recordings say where recordings are shipped; the zero value ships to
+	// StateDir/recordings with a shipper in this node.
+	Recordings Recordings
 }
 
 // Node is a running broker.
@@ -52,6 +56,12 @@ type Node struct {
 	Dir     *principals.Directory
 	nc      *nats.Conn
 	log     *slog.Logger
+	// internal is the control plane's key, for in-process connections.
+	internal nkeys.KeyPair
+	// Shipper is the in-process shipper, nil with Recordings.NoShip.
+	Shipper  *ship.Shipper
+	stopShip context.CancelFunc
+	shipDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,15 +118,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// In-process: no socket and no TLS (the server offers TLS but does not require it
-	// of in-process connections), whatever the client port does.
-	n.nc, err = nats.Connect(strings.Replace(n.NATS.ClientURL(), "tls://", "nats://", 1),
-		nats.InProcessServer(n.NATS),
-		nats.Nkey(pub, kp.Sign),
-		nats.CustomInboxPrefix(subjects.ControlPlaneInbox),
-		nats.Name("tether-control "+o.ServerName),
-		nats.MaxReconnects(-1),
-	)
+	n.internal = kp
+	n.nc, err = n.InternalConn("tether-control " + o.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("control-plane connection: %w", err)
 	}
@@ -128,11 +131,16 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	uploader, err := OpenUploader(ctx, o.Recordings, o.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := control.New(control.Config{
 		NC: n.nc, JS: js, Buckets: b, Directory: dir, Authorizer: live,
 		Policy: &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
-		Emitter: &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
-		Logger:  log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
+		Recordings: uploader,
+		Emitter:    &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
+		Logger:     log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
 		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,
 		Revoke: n.revoke,
 	})
@@ -149,7 +157,23 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("admin %s: %w", u.Name, err)
 		}
 	}
-	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir)
+	if !o.Recordings.NoShip {
+		sh, err := NewShipper(js, b, uploader, o.Recordings, o.ServerName, log)
+		if err != nil {
+			return nil, err
+		}
+		n.Shipper = sh
+		shipCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		n.stopShip, n.shipDone = stop, make(chan struct{})
+		go func() {
+			defer close(n.shipDone)
+			if err := sh.Run(shipCtx); err != nil {
+				log.Error("shipper stopped", "err", err)
+			}
+		}()
+	}
+	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir,
+		"recordings", uploader.Describe())
 	return n, nil
 }
 
@@ -181,6 +205,22 @@ func (n *Node) revoke(nkey string) {
 	}
 }
 
+// InternalConn opens another in-process connection with the control plane's key and
+// every permission: for in-process workers (and tests that play one), never for anything a
+// user controls. The caller closes it.
+func (n *Node) InternalConn(name string) (*nats.Conn, error) {
+	pub, _ := n.internal.PublicKey()
+	// In-process: no socket and no TLS (the server offers TLS but does not require it
+	// of in-process connections), whatever the client port does.
+	return nats.Connect(strings.Replace(n.NATS.ClientURL(), "tls://", "nats://", 1),
+		nats.InProcessServer(n.NATS),
+		nats.Nkey(pub, n.internal.Sign),
+		nats.CustomInboxPrefix(subjects.ControlPlaneInbox),
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+	)
+}
+
 // Conn is the control plane's own in-process connection, with every permission: for
 // in-process workers and tests, never for anything a user controls.
 func (n *Node) Conn() *nats.Conn { return n.nc }
@@ -194,6 +234,12 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		if n.Control != nil {
 			n.closeErr = n.Control.Close()
+		}
+		// The sessions just ended are shipped by the next start (their events wait in
+		// the stream); a shipment under way is abandoned and redelivered.
+		if n.stopShip != nil {
+			n.stopShip()
+			<-n.shipDone
 		}
 		if n.nc != nil {
 			closed := make(chan struct{})

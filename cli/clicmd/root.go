@@ -119,6 +119,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.newDescribeSessions(),
 		a.newDescribeInstances(),
 		a.newPlay(),
+		a.newRecordings(),
 		a.newCreateDocument(),
 		a.newUpdateDocument(),
 		a.newGetDocument(),

@@ -17,6 +17,7 @@ const (
 	StreamAudit       = "TETHER_AUDIT"
 	BucketDocuments   = "tether_documents"
 	BucketPolicy      = "tether_policy"
+	BucketRecordings  = "tether_recordings"
 	BucketSessions    = "tether_sessions"
 	BucketInstances   = "tether_instances"
 	BucketUsers       = "tether_users"
@@ -67,6 +68,9 @@ type Buckets struct {
 	// Policy holds the pushed policy bundle (key "bundle") and each broker's report of
 	// the bundle it evaluates (key "status.<server>").
 	Policy jetstream.KeyValue
+	// Recordings indexes shipped recordings (key "rec.<session id>", the recording's
+	// metadata) and holds each shipper's report (key "shipper.<name>").
+	Recordings jetstream.KeyValue
 }
 
 // DocumentHistory is how many versions of a document the documents bucket keeps.
@@ -83,8 +87,8 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 	l = l.withDefaults()
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamTranscripts,
-		Description: "session output frames, one subject per session",
-		Subjects:    []string{subjects.Transcripts},
+		Description: "session output frames and recorded input, one subject each per session",
+		Subjects:    []string{subjects.Transcripts, subjects.RecordedInput},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		// Never drop what a session printed to make room: refuse new frames instead, so
@@ -151,6 +155,9 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		return nil, err
 	}
 	if b.Policy, err = kv(BucketPolicy, "the pushed policy bundle and each broker's report", 8); err != nil {
+		return nil, err
+	}
+	if b.Recordings, err = kv(BucketRecordings, "shipped recordings and the shippers' reports", 1); err != nil {
 		return nil, err
 	}
 	return &b, nil

@@ -38,6 +38,7 @@ func ForAgent(agent string) Permissions {
 			"tether.agentapi." + agent + ".*",
 			"tether.s." + agent + ".*.*.out",
 			"tether.s." + agent + ".*.*.ctl",
+			"tether.s." + agent + ".*.*.rin",
 		},
 		Subscribe: []string{
 			AgentControl(agent),

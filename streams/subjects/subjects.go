@@ -16,6 +16,9 @@ import (
 //	tether.s.<target>.<owner>.<sid>.in  client → agent frames (stdin, resize, signal, window)
 //	tether.s.<target>.<owner>.<sid>.out agent → client frames, captured by the transcript stream
 //	tether.s.<target>.<owner>.<sid>.ctl agent → client frames the stream must not capture (window)
+//	tether.s.<target>.<owner>.<sid>.rin agent → stream: the client's stdin, recorded when the
+//	                                    session's preferences ask for it (recordInput); no
+//	                                    user may publish or subscribe to it
 //	tether.events.session.<type>        CloudEvents, captured by the events stream
 //	_INBOX.u.<user>.>, _INBOX.a.<agent>.>, _INBOX.e.<nkey>.>  reply inboxes
 const (
@@ -24,6 +27,7 @@ const (
 	AgentAPIAll   = "tether.agentapi.*.*"
 	EnrollAll     = "tether.enroll.*.*"
 	Transcripts   = "tether.s.*.*.*.out"
+	RecordedInput = "tether.s.*.*.*.rin" // captured by the transcript stream too
 	EventsAll     = "tether.events.>"
 	SessionEvents = "tether.events.session.>"
 	// AuditAll is captured by the audit stream: one message per policy decision.
@@ -65,15 +69,16 @@ func Enroll(activation, nkey string) string { return "tether.enroll." + activati
 // AgentControl is the subject an agent serves control-plane requests on.
 func AgentControl(agent string) string { return "tether.agent." + agent + ".ctl" }
 
-// Session names the three data subjects of one session.
+// Session names the data subjects of one session.
 type Session struct {
 	In, Out, Ctl string
+	Rin          string // recorded input, published by the agent only
 }
 
 // ForSession returns the data subjects of session sid owned by owner on target.
 func ForSession(target, owner, sid string) Session {
 	p := "tether.s." + target + "." + owner + "." + sid + "."
-	return Session{In: p + "in", Out: p + "out", Ctl: p + "ctl"}
+	return Session{In: p + "in", Out: p + "out", Ctl: p + "ctl", Rin: p + "rin"}
 }
 
 // SessionEvent is the subject of a session lifecycle event of the given type

@@ -1,0 +1,211 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship"
+)
+
+// recordingFor asks policy whether c may read session id's recording and loads it from
+// the index. A session whose record is gone (or never existed) is authorized by the
+// recording's own owner and target, so a recording outlives its session record.
+func (s *Service) recordingFor(ctx context.Context, c caller, id string) (api.Recording, error) {
+	se, err := s.loadSession(ctx, id)
+	var ae *api.Error
+	if err != nil && !(errors.As(err, &ae) && ae.Code == api.CodeNotFound) {
+		return api.Recording{}, err
+	}
+	rec, _, recErr := getJSON[api.Recording](ctx, s.b.Recordings, ship.IndexKey(id))
+	if recErr != nil && !errors.Is(recErr, errNotFound) {
+		return rec, recErr
+	}
+	in := policies.Input{}
+	switch {
+	case err == nil:
+		in.Session = sessionInput(se)
+	case recErr == nil:
+		in.Session = &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
+	default:
+		return rec, notFound("no session or recording %q", id)
+	}
+	if inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, in.Session.Target); err == nil {
+		in.Target = targetInput(inst)
+	}
+	if err := s.authorize(ctx, c, api.VerbGetRecording, in); err != nil {
+		return rec, err
+	}
+	if errors.Is(recErr, errNotFound) {
+		if se.Ended() {
+			return rec, notFound("session %s has no shipped recording yet (see tether admin ship status)", id)
+		}
+		return rec, notFound("session %s is still %s: its recording is shipped when it ends", id, se.State)
+	}
+	return rec, nil
+}
+
+func (s *Service) listRecordings(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.ListRecordingsRequest
+	if err := decode(api.VerbListRecordings, data, &r); err != nil {
+		return nil, err
+	}
+	if r.MaxResults < 0 || r.MaxResults > 1000 {
+		return nil, badRequest("ListRecordings: max_results must be between 1 and 1000")
+	}
+	if r.MaxResults == 0 {
+		r.MaxResults = 100
+	}
+	keys, err := listKeys(ctx, s.b.Recordings)
+	if err != nil {
+		return nil, err
+	}
+	var all []api.Recording
+	for _, k := range keys {
+		if !strings.HasPrefix(k, ship.IndexKey("")) {
+			continue
+		}
+		rec, _, err := getJSON[api.Recording](ctx, s.b.Recordings, k)
+		if err != nil {
+			continue
+		}
+		if (r.Target != "" && rec.Target != r.Target) || (r.User != "" && rec.Owner != r.User) ||
+			(!r.Since.IsZero() && rec.StartedAt.Before(r.Since)) {
+			continue
+		}
+		all = append(all, rec)
+	}
+	out := []api.Recording{}
+	// Which recordings the caller sees is the policy's call, recording by recording.
+	_, err = s.decideThen(ctx, c, api.VerbListRecordings, policies.Input{}, func() (shown, hidden int) {
+		for _, rec := range all {
+			in := policies.Input{Session: &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}}
+			if !s.permits(ctx, c, api.VerbGetRecording, in) {
+				hidden++
+				continue
+			}
+			out = append(out, rec)
+		}
+		return len(out), hidden
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	if len(out) > r.MaxResults {
+		out = out[:r.MaxResults]
+	}
+	return api.ListRecordingsResponse{Recordings: out}, nil
+}
+
+func (s *Service) getRecording(ctx context.Context, c caller, data []byte) (any, error) {
+	var r api.GetRecordingRequest
+	if err := decode(api.VerbGetRecording, data, &r); err != nil {
+		return nil, err
+	}
+	if r.Kind == "" {
+		r.Kind = api.RecordingCast
+	}
+	if r.Kind != api.RecordingCast && r.Kind != api.RecordingLog {
+		return nil, badRequest("GetRecording: kind must be %s or %s, not %q", api.RecordingCast, api.RecordingLog, r.Kind)
+	}
+	if r.Offset < 0 {
+		return nil, badRequest("GetRecording: offset must not be negative")
+	}
+	if s.cfg.Recordings == nil {
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "this broker has no recordings storage configured"}
+	}
+	rec, err := s.recordingFor(ctx, c, r.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	f, ok := rec.Files[r.Kind]
+	if !ok {
+		return nil, notFound("recording of %s has no %s file", rec.SessionID, r.Kind)
+	}
+	if r.Offset > f.Bytes {
+		return nil, badRequest("GetRecording: offset %d is past the end of the %d-byte file", r.Offset, f.Bytes)
+	}
+	body, err := s.cfg.Recordings.Get(ctx, f.Key)
+	if errors.Is(err, ship.ErrNotFound) {
+		return nil, notFound("the %s file of %s is missing from storage (%s)", r.Kind, rec.SessionID, f.Key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read recording %s: %w", f.Key, err)
+	}
+	defer body.Close()
+	if _, err := io.CopyN(io.Discard, body, r.Offset); err != nil {
+		return nil, fmt.Errorf("read recording %s: %w", f.Key, err)
+	}
+	buf := make([]byte, api.MaxRecordingPage)
+	n, err := io.ReadFull(body, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("read recording %s: %w", f.Key, err)
+	}
+	return api.GetRecordingResponse{Recording: rec, Data: buf[:n], EOF: r.Offset+int64(n) >= f.Bytes}, nil
+}
+
+func (s *Service) shipStatus(ctx context.Context, c caller, data []byte) (any, error) {
+	if err := decode(api.VerbShipStatus, data, &api.Empty{}); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, api.VerbShipStatus, policies.Input{}); err != nil {
+		return nil, err
+	}
+	resp := api.ShipStatusResponse{Shippers: []api.ShipperStatus{}}
+	cons, err := s.js.Consumer(ctx, jsdef.StreamEvents, ship.ConsumerName)
+	if err == nil {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("shipper consumer: %w", err)
+		}
+		resp.Pending, resp.AckPending, resp.Redelivered = info.NumPending, uint64(info.NumAckPending), uint64(info.NumRedelivered)
+		if resp.Pending+resp.AckPending > 0 {
+			if t, ok := s.oldestUnshipped(ctx, info.AckFloor.Stream); ok {
+				resp.OldestWait = api.Duration(s.now().Sub(t).Round(time.Second))
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("shipper consumer: %w", err)
+	}
+	keys, err := listKeys(ctx, s.b.Recordings)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, ship.StatusKey("")) {
+			continue
+		}
+		if st, _, err := getJSON[api.ShipperStatus](ctx, s.b.Recordings, k); err == nil {
+			resp.Shippers = append(resp.Shippers, st)
+		}
+	}
+	sort.Slice(resp.Shippers, func(i, j int) bool { return resp.Shippers[i].Name < resp.Shippers[j].Name })
+	return resp, nil
+}
+
+// oldestUnshipped is when the first terminal event after the consumer's ack floor was
+// stored.
+func (s *Service) oldestUnshipped(ctx context.Context, floor uint64) (time.Time, bool) {
+	st, err := s.js.Stream(ctx, jsdef.StreamEvents)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var oldest time.Time
+	for _, subj := range ship.Subjects() {
+		m, err := st.GetMsg(ctx, floor+1, jetstream.WithGetMsgSubject(subj))
+		if err == nil && (oldest.IsZero() || m.Time.Before(oldest)) {
+			oldest = m.Time
+		}
+	}
+	return oldest, !oldest.IsZero()
+}

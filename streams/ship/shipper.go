@@ -1,0 +1,427 @@
+package ship
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship/cast"
+	"github.com/tetherhq/tether/streams/ship/seal"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// ConsumerName is the durable consumer every shipper shares: each ended session is
+// delivered to one of them at a time, and redelivered until one acknowledges it.
+const ConsumerName = "tether-shipper"
+
+// Config wires a Shipper.
+type Config struct {
+	JS       jetstream.JetStream
+	Sessions jetstream.KeyValue // the session records
+	// Index holds the recordings index (one key per session, the content of its .json)
+	// and the shippers' status reports.
+	Index    jetstream.KeyValue
+	Uploader Uploader
+	// Prefix goes before every key, and before the session's own s3KeyPrefix.
+	Prefix string
+	// Name names this shipper in status reports and recordings.
+	Name string
+	// Recipients, when set, are age public keys every recording is encrypted to before it
+	// leaves the broker: then neither the broker's storage nor the bucket can read it.
+	Recipients []string
+	// WorkDir holds the files being rendered; os.TempDir() when empty.
+	WorkDir string
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// RetryMin and RetryMax bound the backoff between attempts to ship one session
+	// (defaults 1s and 1m).
+	RetryMin, RetryMax time.Duration
+	// AckWait is how long a delivered session may go without progress reports before
+	// another shipper gets it (default 2m; progress is reported every AckWait/4).
+	AckWait time.Duration
+}
+
+// Shipper ships ended sessions' recordings. Run it; several may run at once.
+type Shipper struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	status api.ShipperStatus
+}
+
+// New checks cfg.
+func New(cfg Config) (*Shipper, error) {
+	if cfg.JS == nil || cfg.Sessions == nil || cfg.Index == nil || cfg.Uploader == nil {
+		return nil, errors.New("ship: JS, Sessions, Index and Uploader are required")
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = time.Minute
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 2 * time.Minute
+	}
+	if len(cfg.Recipients) > 0 {
+		if _, err := seal.ParseRecipients(cfg.Recipients); err != nil {
+			return nil, fmt.Errorf("ship: recipients: %w", err)
+		}
+	}
+	s := &Shipper{cfg: cfg, log: cfg.Logger.With("component", "ship", "shipper", cfg.Name)}
+	s.status = api.ShipperStatus{Name: cfg.Name, Backend: cfg.Uploader.Describe()}
+	return s, nil
+}
+
+// consumerConfig is the shared durable consumer: terminal session events.
+func consumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        ConsumerName,
+		Description:    "ended sessions whose recordings are to be shipped",
+		FilterSubjects: Subjects(),
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  256,
+	}
+}
+
+// Run ships sessions until ctx is done.
+func (s *Shipper) Run(ctx context.Context) error {
+	cons, err := s.cfg.JS.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, consumerConfig(s.cfg.AckWait))
+	if err != nil {
+		return fmt.Errorf("ship: consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("ship: consume: %w", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		it.Stop()
+	}()
+	defer func() { <-stopped }()
+	s.log.Info("shipper running", "backend", s.cfg.Uploader.Describe())
+	s.report(context.WithoutCancel(ctx))
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return fmt.Errorf("ship: %w", err)
+			}
+			s.log.Warn("next ended session", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(s.cfg.RetryMin):
+			}
+			continue
+		}
+		s.handle(ctx, msg)
+	}
+}
+
+// handle ships the session of one terminal event and acknowledges it, or asks for it again
+// later.
+func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
+	var ev struct {
+		Data events.Data `json:"data"`
+	}
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil || subjects.ValidSessionID(ev.Data.Session.ID) != nil {
+		s.log.Error("not a session event; dropped", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	id := ev.Data.Session.ID
+	log := s.log.With("session_id", id)
+	se, err := s.session(ctx, ev.Data.Session)
+	if err != nil {
+		s.retry(msg, log, id, err)
+		return
+	}
+	// Keep the delivery ours while we work: a long upload must not be handed to another
+	// shipper.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.cfg.AckWait / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				_ = msg.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	rec, err := s.Ship(ctx, se)
+	close(done)
+	wg.Wait()
+	if err != nil {
+		s.retry(msg, log, id, err)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		// Shipped, but the stream may deliver it again: the next attempt writes the same
+		// keys again.
+		log.Warn("acknowledge shipped session", "err", err)
+	}
+	log.Info("recording shipped", "key", rec.Files[api.RecordingCast].Key, "bytes", rec.OutputBytes, "frames", rec.Frames)
+	s.mu.Lock()
+	s.status.Shipped++
+	s.status.LastShipped, s.status.LastAt = id, s.cfg.Now().UTC()
+	s.mu.Unlock()
+	s.report(ctx)
+}
+
+// session is the session's record as stored; the event's copy if the record is gone.
+func (s *Shipper) session(ctx context.Context, fromEvent api.Session) (api.Session, error) {
+	e, err := s.cfg.Sessions.Get(ctx, fromEvent.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fromEvent, nil
+	}
+	if err != nil {
+		return fromEvent, fmt.Errorf("read session record: %w", err)
+	}
+	var se api.Session
+	if err := json.Unmarshal(e.Value(), &se); err != nil {
+		return fromEvent, fmt.Errorf("decode session record: %w", err)
+	}
+	if !se.Ended() {
+		// The event is published before the record is stored: wait for it.
+		return se, errors.New("the session record does not show the end yet")
+	}
+	return se, nil
+}
+
+func (s *Shipper) retry(msg jetstream.Msg, log *slog.Logger, id string, err error) {
+	delay := s.cfg.RetryMin
+	if md, mdErr := msg.Metadata(); mdErr == nil {
+		for i := uint64(1); i < md.NumDelivered && delay < s.cfg.RetryMax; i++ {
+			delay *= 2
+		}
+	}
+	delay = min(delay, s.cfg.RetryMax)
+	log.Warn("shipping failed; will retry", "err", err, "retry_in", delay)
+	_ = msg.NakWithDelay(delay)
+	s.mu.Lock()
+	s.status.Failed++
+	s.status.LastError, s.status.ErrorAt = fmt.Sprintf("%s: %v", id, err), s.cfg.Now().UTC()
+	s.mu.Unlock()
+	s.report(context.Background())
+}
+
+// StatusKey is where a shipper reports; StatusKey("") is the prefix of all.
+func StatusKey(name string) string { return "shipper." + keyUnsafe.ReplaceAllString(name, "_") }
+
+// Subjects are the terminal session events the shippers consume.
+func Subjects() []string {
+	return []string{subjects.SessionEvent(events.Terminated), subjects.SessionEvent(events.Failed)}
+}
+
+func (s *Shipper) report(ctx context.Context) {
+	s.mu.Lock()
+	s.status.UpdatedAt = s.cfg.Now().UTC()
+	b, _ := json.Marshal(s.status)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.cfg.Index.Put(ctx, StatusKey(s.cfg.Name), b); err != nil {
+		s.log.Warn("report shipper status", "err", err)
+	}
+}
+
+// Ship renders and uploads one ended session's recording: the cast, the log, then the
+// metadata (whose presence says the other two are complete), then the index entry. Doing
+// it again writes the same keys.
+func (s *Shipper) Ship(ctx context.Context, se api.Session) (api.Recording, error) {
+	var rec api.Recording
+	if se.Recording != nil && se.Recording.EncryptionRequired {
+		if ec, ok := s.cfg.Uploader.(EncryptionChecker); ok {
+			if err := ec.CheckBucketEncryption(ctx); err != nil {
+				return rec, fmt.Errorf("refusing to upload: %w", err)
+			}
+		}
+	}
+	tr, err := readTranscript(ctx, s.cfg.JS, se)
+	if err != nil {
+		return rec, err
+	}
+	prefix := s.cfg.Prefix
+	if se.Recording != nil {
+		prefix = joinKey(prefix, se.Recording.KeyPrefix)
+	}
+	keys := KeysFor(prefix, se, len(s.cfg.Recipients) > 0)
+
+	castF, err := s.tempFile("cast")
+	if err != nil {
+		return rec, err
+	}
+	defer castF.discard()
+	logF, err := s.tempFile("log")
+	if err != nil {
+		return rec, err
+	}
+	defer logF.discard()
+	castW, err := s.seal(castF)
+	if err != nil {
+		return rec, err
+	}
+	logW, err := s.seal(logF)
+	if err != nil {
+		return rec, err
+	}
+	r, err := cast.NewRenderer(header(se), castW, logW)
+	if err != nil {
+		return rec, err
+	}
+	for _, f := range tr.frames {
+		if err := r.Add(f); err != nil {
+			return rec, fmt.Errorf("render %s: %w", se.ID, err)
+		}
+	}
+	sum, err := r.Close()
+	if err != nil {
+		return rec, fmt.Errorf("render %s: %w", se.ID, err)
+	}
+	if err := castW.Close(); err != nil {
+		return rec, err
+	}
+	if err := logW.Close(); err != nil {
+		return rec, err
+	}
+	rec = api.Recording{
+		SessionID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document,
+		DocumentVersion: se.DocumentVersion, SessionType: se.SessionType, RunAs: se.RunAs,
+		StartedAt: se.StartedAt, EndedAt: se.EndedAt, State: se.State, Reason: se.Reason,
+		ExitCode: se.ExitCode, Cols: se.Cols, Rows: se.Rows,
+		Frames: tr.out, OutFrames: se.OutFrames, OutputBytes: sum.OutputBytes, OutputSHA256: sum.OutputSHA256,
+		InputBytes: sum.InputBytes, Files: map[string]api.RecordingFile{},
+		ShippedAt: s.cfg.Now().UTC().Truncate(time.Second), Shipper: s.cfg.Name,
+	}
+	if len(s.cfg.Recipients) > 0 {
+		rec.Encryption, rec.Recipients = "age", s.cfg.Recipients
+	}
+	for _, up := range []struct {
+		kind, key, ctype string
+		f                *tempFile
+	}{
+		{api.RecordingCast, keys.Cast, "application/x-asciicast", castF},
+		{api.RecordingLog, keys.Log, "text/plain; charset=utf-8", logF},
+	} {
+		if len(s.cfg.Recipients) > 0 {
+			up.ctype = "application/age"
+		}
+		if err := up.f.upload(ctx, s.cfg.Uploader, up.key, up.ctype); err != nil {
+			return rec, err
+		}
+		rec.Files[up.kind] = api.RecordingFile{Key: up.key, Bytes: up.f.size, SHA256: hex.EncodeToString(up.f.hash.Sum(nil))}
+	}
+	meta, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return rec, err
+	}
+	meta = append(meta, '\n')
+	if err := s.cfg.Uploader.Put(ctx, keys.Meta, bytesReader(meta), int64(len(meta)), PutOptions{ContentType: "application/json"}); err != nil {
+		return rec, fmt.Errorf("upload %s: %w", keys.Meta, err)
+	}
+	if _, err := s.cfg.Index.Put(ctx, IndexKey(se.ID), meta); err != nil {
+		return rec, fmt.Errorf("index recording of %s: %w", se.ID, err)
+	}
+	return rec, nil
+}
+
+// IndexKey is the recordings index key of a session; IndexKey("") is the prefix of all.
+func IndexKey(id string) string { return "rec." + id }
+
+func header(se api.Session) cast.Header {
+	h := cast.Header{Width: se.Cols, Height: se.Rows, Timestamp: se.StartedAt.UTC()}
+	if !se.ConnectedAt.IsZero() {
+		h.Timestamp = se.ConnectedAt.UTC()
+	}
+	h.Title = fmt.Sprintf("%s on %s (%s)", se.Owner, se.Target, se.Document)
+	return h
+}
+
+// seal wraps a temp file in age encryption when the shipper has recipients.
+func (s *Shipper) seal(f *tempFile) (io.WriteCloser, error) {
+	if len(s.cfg.Recipients) == 0 {
+		return nopCloser{f}, nil
+	}
+	return seal.Encrypt(f, s.cfg.Recipients)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// tempFile is a rendered file on its way to storage, hashed as it is written.
+type tempFile struct {
+	f    *os.File
+	hash hash.Hash
+	size int64
+}
+
+func (s *Shipper) tempFile(kind string) (*tempFile, error) {
+	f, err := os.CreateTemp(s.cfg.WorkDir, "tether-ship-*."+kind)
+	if err != nil {
+		return nil, fmt.Errorf("ship: work file: %w", err)
+	}
+	return &tempFile{f: f, hash: sha256.New()}, nil
+}
+
+func (t *tempFile) Write(p []byte) (int, error) {
+	n, err := t.f.Write(p)
+	t.hash.Write(p[:n])
+	t.size += int64(n)
+	return n, err
+}
+
+func (t *tempFile) upload(ctx context.Context, u Uploader, key, ctype string) error {
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := u.Put(ctx, key, t.f, t.size, PutOptions{ContentType: ctype}); err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
+	return nil
+}
+
+func (t *tempFile) discard() {
+	t.f.Close()
+	os.Remove(t.f.Name())
+}

@@ -1,0 +1,3 @@
+// Package store holds the shipper's backends: a local directory (Dir) and an
+// S3-compatible bucket (S3), both ship.Uploaders.
+package store
