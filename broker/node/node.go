@@ -162,15 +162,26 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
+		arch, err := ship.NewArchiver(ship.ArchiveConfig{JS: js, Index: b.Recordings, Uploader: uploader, Prefix: o.Recordings.Prefix, Logger: log})
+		if err != nil {
+			return nil, err
+		}
 		n.Shipper = sh
 		shipCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		n.stopShip, n.shipDone = stop, make(chan struct{})
+		var workers sync.WaitGroup
+		workers.Add(2)
 		go func() {
-			defer close(n.shipDone)
+			defer workers.Done()
 			if err := sh.Run(shipCtx); err != nil {
 				log.Error("shipper stopped", "err", err)
 			}
 		}()
+		go func() {
+			defer workers.Done()
+			_ = arch.Run(shipCtx)
+		}()
+		go func() { workers.Wait(); close(n.shipDone) }()
 	}
 	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir,
 		"recordings", uploader.Describe())

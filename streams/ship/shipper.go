@@ -19,6 +19,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
@@ -311,6 +312,11 @@ func (s *Shipper) Ship(ctx context.Context, se api.Session) (api.Recording, erro
 	}
 	for _, f := range tr.frames {
 		if err := r.Add(f); err != nil {
+			if errors.Is(err, frame.ErrBadPayload) {
+				// One malformed frame must not keep the whole recording from shipping.
+				s.log.Warn("malformed frame left out of the recording", "session_id", se.ID, "err", err)
+				continue
+			}
 			return rec, fmt.Errorf("render %s: %w", se.ID, err)
 		}
 	}
@@ -372,6 +378,12 @@ func header(se api.Session) cast.Header {
 	h := cast.Header{Width: se.Cols, Height: se.Rows, Timestamp: se.StartedAt.UTC()}
 	if !se.ConnectedAt.IsZero() {
 		h.Timestamp = se.ConnectedAt.UTC()
+	}
+	if h.Timestamp.IsZero() {
+		h.Timestamp = se.EndedAt.UTC()
+	}
+	if h.Timestamp.IsZero() {
+		h.Timestamp = time.Unix(0, 0).UTC()
 	}
 	h.Title = fmt.Sprintf("%s on %s (%s)", se.Owner, se.Target, se.Document)
 	return h

@@ -16,9 +16,11 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // at returns the time ms milliseconds into the session.
 func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
-func out(ms int, s string) Frame    { return Frame{Time: at(ms), Type: frame.Stdout, Payload: []byte(s)} }
-func errOut(ms int, s string) Frame { return Frame{Time: at(ms), Type: frame.Stderr, Payload: []byte(s)} }
-func in(ms int, s string) Frame     { return Frame{Time: at(ms), Type: frame.Stdin, Payload: []byte(s)} }
+func out(ms int, s string) Frame { return Frame{Time: at(ms), Type: frame.Stdout, Payload: []byte(s)} }
+func errOut(ms int, s string) Frame {
+	return Frame{Time: at(ms), Type: frame.Stderr, Payload: []byte(s)}
+}
+func in(ms int, s string) Frame { return Frame{Time: at(ms), Type: frame.Stdin, Payload: []byte(s)} }
 func resize(ms int, cols, rows uint16) Frame {
 	return Frame{Time: at(ms), Type: frame.Resize, Payload: frame.EncodeSize(frame.Size{Cols: cols, Rows: rows})}
 }
