@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -376,6 +377,9 @@ func (s *Service) wrap(verb, kind string, h handler) micro.Handler {
 			respondErr(req, &api.Error{Code: api.CodeUnavailable, Message: "control plane is busy; retry"})
 			return
 		}
+		// Answer on the reply subject ourselves: the micro request belongs to the
+		// subscription goroutine, which reads it again once this handler returns.
+		reply := req.Reply()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -392,15 +396,42 @@ func (s *Service) wrap(verb, kind string, h handler) micro.Handler {
 				} else {
 					log.Debug("request refused", "code", ae.Code, "err", ae.Message)
 				}
-				respondErr(req, ae)
+				if err := s.replyErr(reply, ae); err != nil {
+					log.Warn("respond", "err", err)
+				}
 				return
 			}
 			log.Debug("request served")
-			if err := req.RespondJSON(resp); err != nil {
+			if err := s.reply(reply, resp); err != nil {
 				log.Warn("respond", "err", err)
 			}
 		}()
 	})
+}
+
+// reply answers a request with resp as JSON, as micro's RespondJSON would.
+func (s *Service) reply(subject string, resp any) error {
+	if subject == "" {
+		return nil
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return s.replyErr(subject, &api.Error{Code: api.CodeInternal, Message: "encode response: " + err.Error()})
+	}
+	return s.nc.Publish(subject, b)
+}
+
+// replyErr answers a request with an API error, as micro's Error would: the code and
+// message in headers, the error as JSON in the body.
+func (s *Service) replyErr(subject string, e *api.Error) error {
+	if subject == "" {
+		return nil
+	}
+	b, _ := json.Marshal(e)
+	return s.nc.PublishMsg(&nats.Msg{Subject: subject, Data: b, Header: nats.Header{
+		micro.ErrorHeader:     []string{strings.ReplaceAll(e.Message, "\n", " ")},
+		micro.ErrorCodeHeader: []string{e.Code},
+	}})
 }
 
 func respondErr(req micro.Request, e *api.Error) {
