@@ -28,6 +28,7 @@ const usage = `tether-broker: the Tether broker (embedded NATS + JetStream + con
 Usage:
   tether-broker [run] [flags]   run a broker
   tether-broker dev [flags]     run the all-in-one demo: broker, local agent, shell
+  tether-broker ship [flags]    run a recording shipper outside the broker
   tether-broker version
 
 Run "tether-broker run -h" or "tether-broker dev -h" for flags.
@@ -48,6 +49,8 @@ func main(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "run":
 		err = run(args, stderr)
+	case "ship":
+		err = shipMain(args, stderr)
 	case "dev":
 		var code int
 		code, err = dev(args, stdout, stderr)
@@ -107,8 +110,9 @@ func run(args []string, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) for client connections")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
-	var admins adminFlags
+	var admins, shippers adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
+	fs.Var(&shippers, "shipper", "let a shipper running elsewhere (tether-broker ship) connect as NAME=UPUBLICKEY (repeatable)")
 	rf := recordingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -136,6 +140,7 @@ func run(args []string, stderr io.Writer) error {
 	set(&cfg.TLSCertFile, *tlsCert)
 	set(&cfg.TLSKeyFile, *tlsKey)
 	cfg.Admins = append(cfg.Admins, admins...)
+	cfg.Shippers = append(cfg.Shippers, shippers...)
 	rf.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
@@ -170,6 +175,12 @@ func nodeOptions(cfg config.Config, log *slog.Logger) (node.Options, error) {
 	}
 	for _, a := range cfg.Admins {
 		o.Admins = append(o.Admins, api.User{Name: a.Name, NKey: a.NKey})
+	}
+	if len(cfg.Shippers) > 0 {
+		o.Shippers = map[string]string{}
+		for _, sh := range cfg.Shippers {
+			o.Shippers[sh.Name] = sh.NKey
+		}
 	}
 	rec, err := recordingsOptions(cfg.Recordings)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/polltest"
+	"github.com/tetherhq/tether/streams/ship/seal"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -47,15 +48,17 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitbroker": cmdWaitBroker,
-			"waitonline": cmdWaitOnline,
-			"envjson":    cmdEnvJSON,
-			"exitcode":   cmdExitCode,
-			"ptyshell":   cmdPTYShell,
-			"pubkey":     cmdPubKey,
-			"clientcfg":  cmdClientConfig,
-			"waitactive": cmdWaitActive,
-			"ptyexpect":  cmdPTYExpect,
+			"waitbroker":    cmdWaitBroker,
+			"waitonline":    cmdWaitOnline,
+			"envjson":       cmdEnvJSON,
+			"exitcode":      cmdExitCode,
+			"ptyshell":      cmdPTYShell,
+			"pubkey":        cmdPubKey,
+			"clientcfg":     cmdClientConfig,
+			"waitactive":    cmdWaitActive,
+			"ptyexpect":     cmdPTYExpect,
+			"waitrecording": cmdWaitRecording,
+			"agekey":        cmdAgeKey,
 		},
 	})
 }
@@ -411,4 +414,35 @@ func cmdWaitActive(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return errors.New("none yet")
 	})
+}
+
+// waitrecording ID waits until the recording of session ID is shipped.
+func cmdWaitRecording(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitrecording SESSION_ID")
+	}
+	_, call := client(ts)
+	poll(ts, "the recording of "+args[0], func() error {
+		var r api.ListRecordingsResponse
+		if err := call(api.VerbListRecordings, api.ListRecordingsRequest{}, &r); err != nil {
+			return err
+		}
+		for _, rec := range r.Recordings {
+			if rec.SessionID == args[0] {
+				return nil
+			}
+		}
+		return errors.New("not shipped yet")
+	})
+}
+
+// agekey FILE VAR writes a new age identity to FILE and sets VAR to its public key.
+func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: agekey FILE VAR")
+	}
+	secret, public, err := seal.GenerateIdentity()
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(secret+"\n"), 0o600))
+	ts.Setenv(args[1], public)
 }

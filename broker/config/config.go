@@ -93,6 +93,10 @@ type Config struct {
 	TLSCertFile string     `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string     `json:"tls_key_file,omitempty"`
 	Recordings  Recordings `json:"recordings"`
+	// Shippers are the keys of shippers that run outside the broker
+	// ("tether-broker ship"); each may read the recording streams and write the
+	// recordings bucket, nothing else.
+	Shippers []Admin `json:"shippers,omitempty"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -179,6 +183,14 @@ func (c Config) Validate() error {
 		}
 		if c.Recordings.Dir != "" {
 			return errors.New("recordings: give dir or s3, not both")
+		}
+	}
+	for i, sh := range c.Shippers {
+		if err := subjects.ValidName(sh.Name); err != nil {
+			return fmt.Errorf("shippers[%d].name: %w", i, err)
+		}
+		if !nkeys.IsValidPublicUserKey(sh.NKey) {
+			return fmt.Errorf("shippers[%d].nkey: %q is not an NKEY user public key", i, sh.NKey)
 		}
 	}
 	for i, r := range c.Recordings.Recipients {

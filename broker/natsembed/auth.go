@@ -63,6 +63,8 @@ func (a *Authenticator) Check(c server.ClientAuthentication) bool {
 		c.RegisterUser(&server.User{Username: id.Name, Permissions: convert(subjects.ForUser(id.Name, id.Admin))})
 	case principals.KindAgent:
 		c.RegisterUser(&server.User{Username: "agent:" + id.Name, Permissions: convert(subjects.ForAgent(id.Name))})
+	case principals.KindShipper:
+		c.RegisterUser(&server.User{Username: "shipper:" + id.Name, Permissions: convert(subjects.ForShipper(id.Name))})
 	default:
 		return false
 	}

@@ -39,7 +39,9 @@ type Options struct {
 	PolicyData      map[string]any
 	Limits          jsdef.Limits
 	// Admins are stored as users (groups include "admins") at every start.
-	Admins            []api.User
+	Admins []api.User
+	// Shippers are the keys of shippers running outside the broker, by name.
+	Shippers          map[string]string
 	HeartbeatInterval time.Duration
 	AgentLostAfter    time.Duration
 	AgentTimeout      time.Duration
@@ -102,6 +104,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	}
 	pub, _ := kp.PublicKey()
 	dir.AddInternal(pub)
+	for name, key := range o.Shippers {
+		dir.PutShipper(name, key)
+	}
 
 	n := &Node{Dir: dir, log: log}
 	defer func() {
@@ -129,6 +134,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	}
 	b, err := jsdef.Ensure(ctx, js, o.Limits)
 	if err != nil {
+		return nil, err
+	}
+	if err := ship.EnsureConsumer(ctx, js); err != nil {
 		return nil, err
 	}
 	uploader, err := OpenUploader(ctx, o.Recordings, o.StateDir)

@@ -16,6 +16,8 @@ const (
 	KindAgent        = "agent"
 	KindControlPlane = "control-plane"
 	KindEnrollment   = "enrollment"
+	// KindShipper is a recording shipper running outside the broker (tether-broker ship).
+	KindShipper = "shipper"
 )
 
 // Identity is who an NKEY belongs to.
@@ -34,6 +36,7 @@ type Directory struct {
 	userKeys    map[string]string   // nkey -> name
 	agents      map[string]string   // nkey -> instance id
 	activations map[string]api.Activation
+	shippers    map[string]string // nkey -> shipper name
 	now         func() time.Time
 }
 
@@ -45,6 +48,7 @@ func New() *Directory {
 		userKeys:    map[string]string{},
 		agents:      map[string]string{},
 		activations: map[string]api.Activation{},
+		shippers:    map[string]string{},
 		now:         time.Now,
 	}
 }
@@ -54,6 +58,14 @@ func (d *Directory) AddInternal(nkey string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.internal[nkey] = true
+}
+
+// PutShipper registers the key of an out-of-process shipper (from the broker's
+// configuration).
+func (d *Directory) PutShipper(name, nkey string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shippers[nkey] = name
 }
 
 // PutUser adds or replaces a user.
@@ -118,7 +130,8 @@ func (d *Directory) KeyInUse(nkey string) bool {
 	defer d.mu.RUnlock()
 	_, u := d.userKeys[nkey]
 	_, a := d.agents[nkey]
-	return u || a || d.internal[nkey]
+	_, sh := d.shippers[nkey]
+	return u || a || sh || d.internal[nkey]
 }
 
 // PutActivation adds or replaces an activation.
@@ -148,6 +161,9 @@ func (d *Directory) Resolve(nkey string) (Identity, bool) {
 	}
 	if id, ok := d.agents[nkey]; ok {
 		return Identity{Kind: KindAgent, Name: id}, true
+	}
+	if name, ok := d.shippers[nkey]; ok {
+		return Identity{Kind: KindShipper, Name: name}, true
 	}
 	return Identity{}, false
 }

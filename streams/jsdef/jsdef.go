@@ -162,3 +162,17 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 	}
 	return &b, nil
 }
+
+// BindShipping binds the buckets a shipper uses, without creating anything: for a shipper
+// outside the broker, whose permissions stop it from creating streams.
+func BindShipping(ctx context.Context, js jetstream.KeyValueManager) (*Buckets, error) {
+	var b Buckets
+	var err error
+	if b.Sessions, err = js.KeyValue(ctx, BucketSessions); err != nil {
+		return nil, fmt.Errorf("bind bucket %s: %w", BucketSessions, err)
+	}
+	if b.Recordings, err = js.KeyValue(ctx, BucketRecordings); err != nil {
+		return nil, fmt.Errorf("bind bucket %s: %w", BucketRecordings, err)
+	}
+	return &b, nil
+}

@@ -87,7 +87,7 @@ func New(cfg Config) (*Shipper, error) {
 		cfg.RetryMax = time.Minute
 	}
 	if cfg.AckWait <= 0 {
-		cfg.AckWait = 2 * time.Minute
+		cfg.AckWait = defaultAckWait
 	}
 	if len(cfg.Recipients) > 0 {
 		if _, err := seal.ParseRecipients(cfg.Recipients); err != nil {
@@ -112,6 +112,20 @@ func consumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
 		MaxAckPending:  256,
 	}
 }
+
+// EnsureConsumer creates the shared shipper consumer if it is not there, so that ended
+// sessions are counted as waiting from the first, even before any shipper runs.
+func EnsureConsumer(ctx context.Context, js jetstream.StreamConsumerManager) error {
+	if _, err := js.Consumer(ctx, jsdef.StreamEvents, ConsumerName); err == nil {
+		return nil
+	}
+	if _, err := js.CreateConsumer(ctx, jsdef.StreamEvents, consumerConfig(defaultAckWait)); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+		return fmt.Errorf("ship: consumer: %w", err)
+	}
+	return nil
+}
+
+const defaultAckWait = 2 * time.Minute
 
 // Run ships sessions until ctx is done.
 func (s *Shipper) Run(ctx context.Context) error {

@@ -1,0 +1,117 @@
+package brokercmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/tetherhq/tether/broker/config"
+	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// shipMain runs a shipper (and the events/audit archiver) outside the broker, connected
+// with a shipper key the broker knows (--shipper NAME=UKEY there).
+func shipMain(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ship", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	broker := fs.String("broker", "nats://127.0.0.1:4222", "the broker's URL")
+	seedFile := fs.String("nkey-seed", "", "this shipper's NKEY seed file (its public key is given to the broker with --shipper NAME=UKEY)")
+	name := fs.String("name", "", "this shipper's name, as the broker knows it (required)")
+	caFile := fs.String("tls-ca", "", "a CA certificate (PEM) to trust for the broker's TLS")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default")
+	rf := recordingFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if *name == "" || *seedFile == "" {
+		return usageError{errors.New("--name and --nkey-seed are required")}
+	}
+	if err := subjects.ValidName(*name); err != nil {
+		return usageError{fmt.Errorf("--name: %w", err)}
+	}
+	cfg := config.Default()
+	rf.apply(&cfg)
+	if cfg.Recordings.NoShip {
+		return usageError{errors.New("--no-ship makes no sense here")}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	rec, err := recordingsOptions(cfg.Recordings)
+	if err != nil {
+		return err
+	}
+	seed, err := os.ReadFile(*seedFile)
+	if err != nil {
+		return fmt.Errorf("read nkey seed: %w", err)
+	}
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(seed))))
+	if err != nil {
+		return fmt.Errorf("nkey seed %s: %w", *seedFile, err)
+	}
+	pub, _ := kp.PublicKey()
+	log := newLogger(stderr, *logLevel).With("shipper", *name)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	opts := []nats.Option{
+		nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(subjects.ShipperInbox(*name)),
+		nats.Name("tether-ship " + *name), nats.MaxReconnects(-1),
+	}
+	if *caFile != "" {
+		opts = append(opts, nats.RootCAs(*caFile))
+	}
+	nc, err := nats.Connect(*broker, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", *broker, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	b, err := jsdef.BindShipping(ctx, js)
+	if err != nil {
+		return err
+	}
+	up, err := node.OpenUploader(ctx, rec, *stateDir)
+	if err != nil {
+		return err
+	}
+	sh, err := node.NewShipper(js, b, up, rec, *name, log)
+	if err != nil {
+		return err
+	}
+	arch, err := ship.NewArchiver(ship.ArchiveConfig{JS: js, Index: b.Recordings, Uploader: up, Prefix: rec.Prefix, Logger: log})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var shipErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); shipErr = sh.Run(ctx) }()
+	go func() { defer wg.Done(); _ = arch.Run(ctx) }()
+	wg.Wait()
+	log.Info("shipper stopped")
+	return shipErr
+}
