@@ -90,7 +90,7 @@ func verify(pub, sig string, nonce []byte) bool {
 
 func convert(p subjects.Permissions) *server.Permissions {
 	sp := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: p.Publish},
+		Publish:   &server.SubjectPermission{Allow: p.Publish, Deny: p.PublishDeny},
 		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
 	}
 	if p.Responses {

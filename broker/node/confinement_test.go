@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -316,4 +318,56 @@ func TestRemovedPrincipalsAreDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	brokertest.WaitFor(t, 10*time.Second, "the agent's connection closed", func() bool { return !agent.IsConnected() })
+}
+
+// A shipper's key reaches the recording streams and the recordings bucket, and nothing
+// else: no API, no session subject, no other bucket, no stream deletion or purge.
+func TestShipperConfinement(t *testing.T) {
+	seed, pub := brokertest.NewKey(t)
+	s := brokertest.NewServer(t, func(o *node.Options) { o.Shippers = map[string]string{"ship1": pub} })
+	var v violations
+	nc, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, seed),
+		nats.ErrorHandler(v.handler), nats.CustomInboxPrefix(subjects.ShipperInbox("ship1")))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, subj := range []string{"tether.s.>", "tether.api.>", subjects.UserInbox("admin") + ".>", "tether.audit.>", "$KV.>"} {
+		if _, err := nc.Subscribe(subj, func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+		v.has(t, "Subscription to \""+subj+"\"")
+	}
+	for _, subj := range []string{
+		subjects.API("admin", "WhoAmI"),
+		"tether.s.web-1.admin.admin-1.in",
+		"$JS.API.STREAM.DELETE.TETHER_TRANSCRIPTS",
+		"$JS.API.STREAM.PURGE.TETHER_AUDIT",
+		"$JS.API.STREAM.MSG.DELETE.TETHER_EVENTS",
+		"$JS.API.CONSUMER.DELETE.TETHER_EVENTS.tether-shipper",
+		"$KV.tether_users.mallory",
+		"$KV.tether_policy.bundle",
+		"$JS.API.DIRECT.GET.KV_tether_users.$KV.tether_users.admin",
+		"tether.events.session.terminated",
+	} {
+		if err := nc.Publish(subj, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		v.has(t, "Publish to \""+subj+"\"")
+	}
+	// What it needs works: the recordings bucket and the shared consumer.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jsdef.BindShipping(t.Context(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Recordings.Put(t.Context(), "shipper.ship1", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Consumer(t.Context(), jsdef.StreamEvents, "tether-shipper"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,6 +5,8 @@ package subjects
 type Permissions struct {
 	Publish   []string
 	Subscribe []string
+	// PublishDeny carves exceptions out of Publish.
+	PublishDeny []string
 	// Responses lets the connection reply once to each request it received, on whatever
 	// reply subject the requester chose (agents answering the control plane).
 	Responses bool
@@ -86,7 +88,9 @@ func ForShipper(name string) Permissions {
 	}
 	pub = append(pub, "$KV.tether_recordings.>")
 	return Permissions{
-		Publish:   pub,
-		Subscribe: []string{ShipperInbox(name) + ".>"},
+		Publish: pub,
+		// Its own ordered consumers it may delete; the shared one, never.
+		PublishDeny: []string{"$JS.API.CONSUMER.DELETE.TETHER_EVENTS.tether-shipper"},
+		Subscribe:   []string{ShipperInbox(name) + ".>"},
 	}
 }
