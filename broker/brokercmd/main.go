@@ -107,6 +107,7 @@ func run(args []string, stderr io.Writer) error {
 	stateDir := fs.String("state-dir", "", "state directory (default /var/lib/tether)")
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
 	monitor := fs.String("monitor", "", "NATS monitoring listen address host:port")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) for client connections")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
@@ -136,6 +137,7 @@ func run(args []string, stderr io.Writer) error {
 	set(&cfg.StateDir, *stateDir)
 	set(&cfg.PolicyDir, *policyDir)
 	set(&cfg.MonitorListen, *monitor)
+	set(&cfg.MetricsListen, *metricsListen)
 	set(&cfg.LogLevel, *logLevel)
 	set(&cfg.TLSCertFile, *tlsCert)
 	set(&cfg.TLSKeyFile, *tlsKey)
@@ -164,7 +166,7 @@ func run(args []string, stderr io.Writer) error {
 
 func nodeOptions(cfg config.Config, log *slog.Logger) (node.Options, error) {
 	o := node.Options{
-		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName,
+		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName, MetricsListen: cfg.MetricsListen,
 		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir, TLSCert: cfg.TLSCertFile, TLSKey: cfg.TLSKeyFile,
 		Limits: jsdef.Limits{
 			TranscriptMaxAge: time.Duration(cfg.Transcripts.MaxAge), TranscriptMaxBytes: cfg.Transcripts.MaxBytes,

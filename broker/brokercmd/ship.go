@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/node"
@@ -35,6 +36,7 @@ func shipMain(args []string, stderr io.Writer) error {
 	caFile := fs.String("tls-ca", "", "a CA certificate (PEM) to trust for the broker's TLS")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
 	rf := recordingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,7 +100,19 @@ func shipMain(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sh, err := node.NewShipper(js, b, up, rec, *name, log)
+	reg := prometheus.NewRegistry()
+	metrics, err := ship.NewMetrics(reg, js)
+	if err != nil {
+		return err
+	}
+	if *metricsListen != "" {
+		ms, err := node.ServeMetrics(*metricsListen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+	}
+	sh, err := node.NewShipper(js, b, up, rec, *name, log, metrics)
 	if err != nil {
 		return err
 	}

@@ -79,8 +79,10 @@ type Recordings struct {
 
 // Config is the broker's configuration file (JSON).
 type Config struct {
-	Listen            string      `json:"listen"`
-	MonitorListen     string      `json:"monitor_listen,omitempty"`
+	Listen        string `json:"listen"`
+	MonitorListen string `json:"monitor_listen,omitempty"`
+	// MetricsListen serves Prometheus metrics on host:port/metrics.
+	MetricsListen     string      `json:"metrics_listen,omitempty"`
 	ServerName        string      `json:"server_name,omitempty"`
 	StateDir          string      `json:"state_dir"`
 	PolicyDir         string      `json:"policy_dir,omitempty"`
@@ -137,6 +139,11 @@ func (c Config) Validate() error {
 	if c.MonitorListen != "" {
 		if _, _, err := net.SplitHostPort(c.MonitorListen); err != nil {
 			return fmt.Errorf("monitor_listen: %q is not host:port", c.MonitorListen)
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen: %q is not host:port", c.MetricsListen)
 		}
 	}
 	if c.StateDir == "" {

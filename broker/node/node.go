@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/control"
@@ -49,6 +50,8 @@ type Options struct {
 	// Recordings say where recordings are shipped; the zero value ships to
 	// StateDir/recordings with a shipper in this node.
 	Recordings Recordings
+	// MetricsListen, when set, serves Prometheus metrics on host:port/metrics.
+	MetricsListen string
 }
 
 // Node is a running broker.
@@ -61,7 +64,9 @@ type Node struct {
 	// internal is the control plane's key, for in-process connections.
 	internal nkeys.KeyPair
 	// Shipper is the in-process shipper, nil with Recordings.NoShip.
-	Shipper  *ship.Shipper
+	Shipper *ship.Shipper
+	// Metrics serves /metrics when Options.MetricsListen is set.
+	Metrics  *MetricsServer
 	stopShip context.CancelFunc
 	shipDone chan struct{}
 
@@ -165,8 +170,18 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("admin %s: %w", u.Name, err)
 		}
 	}
+	reg := prometheus.NewRegistry()
+	metrics, err := ship.NewMetrics(reg, js)
+	if err != nil {
+		return nil, err
+	}
+	if o.MetricsListen != "" {
+		if n.Metrics, err = ServeMetrics(o.MetricsListen, reg, log); err != nil {
+			return nil, err
+		}
+	}
 	if !o.Recordings.NoShip {
-		sh, err := NewShipper(js, b, uploader, o.Recordings, o.ServerName, log)
+		sh, err := NewShipper(js, b, uploader, o.Recordings, o.ServerName, log, metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +274,9 @@ func (n *Node) Close() error {
 		if n.stopShip != nil {
 			n.stopShip()
 			<-n.shipDone
+		}
+		if n.Metrics != nil {
+			_ = n.Metrics.Close()
 		}
 		if n.nc != nil {
 			closed := make(chan struct{})

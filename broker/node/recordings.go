@@ -48,9 +48,9 @@ func OpenUploader(ctx context.Context, r Recordings, stateDir string) (ship.Uplo
 }
 
 // NewShipper is a shipper over a node's streams (or another process's connection to them).
-func NewShipper(js jetstream.JetStream, b *jsdef.Buckets, u ship.Uploader, r Recordings, name string, log *slog.Logger) (*ship.Shipper, error) {
+func NewShipper(js jetstream.JetStream, b *jsdef.Buckets, u ship.Uploader, r Recordings, name string, log *slog.Logger, m *ship.Metrics) (*ship.Shipper, error) {
 	return ship.New(ship.Config{
 		JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: u,
-		Prefix: r.Prefix, Name: name, Recipients: r.Recipients, Logger: log,
+		Prefix: r.Prefix, Name: name, Recipients: r.Recipients, Logger: log, Metrics: m,
 	})
 }

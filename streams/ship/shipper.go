@@ -55,6 +55,8 @@ type Config struct {
 	// AckWait is how long a delivered session may go without progress reports before
 	// another shipper gets it (default 2m; progress is reported every AckWait/4).
 	AckWait time.Duration
+	// Metrics, when set, count shipments and failures.
+	Metrics *Metrics
 }
 
 // Shipper ships ended sessions' recordings. Run it; several may run at once.
@@ -216,6 +218,7 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Warn("acknowledge shipped session", "err", err)
 	}
 	log.Info("recording shipped", "key", rec.Files[api.RecordingCast].Key, "bytes", rec.OutputBytes, "frames", rec.Frames)
+	s.cfg.Metrics.shippedOne(rec.OutputBytes, s.cfg.Now())
 	s.mu.Lock()
 	s.status.Shipped++
 	s.status.LastShipped, s.status.LastAt = id, s.cfg.Now().UTC()
@@ -253,6 +256,7 @@ func (s *Shipper) retry(msg jetstream.Msg, log *slog.Logger, id string, err erro
 	delay = min(delay, s.cfg.RetryMax)
 	log.Warn("shipping failed; will retry", "err", err, "retry_in", delay)
 	_ = msg.NakWithDelay(delay)
+	s.cfg.Metrics.failedOne()
 	s.mu.Lock()
 	s.status.Failed++
 	s.status.LastError, s.status.ErrorAt = fmt.Sprintf("%s: %v", id, err), s.cfg.Now().UTC()

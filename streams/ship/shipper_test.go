@@ -302,3 +302,62 @@ func TestShipperKilledMidUpload(t *testing.T) {
 		t.Fatalf("shipped by %s", rec.Shipper)
 	}
 }
+
+// Shipping a session again (a redelivery) writes the same keys with the same bytes.
+func TestShipAgainWritesTheSameBytes(t *testing.T) {
+	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
+	startAgent(t, s, "web-1")
+	js, b := buckets(t, s)
+	root := t.TempDir()
+	dir, err := store.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := ship.New(ship.Config{JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: dir, Name: "once",
+		Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := run(t, s, "web-1", "sh", "-c", "printf 'one\\n'; printf 'two\\033[0m\\n' >&2")
+	e, err := b.Sessions.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se api.Session
+	if err := json.Unmarshal(e.Value(), &se); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() map[string]string {
+		files := map[string]string{}
+		err := dir.List(t.Context(), "", func(key string, _ int64) error {
+			data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(key)))
+			files[key] = string(data)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	first, err := sh.Ship(t.Context(), se)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot()
+	second, err := sh.Ship(t.Context(), se)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot()
+	if len(before) != 3 || len(after) != 3 {
+		t.Fatalf("files: %d then %d, want 3", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s changed when shipped again", k)
+		}
+	}
+	if first.Files[api.RecordingCast] != second.Files[api.RecordingCast] || first.OutputSHA256 != second.OutputSHA256 {
+		t.Fatalf("metadata differs: %+v vs %+v", first, second)
+	}
+}
