@@ -471,6 +471,7 @@ func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (an
 	if err != nil {
 		return nil, fmt.Errorf("open transcript %s: %w", se.ID, err)
 	}
+	defer jsdef.DeleteOrdered(s.js, jsdef.StreamTranscripts, cons)
 	type seqFrame struct {
 		seq uint64
 		tf  api.TranscriptFrame

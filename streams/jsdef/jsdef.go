@@ -176,3 +176,16 @@ func BindShipping(ctx context.Context, js jetstream.KeyValueManager) (*Buckets, 
 	}
 	return &b, nil
 }
+
+// DeleteOrdered deletes the server-side consumer behind an ordered consumer once a reader
+// is done with it, rather than leaving it for the server to drop after its inactivity
+// threshold (5 minutes): readers that poll would otherwise pile consumers up.
+func DeleteOrdered(js jetstream.StreamConsumerManager, stream string, c jetstream.Consumer) {
+	info := c.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = js.DeleteConsumer(ctx, stream, info.Name)
+}

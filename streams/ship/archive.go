@@ -122,6 +122,7 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 	if err != nil {
 		return err
 	}
+	defer jsdef.DeleteOrdered(a.cfg.JS, stream, cons)
 	var batch bytes.Buffer
 	var hour time.Time
 	var first, last uint64

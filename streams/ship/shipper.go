@@ -183,6 +183,11 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
 	id := ev.Data.Session.ID
 	log := s.log.With("session_id", id)
 	se, err := s.session(ctx, ev.Data.Session)
+	if errors.Is(err, errNotEndedYet) {
+		// The end is being stored right now: not a failure, just too early.
+		_ = msg.NakWithDelay(s.cfg.RetryMin / 4)
+		return
+	}
 	if err != nil {
 		s.retry(msg, log, id, err)
 		return
@@ -226,6 +231,9 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
 	s.report(ctx)
 }
 
+// errNotEndedYet says the terminal event came before the ended session record.
+var errNotEndedYet = errors.New("the session record does not show the end yet")
+
 // session is the session's record as stored; the event's copy if the record is gone.
 func (s *Shipper) session(ctx context.Context, fromEvent api.Session) (api.Session, error) {
 	e, err := s.cfg.Sessions.Get(ctx, fromEvent.ID)
@@ -241,7 +249,7 @@ func (s *Shipper) session(ctx context.Context, fromEvent api.Session) (api.Sessi
 	}
 	if !se.Ended() {
 		// The event is published before the record is stored: wait for it.
-		return se, errors.New("the session record does not show the end yet")
+		return se, errNotEndedYet
 	}
 	return se, nil
 }

@@ -37,6 +37,7 @@ func readTranscript(ctx context.Context, js jetstream.JetStream, se api.Session)
 	if err != nil {
 		return transcript{}, fmt.Errorf("open transcript of %s: %w", se.ID, err)
 	}
+	defer jsdef.DeleteOrdered(js, jsdef.StreamTranscripts, cons)
 	var out, in []seqFrame
 	for {
 		batch, err := cons.FetchNoWait(500)
