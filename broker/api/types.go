@@ -139,6 +139,8 @@ type SessionRecording struct {
 	EncryptionRequired bool   `json:"s3_encryption_enabled,omitempty"`
 	Bucket             string `json:"s3_bucket_name,omitempty"`
 	RecordInput        bool   `json:"record_input,omitempty"`
+	// Streaming uploads the recording in parts while the session runs.
+	Streaming bool `json:"streaming_enabled,omitempty"`
 }
 
 // Ended reports whether the session is over.

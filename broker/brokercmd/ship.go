@@ -122,6 +122,10 @@ func shipMain(args []string, stderr io.Writer) error {
 	}
 	var wg sync.WaitGroup
 	var shipErr error
+	if st := ship.NewStreamer(sh); st != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = st.Run(ctx) }()
+	}
 	wg.Add(2)
 	go func() { defer wg.Done(); shipErr = sh.Run(ctx) }()
 	go func() { defer wg.Done(); _ = arch.Run(ctx) }()

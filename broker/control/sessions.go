@@ -135,7 +135,7 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 	se.RunAs, se.IdleTimeout, se.MaxDuration = lim.runAs, api.Duration(lim.idle), api.Duration(lim.max)
 	se.Recording = &api.SessionRecording{
 		KeyPrefix: p.prefs.S3KeyPrefix, EncryptionRequired: p.prefs.S3EncryptionEnabled,
-		Bucket: p.prefs.S3BucketName, RecordInput: p.prefs.RecordInput,
+		Bucket: p.prefs.S3BucketName, RecordInput: p.prefs.RecordInput, Streaming: p.prefs.StreamingEnabled,
 	}
 	if !s.online(inst.ID) {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}

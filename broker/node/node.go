@@ -193,6 +193,15 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		shipCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		n.stopShip, n.shipDone = stop, make(chan struct{})
 		var workers sync.WaitGroup
+		if st := ship.NewStreamer(sh); st != nil {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				if err := st.Run(shipCtx); err != nil {
+					log.Error("streamer stopped", "err", err)
+				}
+			}()
+		}
 		workers.Add(2)
 		go func() {
 			defer workers.Done()

@@ -192,6 +192,15 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
 		s.retry(msg, log, id, err)
 		return
 	}
+	switch done, busy := s.streamed(ctx, se); {
+	case done:
+		_ = msg.Ack()
+		return
+	case busy:
+		// A streamer is committing it right now.
+		_ = msg.NakWithDelay(streamLease / 2)
+		return
+	}
 	// Keep the delivery ours while we work: a long upload must not be handed to another
 	// shipper.
 	done := make(chan struct{})
@@ -356,45 +365,64 @@ func (s *Shipper) Ship(ctx context.Context, se api.Session) (api.Recording, erro
 	if err := logW.Close(); err != nil {
 		return rec, err
 	}
-	rec = api.Recording{
+	rec = s.recording(se, sum, tr.out)
+	for _, up := range []struct {
+		kind, key string
+		f         *tempFile
+	}{
+		{api.RecordingCast, keys.Cast, castF},
+		{api.RecordingLog, keys.Log, logF},
+	} {
+		if err := up.f.upload(ctx, s.cfg.Uploader, up.key, s.contentType(up.kind)); err != nil {
+			return rec, err
+		}
+		rec.Files[up.kind] = api.RecordingFile{Key: up.key, Bytes: up.f.size, SHA256: hex.EncodeToString(up.f.hash.Sum(nil))}
+	}
+	return rec, s.writeMeta(ctx, keys, rec)
+}
+
+// recording is the metadata of se's recording, but for its files.
+func (s *Shipper) recording(se api.Session, sum cast.Summary, frames uint64) api.Recording {
+	rec := api.Recording{
 		SessionID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document,
 		DocumentVersion: se.DocumentVersion, SessionType: se.SessionType, RunAs: se.RunAs,
 		StartedAt: se.StartedAt, EndedAt: se.EndedAt, State: se.State, Reason: se.Reason,
 		ExitCode: se.ExitCode, Cols: se.Cols, Rows: se.Rows,
-		Frames: tr.out, OutFrames: se.OutFrames, OutputBytes: sum.OutputBytes, OutputSHA256: sum.OutputSHA256,
+		Frames: frames, OutFrames: se.OutFrames, OutputBytes: sum.OutputBytes, OutputSHA256: sum.OutputSHA256,
 		InputBytes: sum.InputBytes, Files: map[string]api.RecordingFile{},
 		ShippedAt: s.cfg.Now().UTC().Truncate(time.Second), Shipper: s.cfg.Name,
 	}
 	if len(s.cfg.Recipients) > 0 {
 		rec.Encryption, rec.Recipients = "age", s.cfg.Recipients
 	}
-	for _, up := range []struct {
-		kind, key, ctype string
-		f                *tempFile
-	}{
-		{api.RecordingCast, keys.Cast, "application/x-asciicast", castF},
-		{api.RecordingLog, keys.Log, "text/plain; charset=utf-8", logF},
-	} {
-		if len(s.cfg.Recipients) > 0 {
-			up.ctype = "application/age"
-		}
-		if err := up.f.upload(ctx, s.cfg.Uploader, up.key, up.ctype); err != nil {
-			return rec, err
-		}
-		rec.Files[up.kind] = api.RecordingFile{Key: up.key, Bytes: up.f.size, SHA256: hex.EncodeToString(up.f.hash.Sum(nil))}
+	return rec
+}
+
+func (s *Shipper) contentType(kind string) string {
+	switch {
+	case len(s.cfg.Recipients) > 0:
+		return "application/age"
+	case kind == api.RecordingCast:
+		return "application/x-asciicast"
+	default:
+		return "text/plain; charset=utf-8"
 	}
+}
+
+// writeMeta stores the metadata, which says the recording is complete, then indexes it.
+func (s *Shipper) writeMeta(ctx context.Context, keys Keys, rec api.Recording) error {
 	meta, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return rec, err
+		return err
 	}
 	meta = append(meta, '\n')
 	if err := s.cfg.Uploader.Put(ctx, keys.Meta, bytesReader(meta), int64(len(meta)), PutOptions{ContentType: "application/json"}); err != nil {
-		return rec, fmt.Errorf("upload %s: %w", keys.Meta, err)
+		return fmt.Errorf("upload %s: %w", keys.Meta, err)
 	}
-	if _, err := s.cfg.Index.Put(ctx, IndexKey(se.ID), meta); err != nil {
-		return rec, fmt.Errorf("index recording of %s: %w", se.ID, err)
+	if _, err := s.cfg.Index.Put(ctx, IndexKey(rec.SessionID), meta); err != nil {
+		return fmt.Errorf("index recording of %s: %w", rec.SessionID, err)
 	}
-	return rec, nil
+	return nil
 }
 
 // IndexKey is the recordings index key of a session; IndexKey("") is the prefix of all.
@@ -416,7 +444,7 @@ func header(se api.Session) cast.Header {
 }
 
 // seal wraps a temp file in age encryption when the shipper has recipients.
-func (s *Shipper) seal(f *tempFile) (io.WriteCloser, error) {
+func (s *Shipper) seal(f io.Writer) (io.WriteCloser, error) {
 	if len(s.cfg.Recipients) == 0 {
 		return nopCloser{f}, nil
 	}

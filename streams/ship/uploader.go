@@ -36,3 +36,21 @@ var ErrNotFound = errors.New("ship: no such object")
 type EncryptionChecker interface {
 	CheckBucketEncryption(ctx context.Context) error
 }
+
+// StreamUploader is implemented by backends that take an object in parts while it is
+// still being written (S3 multipart uploads, a growing temp file): the object appears only
+// when committed, so a recording streamed while its session runs never looks complete
+// before it is.
+type StreamUploader interface {
+	Begin(ctx context.Context, key string, o PutOptions) (PartWriter, error)
+}
+
+// PartWriter is an object being uploaded in parts. Write buffers and sends a part each time
+// one is full; Commit sends the rest and makes the object appear; Abort drops it all.
+type PartWriter interface {
+	io.Writer
+	Commit(ctx context.Context) error
+	Abort(ctx context.Context) error
+	// Sent is how many bytes have reached storage so far.
+	Sent() int64
+}

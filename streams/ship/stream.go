@@ -1,0 +1,359 @@
+package ship
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship/cast"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// StreamerConsumer is the durable consumer of session starts the streamers share.
+const StreamerConsumer = "tether-streamer"
+
+// streamLease is how often a streamer says it is still streaming a session; a lease twice
+// as old is dead, and the shipper ships the session itself.
+const streamLease = 10 * time.Second
+
+// endWait bounds how long a streamer waits, once the output has stopped, for the session
+// record to say it ended.
+const endWait = time.Minute
+
+// Streamer uploads the recordings of sessions whose preferences set streamingEnabled while
+// they run: the cast and the log go up in parts (a multipart upload, invisible until
+// committed) as output arrives, and are committed, with the metadata, when the session
+// ends. A session it cannot finish is left to the shipper, which ships it whole.
+type Streamer struct {
+	sh  *Shipper
+	up  StreamUploader
+	log *slog.Logger
+}
+
+// NewStreamer streams with sh's configuration; nil when its backend cannot take uploads in
+// parts.
+func NewStreamer(sh *Shipper) *Streamer {
+	up, ok := sh.cfg.Uploader.(StreamUploader)
+	if !ok {
+		return nil
+	}
+	return &Streamer{sh: sh, up: up, log: sh.log.With("component", "stream")}
+}
+
+// Run streams sessions until ctx is done.
+func (st *Streamer) Run(ctx context.Context) error {
+	cons, err := st.sh.cfg.JS.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, jetstream.ConsumerConfig{
+		Durable:       StreamerConsumer,
+		Description:   "started sessions, for streaming the recordings of those that ask for it",
+		FilterSubject: subjects.SessionEvent(events.Started),
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * streamLease,
+		MaxDeliver:    -1,
+		MaxAckPending: 1024,
+	})
+	if err != nil {
+		return fmt.Errorf("stream: consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("stream: consume: %w", err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		it.Stop()
+	}()
+	defer func() { <-stopped }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		var ev struct {
+			Data events.Data `json:"data"`
+		}
+		if json.Unmarshal(msg.Data(), &ev) != nil || subjects.ValidSessionID(ev.Data.Session.ID) != nil {
+			_ = msg.Term()
+			continue
+		}
+		se := ev.Data.Session
+		if se.Recording == nil || !se.Recording.Streaming {
+			_ = msg.Ack()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st.follow(ctx, msg, se)
+		}()
+	}
+}
+
+// leaseKey is where a streamer holds its lease on a session.
+func leaseKey(id string) string { return "stream." + id }
+
+type lease struct {
+	Streamer string    `json:"streamer"`
+	At       time.Time `json:"at"`
+}
+
+// follow streams one session's recording until it ends.
+func (st *Streamer) follow(ctx context.Context, msg jetstream.Msg, se api.Session) {
+	log := st.log.With("session_id", se.ID)
+	renew := func() {
+		b, _ := json.Marshal(lease{Streamer: st.sh.cfg.Name, At: st.sh.cfg.Now().UTC()})
+		if _, err := st.sh.cfg.Index.Put(ctx, leaseKey(se.ID), b); err != nil {
+			log.Warn("renew streaming lease", "err", err)
+		}
+		_ = msg.InProgress()
+	}
+	renew()
+	defer func() {
+		_ = st.sh.cfg.Index.Delete(context.WithoutCancel(ctx), leaseKey(se.ID))
+		_ = msg.Ack() // the shipper ships whatever this did not
+	}()
+	rec, err := st.stream(ctx, se, renew)
+	if err != nil {
+		log.Warn("streaming the recording stopped; the shipper ships it when the session ends", "err", err)
+		return
+	}
+	log.Info("recording streamed", "key", rec.Files[api.RecordingCast].Key, "bytes", rec.OutputBytes)
+	st.sh.cfg.Metrics.shippedOne(rec.OutputBytes, st.sh.cfg.Now())
+}
+
+// hashWriter hashes and counts what goes through to w.
+type hashWriter struct {
+	w    io.Writer
+	hash hash.Hash
+	n    int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.hash.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (api.Recording, error) {
+	sh := st.sh
+	if se.Recording.EncryptionRequired {
+		if ec, ok := sh.cfg.Uploader.(EncryptionChecker); ok {
+			if err := ec.CheckBucketEncryption(ctx); err != nil {
+				return api.Recording{}, fmt.Errorf("refusing to upload: %w", err)
+			}
+		}
+	}
+	prefix := joinKey(sh.cfg.Prefix, se.Recording.KeyPrefix)
+	keys := KeysFor(prefix, se, len(sh.cfg.Recipients) > 0)
+	castPart, err := st.up.Begin(ctx, keys.Cast, PutOptions{ContentType: sh.contentType(api.RecordingCast)})
+	if err != nil {
+		return api.Recording{}, err
+	}
+	logPart, err := st.up.Begin(ctx, keys.Log, PutOptions{ContentType: sh.contentType(api.RecordingLog)})
+	if err != nil {
+		castPart.Abort(ctx)
+		return api.Recording{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			castPart.Abort(ctx)
+			logPart.Abort(ctx)
+		}
+	}()
+	castH := &hashWriter{w: castPart, hash: sha256.New()}
+	logH := &hashWriter{w: logPart, hash: sha256.New()}
+	castW, err := sh.seal(castH)
+	if err != nil {
+		return api.Recording{}, err
+	}
+	logW, err := sh.seal(logH)
+	if err != nil {
+		return api.Recording{}, err
+	}
+	r, err := cast.NewRenderer(header(se), castW, logW)
+	if err != nil {
+		return api.Recording{}, err
+	}
+
+	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
+	filters := []string{sub.Out}
+	if se.Recording.RecordInput {
+		filters = append(filters, sub.Rin)
+	}
+	cons, err := sh.cfg.JS.OrderedConsumer(ctx, jsdef.StreamTranscripts, jetstream.OrderedConsumerConfig{
+		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return api.Recording{}, err
+	}
+	defer jsdef.DeleteOrdered(sh.cfg.JS, jsdef.StreamTranscripts, cons)
+	msgs := make(chan jetstream.Msg, 256)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return api.Recording{}, err
+	}
+	defer cc.Stop()
+
+	// Output frames go in in their sequence order: one the agent had to publish again is
+	// stored after later ones, and waits here for its place.
+	next, pending := uint64(1), map[uint64]cast.Frame{}
+	var rendered uint64
+	add := func(f cast.Frame) error {
+		if err := r.Add(f); err != nil && !errors.Is(err, frame.ErrBadPayload) {
+			return err
+		}
+		return nil
+	}
+	exited := false
+	tick := time.NewTicker(streamLease / 2)
+	defer tick.Stop()
+	var idleSince time.Time
+	for !exited {
+		select {
+		case <-ctx.Done():
+			return api.Recording{}, ctx.Err()
+		case m := <-msgs:
+			idleSince = time.Time{}
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			f, err := frame.Decode(m.Data())
+			if err != nil {
+				continue
+			}
+			cf := cast.Frame{Time: md.Timestamp, Type: f.Type, Payload: f.Payload}
+			if m.Subject() == sub.Rin {
+				cf.Type = frame.Stdin
+				if err := add(cf); err != nil {
+					return api.Recording{}, err
+				}
+				continue
+			}
+			if f.Seq < next {
+				continue // a duplicate
+			}
+			pending[f.Seq] = cf
+			for {
+				p, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				rendered++
+				if err := add(p); err != nil {
+					return api.Recording{}, err
+				}
+				if p.Type == frame.Exit {
+					exited = true
+				}
+			}
+		case <-tick.C:
+			renew()
+			// A session that ends without an Exit frame (its agent lost) ends here once
+			// its record says so and no frame is missing.
+			cur, err := sh.session(ctx, se)
+			if err == nil && cur.Ended() && len(pending) == 0 && (cur.OutFrames == 0 || rendered >= cur.OutFrames) {
+				exited = true
+			}
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			} else if err == nil && cur.Ended() && time.Since(idleSince) > endWait {
+				return api.Recording{}, fmt.Errorf("session ended with %d of %d frames in the stream", rendered, cur.OutFrames)
+			}
+		}
+	}
+	sum, err := r.Close()
+	if err != nil {
+		return api.Recording{}, err
+	}
+	if err := castW.Close(); err != nil {
+		return api.Recording{}, err
+	}
+	if err := logW.Close(); err != nil {
+		return api.Recording{}, err
+	}
+	// The metadata needs the ended record: the agent's report follows its Exit frame.
+	var ended api.Session
+	deadline := time.Now().Add(endWait)
+	for {
+		ended, err = sh.session(ctx, se)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return api.Recording{}, fmt.Errorf("the session record never showed the end: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return api.Recording{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := castPart.Commit(ctx); err != nil {
+		return api.Recording{}, err
+	}
+	if err := logPart.Commit(ctx); err != nil {
+		return api.Recording{}, err
+	}
+	committed = true
+	rec := sh.recording(ended, sum, rendered)
+	rec.Files[api.RecordingCast] = api.RecordingFile{Key: keys.Cast, Bytes: castH.n, SHA256: hex.EncodeToString(castH.hash.Sum(nil))}
+	rec.Files[api.RecordingLog] = api.RecordingFile{Key: keys.Log, Bytes: logH.n, SHA256: hex.EncodeToString(logH.hash.Sum(nil))}
+	return rec, sh.writeMeta(ctx, keys, rec)
+}
+
+// streamed reports whether a streamer shipped se's recording whole already, or is still
+// at it (its lease is fresh): then the shipper leaves it alone, or waits.
+func (s *Shipper) streamed(ctx context.Context, se api.Session) (done, busy bool) {
+	if se.Recording == nil || !se.Recording.Streaming {
+		return false, false
+	}
+	if e, err := s.cfg.Index.Get(ctx, IndexKey(se.ID)); err == nil {
+		var rec api.Recording
+		if json.Unmarshal(e.Value(), &rec) == nil && rec.Frames == se.OutFrames && rec.State == se.State {
+			return true, false
+		}
+	}
+	if e, err := s.cfg.Index.Get(ctx, leaseKey(se.ID)); err == nil {
+		var l lease
+		if json.Unmarshal(e.Value(), &l) == nil && s.cfg.Now().Sub(l.At) < 2*streamLease {
+			return false, true
+		}
+	}
+	return false, false
+}
