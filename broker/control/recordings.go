@@ -143,7 +143,12 @@ func (s *Service) getRecording(ctx context.Context, c caller, data []byte) (any,
 		return nil, fmt.Errorf("read recording %s: %w", f.Key, err)
 	}
 	defer body.Close()
-	if _, err := io.CopyN(io.Discard, body, r.Offset); err != nil {
+	if sk, ok := body.(io.Seeker); ok {
+		_, err = sk.Seek(r.Offset, io.SeekStart)
+	} else {
+		_, err = io.CopyN(io.Discard, body, r.Offset)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read recording %s: %w", f.Key, err)
 	}
 	buf := make([]byte, api.MaxRecordingPage)

@@ -13,7 +13,8 @@ type Uploader interface {
 	// complete: a failed or interrupted Put leaves no object under key (or the one that
 	// was there before). Putting the same bytes again under the same key is harmless.
 	Put(ctx context.Context, key string, r io.Reader, size int64, o PutOptions) error
-	// Get opens the object at key; the error wraps ErrNotFound when there is none.
+	// Get opens the object at key; the error wraps ErrNotFound when there is none. The
+	// reader may also be an io.Seeker (both backends' are), to read from an offset.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// List calls fn for every key under prefix, in lexical order, until fn returns an error.
 	List(ctx context.Context, prefix string, fn func(key string, size int64) error) error

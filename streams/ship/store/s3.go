@@ -214,6 +214,15 @@ type objectReader struct {
 	key string
 }
 
+// Seek moves within the object; reading then fetches from there (a ranged GET).
+func (r objectReader) Seek(offset int64, whence int) (int64, error) {
+	n, err := r.obj.Seek(offset, whence)
+	if err != nil {
+		err = r.s.convert("seek "+r.key, err)
+	}
+	return n, err
+}
+
 func (r objectReader) Read(p []byte) (int, error) {
 	n, err := r.obj.Read(p)
 	if err != nil && err != io.EOF {
