@@ -216,9 +216,12 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 	}
 	defer jsdef.DeleteOrdered(sh.cfg.JS, jsdef.StreamTranscripts, cons)
 	msgs := make(chan jetstream.Msg, 256)
+	quit := make(chan struct{})
+	defer close(quit) // after cc.Stop (defers run last first): frees a callback stuck on msgs
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case msgs <- m:
+		case <-quit:
 		case <-ctx.Done():
 		}
 	})
