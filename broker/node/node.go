@@ -248,6 +248,33 @@ func (n *Node) revoke(nkey string) {
 	}
 }
 
+// shipDrainWait bounds how long Close waits for the shipper to catch up.
+const shipDrainWait = 5 * time.Second
+
+// drainShipping waits, up to d, until no ended session waits to be shipped.
+func (n *Node) drainShipping(d time.Duration) {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := func() (*jetstream.ConsumerInfo, error) {
+			c, err := js.Consumer(ctx, jsdef.StreamEvents, ship.ConsumerName)
+			if err != nil {
+				return nil, err
+			}
+			return c.Info(ctx)
+		}()
+		cancel()
+		if err != nil || info.NumPending+uint64(info.NumAckPending) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // InternalConn opens another in-process connection with the control plane's key and
 // every permission: for in-process workers (and tests that play one), never for anything a
 // user controls. The caller closes it.
@@ -278,9 +305,11 @@ func (n *Node) Close() error {
 		if n.Control != nil {
 			n.closeErr = n.Control.Close()
 		}
-		// The sessions just ended are shipped by the next start (their events wait in
-		// the stream); a shipment under way is abandoned and redelivered.
+		// Give the shipper a moment to ship the sessions just ended; what it has not
+		// shipped by then is shipped after the next start (the events wait in the
+		// stream), and a shipment under way is abandoned and delivered again.
 		if n.stopShip != nil {
+			n.drainShipping(shipDrainWait)
 			n.stopShip()
 			<-n.shipDone
 		}
