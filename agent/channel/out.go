@@ -63,6 +63,7 @@ type reader struct {
 
 func (o *outbound) startReaders(c *Channel, outs []Output) {
 	var used [2]bool
+	var start []func()
 	for _, out := range outs {
 		i := streamIndex(out.Type)
 		if used[i] || out.R == nil {
@@ -71,8 +72,14 @@ func (o *outbound) startReaders(c *Channel, outs []Output) {
 		used[i] = true
 		r := &reader{r: out.R}
 		o.readers = append(o.readers, r)
-		o.left.Add(1)
-		go c.read(r, o.data[i])
+		ch := o.data[i]
+		start = append(start, func() { c.read(r, ch) })
+	}
+	// Count every reader before any starts: one that ends at once must not see the count
+	// reach zero while the others are still to come.
+	o.left.Add(int32(len(start)))
+	for _, f := range start {
+		go f()
 	}
 	for i, u := range used {
 		if !u {
