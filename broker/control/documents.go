@@ -269,7 +269,7 @@ func (s *Service) putVersion(ctx context.Context, c caller, verb string, r api.U
 	if document.Reserved(r.Name) && r.Name != api.DocPreferences {
 		return nil, badRequest("%s: %s is a built-in document and cannot be changed; copy it under a name of your own", verb, r.Name)
 	}
-	if curType, _, _ := describeType(s, cur); curType != sessionType {
+	if curType := s.sessionTypeOf(cur); curType != sessionType {
 		return nil, badRequest("%s: document %s is a %s document; a new version cannot change its sessionType to %s", verb, r.Name, curType, sessionType)
 	}
 	if base != 0 && base != latest {
@@ -322,12 +322,13 @@ func (s *Service) writeVersion(ctx context.Context, next storedDocument, exists 
 	return nil
 }
 
-func describeType(s *Service, sd storedDocument) (string, string, []api.DocumentParameter) {
+// sessionTypeOf is a stored document's sessionType ("" if it no longer parses).
+func (s *Service) sessionTypeOf(sd storedDocument) string {
 	d, err := s.docCache.parse(sd.Content, sd.Format)
 	if err != nil {
-		return "", "", nil
+		return ""
 	}
-	return d.Describe()
+	return d.SessionType()
 }
 
 func (s *Service) getDocument(ctx context.Context, c caller, data []byte) (any, error) {

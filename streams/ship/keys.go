@@ -1,8 +1,6 @@
 package ship
 
 import (
-	"bytes"
-	"io"
 	"path"
 	"regexp"
 	"strings"
@@ -45,5 +43,3 @@ func joinKey(parts ...string) string {
 }
 
 var keyUnsafe = regexp.MustCompile(`[^-_=a-zA-Z0-9]`)
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

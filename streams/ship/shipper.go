@@ -1,6 +1,7 @@
 package ship
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -416,7 +417,7 @@ func (s *Shipper) writeMeta(ctx context.Context, keys Keys, rec api.Recording) e
 		return err
 	}
 	meta = append(meta, '\n')
-	if err := s.cfg.Uploader.Put(ctx, keys.Meta, bytesReader(meta), int64(len(meta)), PutOptions{ContentType: "application/json"}); err != nil {
+	if err := s.cfg.Uploader.Put(ctx, keys.Meta, bytes.NewReader(meta), int64(len(meta)), PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("upload %s: %w", keys.Meta, err)
 	}
 	if _, err := s.cfg.Index.Put(ctx, IndexKey(rec.SessionID), meta); err != nil {
