@@ -1,9 +1,9 @@
 package control
 
 import (
-	"time"
-
 	"context"
+	"sort"
+	"time"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
@@ -41,6 +41,41 @@ func (s *Service) decideThen(ctx context.Context, c caller, action string, in po
 	return d, nil
 }
 
+// permitted serves a list request: it asks policy whether c may do action (list) at all,
+// then keeps the items whose own question, itemAction with input(item), the policy allows.
+// The list's audit record counts the items shown and hidden.
+func permitted[T any](ctx context.Context, s *Service, c caller, action, itemAction string, items []T, input func(T) policies.Input) ([]T, error) {
+	out := []T{}
+	_, err := s.decideThen(ctx, c, action, policies.Input{}, func() (shown, hidden int) {
+		for _, it := range items {
+			if s.permits(ctx, c, itemAction, input(it)) {
+				out = append(out, it)
+			} else {
+				hidden++
+			}
+		}
+		return len(out), hidden
+	})
+	return out, err
+}
+
+// maxResults checks a list request's max_results (1-1000, default 100).
+func maxResults(verb string, n int) (int, error) {
+	if n < 0 || n > 1000 {
+		return 0, badRequest("%s: max_results must be between 1 and 1000", verb)
+	}
+	if n == 0 {
+		return 100, nil
+	}
+	return n, nil
+}
+
+// newestFirst sorts items by start time, newest first, and keeps at most max.
+func newestFirst[T any](items []T, started func(T) time.Time, max int) []T {
+	sort.Slice(items, func(i, j int) bool { return started(items[i]).After(started(items[j])) })
+	return items[:min(len(items), max)]
+}
+
 // authorize is decide for requests whose obligations do not matter.
 func (s *Service) authorize(ctx context.Context, c caller, action string, in policies.Input) error {
 	_, err := s.decide(ctx, c, action, in)
@@ -60,6 +95,11 @@ func (s *Service) permits(ctx context.Context, c caller, action string, in polic
 
 func targetInput(in api.Instance) *policies.Target {
 	return &policies.Target{ID: in.ID, Name: in.Name, Hostname: in.Hostname, OS: in.OS, Tags: in.Tags}
+}
+
+// recordingInput is a recording's session, for a recording whose session record may be gone.
+func recordingInput(rec api.Recording) *policies.Session {
+	return &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
 }
 
 func sessionInput(se api.Session) *policies.Session {

@@ -392,19 +392,14 @@ func (s *Service) listDocuments(ctx context.Context, c caller, data []byte) (any
 		}
 		byName[sd.Name] = describe(sd, d, sd.Version, false)
 	}
-	out := []api.DocumentDescription{}
-	_, err = s.decideThen(ctx, c, api.VerbListDocuments, policies.Input{}, func() (shown, hidden int) {
-		for _, desc := range byName {
-			if r.SessionType != "" && desc.SessionType != r.SessionType {
-				continue
-			}
-			if !s.permits(ctx, c, api.VerbListDocuments, policies.Input{Document: docInput(desc)}) {
-				hidden++
-				continue
-			}
-			out = append(out, desc)
+	var asked []api.DocumentDescription
+	for _, desc := range byName {
+		if r.SessionType == "" || desc.SessionType == r.SessionType {
+			asked = append(asked, desc)
 		}
-		return len(out), hidden
+	}
+	out, err := permitted(ctx, s, c, api.VerbListDocuments, api.VerbListDocuments, asked, func(desc api.DocumentDescription) policies.Input {
+		return policies.Input{Document: docInput(desc)}
 	})
 	if err != nil {
 		return nil, err

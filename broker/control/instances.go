@@ -228,33 +228,31 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 	for _, id := range r.InstanceIDs {
 		want[id] = true
 	}
-	out := []api.Instance{}
-	// Which instances the caller sees is the policy's call, instance by instance.
-	_, err = s.decideThen(ctx, c, api.VerbDescribeInstances, policies.Input{}, func() (shown, hidden int) {
-		for _, in := range all {
-			if len(want) > 0 && !want[in.ID] {
-				continue
-			}
-			if !s.permits(ctx, c, api.VerbDescribeInstances, policies.Input{Target: targetInput(in)}) {
-				hidden++
-				continue
-			}
-			in.PingStatus = api.PingConnectionLost
-			if last, ok := s.lastSeenAt(in.ID); ok {
-				in.LastHeartbeat = last
-				if s.online(in.ID) {
-					in.PingStatus = api.PingOnline
-				}
-			}
-			if !c.principal.IsAdmin() {
-				in.NKey, in.ActivationID = "", ""
-			}
-			out = append(out, in)
+	var asked []api.Instance
+	for _, in := range all {
+		if len(want) == 0 || want[in.ID] {
+			asked = append(asked, in)
 		}
-		return len(out), hidden
+	}
+	// Which instances the caller sees is the policy's call, instance by instance.
+	out, err := permitted(ctx, s, c, api.VerbDescribeInstances, api.VerbDescribeInstances, asked, func(in api.Instance) policies.Input {
+		return policies.Input{Target: targetInput(in)}
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		in := &out[i]
+		in.PingStatus = api.PingConnectionLost
+		if last, ok := s.lastSeenAt(in.ID); ok {
+			in.LastHeartbeat = last
+			if s.online(in.ID) {
+				in.PingStatus = api.PingOnline
+			}
+		}
+		if !c.principal.IsAdmin() {
+			in.NKey, in.ActivationID = "", ""
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return api.DescribeInstancesResponse{Instances: out}, nil

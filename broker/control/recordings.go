@@ -35,7 +35,7 @@ func (s *Service) recordingFor(ctx context.Context, c caller, id string) (api.Re
 	case err == nil:
 		in.Session = sessionInput(se)
 	case recErr == nil:
-		in.Session = &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
+		in.Session = recordingInput(rec)
 	default:
 		return rec, notFound("no session or recording %q", id)
 	}
@@ -59,11 +59,9 @@ func (s *Service) listRecordings(ctx context.Context, c caller, data []byte) (an
 	if err := decode(api.VerbListRecordings, data, &r); err != nil {
 		return nil, err
 	}
-	if r.MaxResults < 0 || r.MaxResults > 1000 {
-		return nil, badRequest("ListRecordings: max_results must be between 1 and 1000")
-	}
-	if r.MaxResults == 0 {
-		r.MaxResults = 100
+	max, err := maxResults(api.VerbListRecordings, r.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	keys, err := listKeys(ctx, s.b.Recordings)
 	if err != nil {
@@ -84,26 +82,14 @@ func (s *Service) listRecordings(ctx context.Context, c caller, data []byte) (an
 		}
 		all = append(all, rec)
 	}
-	out := []api.Recording{}
 	// Which recordings the caller sees is the policy's call, recording by recording.
-	_, err = s.decideThen(ctx, c, api.VerbListRecordings, policies.Input{}, func() (shown, hidden int) {
-		for _, rec := range all {
-			in := policies.Input{Session: &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}}
-			if !s.permits(ctx, c, api.VerbGetRecording, in) {
-				hidden++
-				continue
-			}
-			out = append(out, rec)
-		}
-		return len(out), hidden
+	out, err := permitted(ctx, s, c, api.VerbListRecordings, api.VerbGetRecording, all, func(rec api.Recording) policies.Input {
+		return policies.Input{Session: recordingInput(rec)}
 	})
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
-	if len(out) > r.MaxResults {
-		out = out[:r.MaxResults]
-	}
+	out = newestFirst(out, func(rec api.Recording) time.Time { return rec.StartedAt }, max)
 	return api.ListRecordingsResponse{Recordings: out}, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -397,13 +396,10 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 	if r.State != "Active" && r.State != "History" {
 		return nil, badRequest("DescribeSessions: state must be Active or History, not %q", r.State)
 	}
-	if r.MaxResults < 0 || r.MaxResults > 1000 {
-		return nil, badRequest("DescribeSessions: max_results must be between 1 and 1000")
+	max, err := maxResults(api.VerbDescribeSessions, r.MaxResults)
+	if err != nil {
+		return nil, err
 	}
-	if r.MaxResults == 0 {
-		r.MaxResults = 100
-	}
-	// Which sessions the caller sees is the policy's call, session by session.
 	all, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
 		return nil, err
@@ -417,34 +413,25 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 	for _, in := range instances {
 		where[in.ID] = in
 	}
-	out := []api.Session{}
-	_, err = s.decideThen(ctx, c, api.VerbDescribeSessions, policies.Input{}, func() (shown, hidden int) {
-		for _, se := range all {
-			if se.Ended() != (r.State == "History") {
-				continue
-			}
-			if (r.Owner != "" && se.Owner != r.Owner) || (r.Target != "" && se.Target != r.Target) {
-				continue
-			}
-			in := policies.Input{Session: sessionInput(se)}
-			if inst, ok := where[se.Target]; ok {
-				in.Target = targetInput(inst)
-			}
-			if !s.permits(ctx, c, api.VerbDescribeSessions, in) {
-				hidden++
-				continue
-			}
-			out = append(out, se)
+	var asked []api.Session
+	for _, se := range all {
+		if se.Ended() == (r.State == "History") &&
+			(r.Owner == "" || se.Owner == r.Owner) && (r.Target == "" || se.Target == r.Target) {
+			asked = append(asked, se)
 		}
-		return len(out), hidden
+	}
+	// Which sessions the caller sees is the policy's call, session by session.
+	out, err := permitted(ctx, s, c, api.VerbDescribeSessions, api.VerbDescribeSessions, asked, func(se api.Session) policies.Input {
+		in := policies.Input{Session: sessionInput(se)}
+		if inst, ok := where[se.Target]; ok {
+			in.Target = targetInput(inst)
+		}
+		return in
 	})
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
-	if len(out) > r.MaxResults {
-		out = out[:r.MaxResults]
-	}
+	out = newestFirst(out, func(se api.Session) time.Time { return se.StartedAt }, max)
 	return api.DescribeSessionsResponse{Sessions: out}, nil
 }
 
