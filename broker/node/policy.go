@@ -22,6 +22,10 @@ type policyLoader struct {
 
 	mu      sync.Mutex
 	applied string // revision of the pushed bundle in force, "" for the one the node started with
+	// checked is the bundle Check compiled last, so that Apply, which a push calls next,
+	// does not compile it again.
+	checked    *policies.Evaluator
+	checkedRev string
 }
 
 func bundleOf(files []api.PolicyFile) (policies.Bundle, error) {
@@ -40,12 +44,16 @@ func (l *policyLoader) Check(ctx context.Context, files []api.PolicyFile) (strin
 	if err != nil {
 		return "", err
 	}
-	if _, err := policies.Compile(ctx, b, l.opts...); err != nil {
+	ev, err := policies.Compile(ctx, b, l.opts...)
+	if err != nil {
 		return "", err
 	}
 	if err := policies.Test(ctx, b); err != nil {
 		return "", err
 	}
+	l.mu.Lock()
+	l.checked, l.checkedRev = ev, b.Revision()
+	l.mu.Unlock()
 	return b.Revision(), nil
 }
 
@@ -60,10 +68,13 @@ func (l *policyLoader) Apply(ctx context.Context, files []api.PolicyFile) (strin
 	if rev == l.applied {
 		return rev, nil
 	}
-	ev, err := policies.Compile(ctx, b, l.opts...)
-	if err != nil {
-		return "", err
+	ev := l.checked
+	if rev != l.checkedRev {
+		if ev, err = policies.Compile(ctx, b, l.opts...); err != nil {
+			return "", err
+		}
 	}
+	l.checked, l.checkedRev = nil, ""
 	l.live.Swap(ev)
 	l.applied = rev
 	return rev, nil
