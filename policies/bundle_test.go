@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/tetherhq/tether/broker/api"
 )
@@ -14,15 +14,13 @@ import (
 // writeTree writes files (slash path: content) under a new directory and returns it.
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
+	fsys := fstest.MapFS{}
+	for p, content := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
+	}
 	dir := t.TempDir()
-	for p, src := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.CopyFS(dir, fsys); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

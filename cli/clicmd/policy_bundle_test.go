@@ -7,22 +7,21 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/tetherhq/tether/broker/api"
 )
 
-// writeTree writes files (slash paths) under a new temporary directory.
+// writeTree writes files (slash path: content) under a new directory and returns it.
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
+	fsys := fstest.MapFS{}
+	for p, content := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
+	}
 	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.CopyFS(dir, fsys); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -13,22 +13,13 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/ship"
-	"github.com/tetherhq/tether/streams/ship/store"
 )
 
 // Events and audit records are archived as hourly JSON Lines, each message once: a second
 // pass writes nothing new, and what comes later goes into the next object.
 func TestArchiverWritesHourlyJSONLines(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
-	startAgent(t, s, "web-1")
-	js, b := buckets(t, s)
-	root := t.TempDir()
-	dir, err := store.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, js, b, dir, root := noShipServer(t)
 	later := func() time.Time { return time.Now().Add(2 * time.Hour) } // every hour so far is over
 	a, err := ship.NewArchiver(ship.ArchiveConfig{JS: js, Index: b.Recordings, Uploader: dir, Prefix: "logs", Now: later})
 	if err != nil {

@@ -89,6 +89,21 @@ func waitShipped(t *testing.T, b *jsdef.Buckets, id string) api.Recording {
 	return rec
 }
 
+// noShipServer is a broker that runs no shipper (the test runs its own), with an agent
+// "web-1", and a directory backend at root.
+func noShipServer(t *testing.T) (s *brokertest.Server, js jetstream.JetStream, b *jsdef.Buckets, dir *store.Dir, root string) {
+	t.Helper()
+	s = brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
+	startAgent(t, s, "web-1")
+	js, b = buckets(t, s)
+	root = t.TempDir()
+	dir, err := store.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, js, b, dir, root
+}
+
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 // The shipped recording is the session, whole: the raw output's hash matches what the
@@ -189,13 +204,7 @@ func (u *countingUploader) Put(ctx context.Context, key string, r io.Reader, siz
 
 // Several shippers share the work: every session is shipped once, none is missed.
 func TestShippersShareWork(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
-	startAgent(t, s, "web-1")
-	js, b := buckets(t, s)
-	dir, err := store.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, js, b, dir, _ := noShipServer(t)
 	up := &countingUploader{Uploader: dir, puts: map[string]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -244,14 +253,7 @@ func TestShippersShareWork(t *testing.T) {
 // A shipper that dies half way leaves no recording that looks complete (the metadata is
 // written last), and another shipper finishes the job.
 func TestShipperKilledMidUpload(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
-	startAgent(t, s, "web-1")
-	_, b := buckets(t, s)
-	root := t.TempDir()
-	dir, err := store.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, b, dir, root := noShipServer(t)
 	// The doomed shipper has a connection of its own, which it loses, as a killed process
 	// would, right after storing the cast.
 	nc, err := s.InternalConn("doomed shipper")
@@ -305,14 +307,7 @@ func TestShipperKilledMidUpload(t *testing.T) {
 
 // Shipping a session again (a redelivery) writes the same keys with the same bytes.
 func TestShipAgainWritesTheSameBytes(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
-	startAgent(t, s, "web-1")
-	js, b := buckets(t, s)
-	root := t.TempDir()
-	dir, err := store.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, js, b, dir, root := noShipServer(t)
 	sh, err := ship.New(ship.Config{JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: dir, Name: "once",
 		Now: func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
