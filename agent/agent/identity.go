@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -41,12 +42,12 @@ type identity struct {
 // loadIdentity reads the state directory. It returns nil when the agent has no key, and an
 // identity with an empty instanceID when the key exists without agent.json.
 func loadIdentity(dir string) (*identity, error) {
-	seed, err := os.ReadFile(filepath.Join(dir, SeedFile))
+	seed, err := secretfile.Read(filepath.Join(dir, SeedFile), "agent key")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read agent key: %w", err)
+		return nil, err
 	}
 	kp, err := nkeys.FromSeed(bytes.TrimSpace(seed))
 	if err != nil {
