@@ -22,7 +22,8 @@ type Config struct {
 	// User is the user name the broker knows this key as.
 	User string `json:"user"`
 	// NKeySeedFile holds the user's NKEY seed. A relative path is relative to the
-	// directory of the config file.
+	// directory of the config file. Connect refuses the file when group or others have
+	// any permission on it (it must be mode 0600 or tighter).
 	NKeySeedFile string `json:"nkey_seed_file"`
 	// CAFile, when set, is the PEM bundle that signed the broker's TLS certificate
 	// (relative to the config file's directory, like NKeySeedFile).

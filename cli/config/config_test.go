@@ -200,6 +200,16 @@ func TestConnect(t *testing.T) {
 	if _, err := c.Connect(); err == nil || !strings.HasPrefix(err.Error(), "read nkey seed "+bad) {
 		t.Errorf("Connect with a bad seed = %v", err)
 	}
+
+	// A good seed others can read is refused before the broker is dialled.
+	if err := os.Chmod(seedFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.NKeySeedFile = filepath.Base(seedFile)
+	want := "nkey seed " + seedFile + " is readable by others (mode 0644): run chmod 600 " + seedFile
+	if _, err := c.Connect(); err == nil || err.Error() != want {
+		t.Errorf("Connect with a seed others can read = %v\nwant %s", err, want)
+	}
 }
 
 func TestCAPathRelativeToConfig(t *testing.T) {

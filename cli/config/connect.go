@@ -3,12 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -56,9 +56,9 @@ func (c *Config) Connect(opts ...nats.Option) (*nats.Conn, error) {
 
 func (c *Config) keyPair() (nkeys.KeyPair, error) {
 	path := c.SeedPath()
-	data, err := os.ReadFile(path)
+	data, err := secretfile.Read(path, "nkey seed")
 	if err != nil {
-		return nil, fmt.Errorf("read nkey seed %s: %w", path, err)
+		return nil, err
 	}
 	kp, err := nkeys.ParseDecoratedUserNKey(data)
 	if err != nil {
