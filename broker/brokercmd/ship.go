@@ -21,6 +21,7 @@ import (
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/subjects"
 )
@@ -62,9 +63,9 @@ func shipMain(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	seed, err := os.ReadFile(*seedFile)
+	seed, err := secretfile.Read(*seedFile, "nkey seed")
 	if err != nil {
-		return fmt.Errorf("read nkey seed: %w", err)
+		return err
 	}
 	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(seed))))
 	if err != nil {
