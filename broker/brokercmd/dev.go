@@ -24,6 +24,7 @@ import (
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -152,7 +153,7 @@ func devUserName() string {
 // devUserKey loads or creates the dev user's NKEY seed.
 func devUserKey(dir string) (pub, path string, err error) {
 	path = filepath.Join(dir, "user.nk")
-	seed, err := os.ReadFile(path)
+	seed, err := secretfile.Read(path, "dev user key")
 	if errors.Is(err, os.ErrNotExist) {
 		kp, err := nkeys.CreateUser()
 		if err != nil {
@@ -163,7 +164,7 @@ func devUserKey(dir string) (pub, path string, err error) {
 			return "", "", fmt.Errorf("write dev user key: %w", err)
 		}
 	} else if err != nil {
-		return "", "", fmt.Errorf("read dev user key: %w", err)
+		return "", "", err
 	}
 	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(seed))))
 	if err != nil {
