@@ -92,9 +92,15 @@ type Config struct {
 	Transcripts       Transcripts `json:"transcripts"`
 	LogLevel          string      `json:"log_level,omitempty"`
 	// TLSCertFile and TLSKeyFile (PEM) turn on TLS for every client and agent.
-	TLSCertFile string     `json:"tls_cert_file,omitempty"`
-	TLSKeyFile  string     `json:"tls_key_file,omitempty"`
-	Recordings  Recordings `json:"recordings"`
+	TLSCertFile string `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string `json:"tls_key_file,omitempty"`
+	// AllowPlaintext accepts a Listen address off loopback without TLS: agents' and
+	// users' traffic then crosses the network in clear.
+	AllowPlaintext bool `json:"allow_plaintext,omitempty"`
+	// AllowRemoteMonitor accepts a MonitorListen address off loopback: the NATS
+	// monitoring endpoint has no authentication and shows every connection and subject.
+	AllowRemoteMonitor bool       `json:"allow_remote_monitor,omitempty"`
+	Recordings         Recordings `json:"recordings"`
 	// Shippers are the keys of shippers that run outside the broker
 	// ("tether-broker ship"); each may read the recording streams and write the
 	// recordings bucket, nothing else.
@@ -113,8 +119,22 @@ func Default() Config {
 	}
 }
 
-// Load reads path over the defaults. Unknown fields are errors.
+// Load reads path over the defaults and validates the result. Unknown fields are errors.
 func Load(path string) (Config, error) {
+	c, err := Read(path)
+	if err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Read reads path over the defaults without validating, for a caller that lays flags
+// over the file (a --tls-cert or --allow-plaintext may be what makes it valid) and then
+// calls Validate. Unknown fields are errors.
+func Read(path string) (Config, error) {
 	c := Default()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -123,9 +143,6 @@ func Load(path string) (Config, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
@@ -169,6 +186,16 @@ func (c Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")
 	}
+	if c.TLSCertFile == "" && !c.AllowPlaintext && !isLoopback(c.Listen) {
+		return fmt.Errorf("listen (--listen) %s serves clients without TLS on a non-loopback address: "+
+			"set tls_cert_file and tls_key_file (--tls-cert, --tls-key), or set allow_plaintext "+
+			"(--allow-plaintext) to accept that agents' and users' traffic crosses the network in clear", c.Listen)
+	}
+	if c.MonitorListen != "" && !c.AllowRemoteMonitor && !isLoopback(c.MonitorListen) {
+		return fmt.Errorf("monitor_listen (--monitor) %s is not loopback, and the NATS monitoring endpoint has "+
+			"no authentication: anyone who reaches it sees every connection and subject; listen on 127.0.0.1, "+
+			"or set allow_remote_monitor (--allow-remote-monitor) to accept that", c.MonitorListen)
+	}
 	if s3 := c.Recordings.S3; s3 != nil {
 		if _, _, err := net.SplitHostPort(s3.Endpoint); err != nil {
 			return fmt.Errorf("recordings.s3.endpoint: %q is not host:port", s3.Endpoint)
@@ -211,4 +238,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// isLoopback reports whether the host of hostport is a loopback address: localhost,
+// 127.0.0.0/8 or ::1. An empty host, 0.0.0.0 and :: listen on every interface, and any
+// other name may resolve off the machine: none of those is loopback.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

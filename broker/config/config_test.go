@@ -16,12 +16,17 @@ func TestLoad(t *testing.T) {
 		}
 		return p
 	}
-	c, err := Load(write(`{"listen":"0.0.0.0:4333","state_dir":"/tmp/x","heartbeat_interval":"2s","agent_lost_after":"10s"}`))
+	c, err := Load(write(`{"listen":"0.0.0.0:4333","allow_plaintext":true,"state_dir":"/tmp/x","heartbeat_interval":"2s","agent_lost_after":"10s"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "0.0.0.0:4333" || c.Transcripts.MaxBytes != 10<<30 {
+	if c.Listen != "0.0.0.0:4333" || !c.AllowPlaintext || c.Transcripts.MaxBytes != 10<<30 {
 		t.Fatalf("config = %+v", c)
+	}
+	// Read leaves validation to its caller, who may yet lay --allow-plaintext over the file.
+	open := write(`{"listen":"0.0.0.0:4222"}`)
+	if c, err := Read(open); err != nil || c.Listen != "0.0.0.0:4222" {
+		t.Fatalf("Read = %+v, %v", c, err)
 	}
 	for _, tc := range []struct{ in, want string }{
 		{`{"lsiten":"x"}`, `unknown field "lsiten"`},
@@ -31,10 +36,78 @@ func TestLoad(t *testing.T) {
 		{`{"admins":[{"name":"a.b","nkey":"U"}]}`, "admins[0].name"},
 		{`{"admins":[{"name":"ab","nkey":"SU..."}]}`, "admins[0].nkey"},
 		{`{"log_level":"loud"}`, "log_level"},
+		{`{"listen":"0.0.0.0:4222"}`, "listen (--listen) 0.0.0.0:4222 serves clients without TLS"},
+		{`{"monitor_listen":":8222"}`, "monitor_listen (--monitor) :8222 is not loopback"},
 	} {
 		if _, err := Load(write(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load(%s) = %v, want error containing %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestValidateExposure: plain text off loopback, and the unauthenticated monitoring
+// endpoint off loopback, each need their own opt-in.
+func TestValidateExposure(t *testing.T) {
+	const (
+		plaintext = "serves clients without TLS on a non-loopback address: set tls_cert_file and tls_key_file " +
+			"(--tls-cert, --tls-key), or set allow_plaintext (--allow-plaintext) to accept that agents' and " +
+			"users' traffic crosses the network in clear"
+		monitor = "is not loopback, and the NATS monitoring endpoint has no authentication: anyone who reaches " +
+			"it sees every connection and subject; listen on 127.0.0.1, or set allow_remote_monitor " +
+			"(--allow-remote-monitor) to accept that"
+	)
+	tls := func(c *Config) { c.TLSCertFile, c.TLSKeyFile = "cert.pem", "key.pem" }
+	for _, tc := range []struct {
+		listen, monitor string
+		set             func(*Config)
+		want            string // "" when valid
+	}{
+		{listen: "127.0.0.1:4222"},
+		{listen: "127.3.4.5:4222"},
+		{listen: "[::1]:4222"},
+		{listen: "localhost:4222"},
+		{listen: "LocalHost:4222"},
+		{listen: "0.0.0.0:4222", want: "listen (--listen) 0.0.0.0:4222 " + plaintext},
+		{listen: ":4222", want: "listen (--listen) :4222 " + plaintext},
+		{listen: "[::]:4222", want: "listen (--listen) [::]:4222 " + plaintext},
+		{listen: "10.0.0.1:4222", want: "listen (--listen) 10.0.0.1:4222 " + plaintext},
+		{listen: "broker.example:4222", want: "listen (--listen) broker.example:4222 " + plaintext},
+		{listen: "localhost.example:4222", want: "listen (--listen) localhost.example:4222 " + plaintext},
+		{listen: "0.0.0.0:4222", set: tls},
+		{listen: "0.0.0.0:4222", set: func(c *Config) { c.AllowPlaintext = true }},
+		{listen: "127.0.0.1:4222", monitor: "127.0.0.1:8222"},
+		{listen: "127.0.0.1:4222", monitor: "localhost:8222"},
+		{listen: "127.0.0.1:4222", monitor: "[::1]:8222"},
+		{listen: "127.0.0.1:4222", monitor: ":8222", want: "monitor_listen (--monitor) :8222 " + monitor},
+		{listen: "127.0.0.1:4222", monitor: "0.0.0.0:8222", want: "monitor_listen (--monitor) 0.0.0.0:8222 " + monitor},
+		// TLS on the client port says nothing about the monitoring endpoint, and the
+		// plain-text opt-in does not open it either.
+		{listen: "0.0.0.0:4222", monitor: "0.0.0.0:8222", set: tls, want: "monitor_listen (--monitor) 0.0.0.0:8222 " + monitor},
+		{listen: "127.0.0.1:4222", monitor: "0.0.0.0:8222", set: func(c *Config) { c.AllowPlaintext = true },
+			want: "monitor_listen (--monitor) 0.0.0.0:8222 " + monitor},
+		{listen: "127.0.0.1:4222", monitor: "0.0.0.0:8222", set: func(c *Config) { c.AllowRemoteMonitor = true }},
+		// Each opt-in covers only its own listener.
+		{listen: "0.0.0.0:4222", monitor: "127.0.0.1:8222", set: func(c *Config) { c.AllowRemoteMonitor = true },
+			want: "listen (--listen) 0.0.0.0:4222 " + plaintext},
+	} {
+		c := Default()
+		c.Listen, c.MonitorListen = tc.listen, tc.monitor
+		if tc.set != nil {
+			tc.set(&c)
+		}
+		got := ""
+		if err := c.Validate(); err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("listen %q, monitor %q: Validate = %q\nwant %q", tc.listen, tc.monitor, got, tc.want)
+		}
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
 	}
 }
 
