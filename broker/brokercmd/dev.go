@@ -36,7 +36,8 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.SetOutput(stderr)
 	home, _ := os.UserHomeDir()
 	stateDir := fs.String("state-dir", filepath.Join(home, ".tether", "dev"), "state directory")
-	listen := fs.String("listen", "127.0.0.1:4222", "client listen address host:port")
+	listen := fs.String("listen", "127.0.0.1:4222", "client listen address host:port (the dev broker has no TLS: off loopback it needs --allow-plaintext)")
+	allowPlaintext := fs.Bool("allow-plaintext", false, "serve clients on a non-loopback --listen address, in clear")
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
 	noShell := fs.Bool("no-shell", false, "do not open a shell; run until interrupted")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -48,6 +49,12 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if fs.NArg() > 0 {
 		return 0, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	cfg := config.Default()
+	cfg.Listen, cfg.StateDir, cfg.PolicyDir = *listen, filepath.Join(*stateDir, "broker"), *policyDir
+	cfg.AllowPlaintext = *allowPlaintext
+	if err := cfg.Validate(); err != nil {
+		return 0, usageError{err}
 	}
 	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
 		return 0, fmt.Errorf("state directory: %w", err)
@@ -73,8 +80,6 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := config.Default()
-	cfg.Listen, cfg.StateDir, cfg.PolicyDir = *listen, filepath.Join(*stateDir, "broker"), *policyDir
 	cfg.Admins = []config.Admin{{Name: user, NKey: pub}}
 	o, err := nodeOptions(cfg, log)
 	if err != nil {

@@ -103,14 +103,16 @@ func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (JSON)")
-	listen := fs.String("listen", "", "client listen address host:port (default 127.0.0.1:4222)")
+	listen := fs.String("listen", "", "client listen address host:port (default 127.0.0.1:4222; off loopback it needs --tls-cert or --allow-plaintext)")
 	stateDir := fs.String("state-dir", "", "state directory (default /var/lib/tether)")
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
-	monitor := fs.String("monitor", "", "NATS monitoring listen address host:port")
+	monitor := fs.String("monitor", "", "NATS monitoring listen address host:port (loopback unless --allow-remote-monitor)")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) for client connections")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
+	allowPlaintext := fs.Bool("allow-plaintext", false, "serve clients without TLS on a non-loopback --listen address (traffic crosses the network in clear)")
+	allowRemoteMonitor := fs.Bool("allow-remote-monitor", false, "serve the NATS monitoring endpoint, which has no authentication, on a non-loopback --monitor address")
 	var admins, shippers adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
 	fs.Var(&shippers, "shipper", "let a shipper running elsewhere (tether-broker ship) connect as NAME=UPUBLICKEY (repeatable)")
@@ -124,7 +126,7 @@ func run(args []string, stderr io.Writer) error {
 	cfg := config.Default()
 	if *cfgPath != "" {
 		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
+		if cfg, err = config.Read(*cfgPath); err != nil { // validated below, flags and all
 			return err
 		}
 	}
@@ -141,6 +143,8 @@ func run(args []string, stderr io.Writer) error {
 	set(&cfg.LogLevel, *logLevel)
 	set(&cfg.TLSCertFile, *tlsCert)
 	set(&cfg.TLSKeyFile, *tlsKey)
+	cfg.AllowPlaintext = cfg.AllowPlaintext || *allowPlaintext
+	cfg.AllowRemoteMonitor = cfg.AllowRemoteMonitor || *allowRemoteMonitor
 	cfg.Admins = append(cfg.Admins, admins...)
 	cfg.Shippers = append(cfg.Shippers, shippers...)
 	rf.apply(&cfg)
