@@ -100,6 +100,8 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		Replicas:   l.Replicas,
 		// A session's preferences may keep its frames for less than MaxAge.
 		AllowMsgTTL: true,
+		// Shippers read a session's frames by direct gets: they may not make consumers.
+		AllowDirect: true,
 	}, {
 		Name:        StreamEvents,
 		Description: "session lifecycle events (CloudEvents JSON)",
@@ -111,6 +113,7 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxBytes:    l.EventsMaxBytes,
 		Duplicates:  2 * time.Minute,
 		Replicas:    l.Replicas,
+		AllowDirect: true, // the shippers' archiver reads it by direct gets
 	}, {
 		Name:        StreamAudit,
 		Description: "every authorization decision: input, result, bundle revision, latency",
@@ -121,6 +124,7 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxAge:      l.AuditMaxAge,
 		MaxBytes:    l.AuditMaxBytes,
 		Replicas:    l.Replicas,
+		AllowDirect: true, // the shippers' archiver reads it by direct gets
 	}}
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
