@@ -114,15 +114,6 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if cp.Seq > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cp.Seq+1
-	}
-	cons, err := a.cfg.JS.OrderedConsumer(ctx, stream, cfg)
-	if err != nil {
-		return err
-	}
-	defer jsdef.DeleteOrdered(a.cfg.JS, stream, cons)
 	var batch bytes.Buffer
 	var hour time.Time
 	var first, last uint64
@@ -150,39 +141,30 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 		batch.Reset()
 		return nil
 	}
-	for {
-		msgs, err := cons.FetchNoWait(500)
+	for from := cp.Seq + 1; ; {
+		p, err := readPage(ctx, a.cfg.JS, stream, "", from)
 		if err != nil {
 			return err
 		}
-		n := 0
-		for m := range msgs.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				return err
-			}
-			h := md.Timestamp.UTC().Truncate(time.Hour)
+		for _, m := range p.msgs {
+			h := m.time.UTC().Truncate(time.Hour)
 			if batch.Len() > 0 && !h.Equal(hour) {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
 			if batch.Len() == 0 {
-				hour, first = h, md.Sequence.Stream
+				hour, first = h, m.seq
 			}
-			if err := appendLine(&batch, m.Data()); err != nil {
-				a.log.Warn("message is not JSON; archived as a string", "stream", stream, "seq", md.Sequence.Stream)
-				quoted, _ := json.Marshal(string(m.Data()))
+			if err := appendLine(&batch, m.data); err != nil {
+				a.log.Warn("message is not JSON; archived as a string", "stream", stream, "seq", m.seq)
+				quoted, _ := json.Marshal(string(m.data))
 				batch.Write(quoted)
 				batch.WriteByte('\n')
 			}
-			last, lastAt = md.Sequence.Stream, md.Timestamp
+			last, lastAt, from = m.seq, m.time, m.seq+1
 		}
-		if err := msgs.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return err
-		}
-		if n == 0 {
+		if !p.more {
 			break
 		}
 	}

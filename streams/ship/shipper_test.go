@@ -314,14 +314,12 @@ func TestShipAgainWritesTheSameBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := run(t, s, "web-1", "sh", "-c", "printf 'one\\n'; printf 'two\\033[0m\\n' >&2")
-	e, err := b.Sessions.Get(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Shipped once ended, as the shipper would: by then every frame is in the stream.
 	var se api.Session
-	if err := json.Unmarshal(e.Value(), &se); err != nil {
-		t.Fatal(err)
-	}
+	brokertest.WaitFor(t, 10*time.Second, "the session record's end", func() bool {
+		e, err := b.Sessions.Get(t.Context(), id)
+		return err == nil && json.Unmarshal(e.Value(), &se) == nil && se.Ended()
+	})
 	snapshot := func() map[string]string {
 		files := map[string]string{}
 		err := dir.List(t.Context(), "", func(key string, _ int64) error {

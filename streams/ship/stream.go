@@ -54,6 +54,10 @@ func NewStreamer(sh *Shipper) *Streamer {
 	return &Streamer{sh: sh, up: up, log: sh.log.With("component", "stream")}
 }
 
+// pollWait is how long a streamer that has read all of a session's frames waits before
+// it looks for more.
+const pollWait = 250 * time.Millisecond
+
 // Run streams sessions until ctx is done.
 func (st *Streamer) Run(ctx context.Context) error {
 	cons, err := st.sh.cfg.JS.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, jetstream.ConsumerConfig{
@@ -203,33 +207,7 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 		return api.Recording{}, err
 	}
 
-	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
-	filters := []string{sub.Out}
-	if se.Recording.RecordInput {
-		filters = append(filters, sub.Rin)
-	}
-	cons, err := sh.cfg.JS.OrderedConsumer(ctx, jsdef.StreamTranscripts, jetstream.OrderedConsumerConfig{
-		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return api.Recording{}, err
-	}
-	defer jsdef.DeleteOrdered(sh.cfg.JS, jsdef.StreamTranscripts, cons)
-	msgs := make(chan jetstream.Msg, 256)
-	quit := make(chan struct{})
-	defer close(quit) // after cc.Stop (defers run last first): frees a callback stuck on msgs
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-quit:
-		case <-ctx.Done():
-		}
-	})
-	if err != nil {
-		return api.Recording{}, err
-	}
-	defer cc.Stop()
-
+	rd := newTranscriptReader(sh.cfg.JS, se)
 	// Output frames go in in their sequence order: one the agent had to publish again is
 	// stored after later ones, and waits here for its place.
 	next, pending := uint64(1), map[uint64]cast.Frame{}
@@ -244,32 +222,44 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 	tick := time.NewTicker(streamLease / 2)
 	defer tick.Stop()
 	var idleSince time.Time
+	// lease renews the lease and ends a session that ends without an Exit frame (its agent
+	// lost) once its record says so and no frame is missing.
+	lease := func() error {
+		renew()
+		cur, err := sh.session(ctx, se)
+		if err == nil && cur.Ended() && len(pending) == 0 && (cur.OutFrames == 0 || rendered >= cur.OutFrames) {
+			exited = true
+		}
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+		} else if err == nil && cur.Ended() && time.Since(idleSince) > endWait {
+			return fmt.Errorf("session ended with %d of %d frames in the stream", rendered, cur.OutFrames)
+		}
+		return nil
+	}
 	for !exited {
-		select {
-		case <-ctx.Done():
+		fs, more, err := rd.poll(ctx)
+		if ctx.Err() != nil {
 			return api.Recording{}, ctx.Err()
-		case m := <-msgs:
+		}
+		if err != nil {
+			// Read again at the next poll; a session that stays unreadable ends at endWait.
+			st.log.Debug("read the transcript", "session_id", se.ID, "err", err)
+		}
+		if len(fs) > 0 {
 			idleSince = time.Time{}
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			f, err := frame.Decode(m.Data())
-			if err != nil {
-				continue
-			}
-			cf := cast.Frame{Time: md.Timestamp, Type: f.Type, Payload: f.Payload}
-			if m.Subject() == sub.Rin {
-				cf.Type = frame.Stdin
-				if err := add(cf); err != nil {
+		}
+		for _, f := range fs {
+			if f.input {
+				if err := add(f.f); err != nil {
 					return api.Recording{}, err
 				}
 				continue
 			}
-			if f.Seq < next {
+			if f.seq < next {
 				continue // a duplicate
 			}
-			pending[f.Seq] = cf
+			pending[f.seq] = f.f
 			for {
 				p, ok := pending[next]
 				if !ok {
@@ -285,19 +275,32 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 					exited = true
 				}
 			}
+			if exited {
+				break
+			}
+		}
+		if exited {
+			break
+		}
+		if more {
+			// More is stored already: read on, renewing the lease when it is due.
+			select {
+			case <-tick.C:
+				if err := lease(); err != nil {
+					return api.Recording{}, err
+				}
+			default:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return api.Recording{}, ctx.Err()
 		case <-tick.C:
-			renew()
-			// A session that ends without an Exit frame (its agent lost) ends here once
-			// its record says so and no frame is missing.
-			cur, err := sh.session(ctx, se)
-			if err == nil && cur.Ended() && len(pending) == 0 && (cur.OutFrames == 0 || rendered >= cur.OutFrames) {
-				exited = true
+			if err := lease(); err != nil {
+				return api.Recording{}, err
 			}
-			if idleSince.IsZero() {
-				idleSince = time.Now()
-			} else if err == nil && cur.Ended() && time.Since(idleSince) > endWait {
-				return api.Recording{}, fmt.Errorf("session ended with %d of %d frames in the stream", rendered, cur.OutFrames)
-			}
+		case <-time.After(pollWait):
 		}
 	}
 	sum, err := r.Close()

@@ -3,8 +3,8 @@ package ship
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,48 +26,21 @@ type transcript struct {
 // sequence order (a frame the agent had to publish again is stored after later ones) and
 // recorded input is merged in by time.
 func readTranscript(ctx context.Context, js jetstream.JetStream, se api.Session) (transcript, error) {
-	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
-	filters := []string{sub.Out}
-	if se.Recording != nil && se.Recording.RecordInput {
-		filters = append(filters, sub.Rin)
-	}
-	cons, err := js.OrderedConsumer(ctx, jsdef.StreamTranscripts, jetstream.OrderedConsumerConfig{
-		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return transcript{}, fmt.Errorf("open transcript of %s: %w", se.ID, err)
-	}
-	defer jsdef.DeleteOrdered(js, jsdef.StreamTranscripts, cons)
+	rd := newTranscriptReader(js, se)
 	var out, in []seqFrame
 	for {
-		batch, err := cons.FetchNoWait(500)
+		fs, more, err := rd.poll(ctx)
 		if err != nil {
 			return transcript{}, fmt.Errorf("read transcript of %s: %w", se.ID, err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				return transcript{}, fmt.Errorf("read transcript of %s: %w", se.ID, err)
-			}
-			f, err := frame.Decode(m.Data())
-			if err != nil {
-				// The agent wrote it; a frame that does not decode is skipped, not fatal.
-				continue
-			}
-			cf := cast.Frame{Time: md.Timestamp, Type: f.Type, Payload: f.Payload}
-			if m.Subject() == sub.Rin {
-				cf.Type = frame.Stdin
-				in = append(in, seqFrame{f.Seq, cf})
+		for _, f := range fs {
+			if f.input {
+				in = append(in, f.seqFrame)
 			} else {
-				out = append(out, seqFrame{f.Seq, cf})
+				out = append(out, f.seqFrame)
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return transcript{}, fmt.Errorf("read transcript of %s: %w", se.ID, err)
-		}
-		if n == 0 {
+		if !more {
 			break
 		}
 	}
@@ -108,4 +81,82 @@ func monotonic(fs []seqFrame) {
 			fs[i].f.Time = fs[i-1].f.Time
 		}
 	}
+}
+
+// transcriptReader reads one session's frames from the transcript stream as they are
+// stored: its output subject and, when its input is recorded, its input subject, each by
+// itself (a literal subject), merged back into stream order.
+type transcriptReader struct {
+	js      jetstream.JetStream
+	sources []*transcriptSource
+}
+
+// transcriptSource is one subject of a session and the next stream sequence to read it from.
+type transcriptSource struct {
+	subject string
+	input   bool
+	next    uint64
+}
+
+// recordedFrame is a decoded frame of a session and the direction it was recorded in.
+type recordedFrame struct {
+	seqFrame
+	input bool // recorded input (typed Stdin), not output
+}
+
+func newTranscriptReader(js jetstream.JetStream, se api.Session) *transcriptReader {
+	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
+	rd := &transcriptReader{js: js, sources: []*transcriptSource{{subject: sub.Out, next: 1}}}
+	if se.Recording != nil && se.Recording.RecordInput {
+		rd.sources = append(rd.sources, &transcriptSource{subject: sub.Rin, input: true, next: 1})
+	}
+	return rd
+}
+
+// poll returns the frames stored since the last poll, in stream order, and whether more
+// were stored already (poll again at once) rather than none (caught up). A frame that does
+// not decode is skipped: the agent wrote it, and it must not stop the recording.
+func (rd *transcriptReader) poll(ctx context.Context) ([]recordedFrame, bool, error) {
+	pages := make([]page, len(rd.sources))
+	more := false
+	// A subject whose batch stopped short of its end bounds the others: past its last
+	// message, a frame of another subject could come before one of its own not read yet.
+	bound := uint64(math.MaxUint64)
+	for i, src := range rd.sources {
+		p, err := readPage(ctx, rd.js, jsdef.StreamTranscripts, src.subject, src.next)
+		if err != nil {
+			return nil, false, err
+		}
+		pages[i] = p
+		if p.more {
+			more = true
+			bound = min(bound, p.msgs[len(p.msgs)-1].seq)
+		}
+	}
+	var fs []recordedFrame
+	for {
+		// The earliest message not taken yet, of any subject, up to bound.
+		pick := -1
+		for i, p := range pages {
+			if len(p.msgs) > 0 && p.msgs[0].seq <= bound && (pick < 0 || p.msgs[0].seq < pages[pick].msgs[0].seq) {
+				pick = i
+			}
+		}
+		if pick < 0 {
+			break
+		}
+		m, src := pages[pick].msgs[0], rd.sources[pick]
+		pages[pick].msgs = pages[pick].msgs[1:]
+		src.next = m.seq + 1
+		f, err := frame.Decode(m.data)
+		if err != nil {
+			continue
+		}
+		rf := recordedFrame{seqFrame{f.Seq, cast.Frame{Time: m.time, Type: f.Type, Payload: f.Payload}}, src.input}
+		if src.input {
+			rf.f.Type = frame.Stdin
+		}
+		fs = append(fs, rf)
+	}
+	return fs, more, nil
 }
