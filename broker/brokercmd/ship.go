@@ -26,8 +26,10 @@ import (
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
-// shipMain runs a shipper (and the events/audit archiver) outside the broker, connected
-// with a shipper key the broker knows (--shipper NAME=UKEY there).
+// shipMain runs a shipper (and the streamer and the events/audit archiver) outside the
+// broker, connected with a shipper key the broker knows (--shipper NAME=UKEY there). It
+// only binds the durable consumers the broker made, whose configuration (AckWait among
+// it) is the broker's, and reads the streams by direct gets.
 func shipMain(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ship", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -125,7 +127,12 @@ func shipMain(args []string, stderr io.Writer) error {
 	var shipErr error
 	if st := ship.NewStreamer(sh); st != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = st.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if err := st.Run(ctx); err != nil {
+				log.Error("streamer stopped", "err", err)
+			}
+		}()
 	}
 	wg.Add(2)
 	go func() { defer wg.Done(); shipErr = sh.Run(ctx) }()

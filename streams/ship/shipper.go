@@ -53,9 +53,6 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between attempts to ship one session
 	// (defaults 1s and 1m).
 	RetryMin, RetryMax time.Duration
-	// AckWait is how long a delivered session may go without progress reports before
-	// another shipper gets it (default 2m; progress is reported every AckWait/4).
-	AckWait time.Duration
 	// Metrics, when set, count shipments and failures.
 	Metrics *Metrics
 }
@@ -89,9 +86,6 @@ func New(cfg Config) (*Shipper, error) {
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = time.Minute
 	}
-	if cfg.AckWait <= 0 {
-		cfg.AckWait = defaultAckWait
-	}
 	if len(cfg.Recipients) > 0 {
 		if _, err := seal.ParseRecipients(cfg.Recipients); err != nil {
 			return nil, fmt.Errorf("ship: recipients: %w", err)
@@ -116,25 +110,67 @@ func consumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
 	}
 }
 
-// EnsureConsumer creates the shared shipper consumer if it is not there, so that ended
-// sessions are counted as waiting from the first, even before any shipper runs.
-func EnsureConsumer(ctx context.Context, js jetstream.StreamConsumerManager) error {
-	if _, err := js.Consumer(ctx, jsdef.StreamEvents, ConsumerName); err == nil {
-		return nil
+// DefaultAckWait is how long a delivered session may go without progress reports before
+// another shipper gets it, unless the broker says otherwise.
+const DefaultAckWait = 2 * time.Minute
+
+// EnsureConsumers creates the durable consumers the shippers share, on the events stream:
+// ConsumerName (ended sessions, so that they count as waiting from the first, even before
+// any shipper runs) and StreamerConsumer (started sessions). The broker owns them: a
+// shipper may only bind them, so the broker puts back the configuration of one that
+// differs. ackWait is how long a delivered session may go without progress reports before
+// another shipper gets it (DefaultAckWait when 0); shippers report progress every quarter
+// of it.
+func EnsureConsumers(ctx context.Context, js jetstream.StreamConsumerManager, ackWait time.Duration) error {
+	if ackWait <= 0 {
+		ackWait = DefaultAckWait
 	}
-	if _, err := js.CreateConsumer(ctx, jsdef.StreamEvents, consumerConfig(defaultAckWait)); err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
-		return fmt.Errorf("ship: consumer: %w", err)
+	for _, cfg := range []jetstream.ConsumerConfig{consumerConfig(ackWait), streamerConsumerConfig()} {
+		if _, err := js.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, cfg); err != nil {
+			return fmt.Errorf("ship: consumer %s: %w", cfg.Durable, err)
+		}
 	}
 	return nil
 }
 
-const defaultAckWait = 2 * time.Minute
+// EnsureConsumer is EnsureConsumers with DefaultAckWait.
+func EnsureConsumer(ctx context.Context, js jetstream.StreamConsumerManager) error {
+	return EnsureConsumers(ctx, js, 0)
+}
+
+// bind binds the durable consumer name that the broker made (EnsureConsumers), trying
+// again with backoff until it is there or ctx is done: a shipper can neither make it nor
+// change it.
+func (s *Shipper) bind(ctx context.Context, name string) (jetstream.Consumer, error) {
+	delay := s.cfg.RetryMin
+	for {
+		cons, err := s.cfg.JS.Consumer(ctx, jsdef.StreamEvents, name)
+		if err == nil {
+			return cons, nil
+		}
+		s.log.Warn("bind the broker's consumer; will retry", "consumer", name, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, s.cfg.RetryMax)
+	}
+}
 
 // Run ships sessions until ctx is done.
 func (s *Shipper) Run(ctx context.Context) error {
-	cons, err := s.cfg.JS.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, consumerConfig(s.cfg.AckWait))
+	cons, err := s.bind(ctx, ConsumerName)
 	if err != nil {
-		return fmt.Errorf("ship: consumer: %w", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("ship: %w", err)
+	}
+	// A delivery stays ours while we report progress within the consumer's AckWait.
+	progress := DefaultAckWait / 4
+	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		progress = info.Config.AckWait / 4
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
@@ -166,13 +202,13 @@ func (s *Shipper) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		s.handle(ctx, msg)
+		s.handle(ctx, msg, progress)
 	}
 }
 
 // handle ships the session of one terminal event and acknowledges it, or asks for it again
-// later.
-func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
+// later, reporting progress every progress meanwhile.
+func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg, progress time.Duration) {
 	var ev struct {
 		Data events.Data `json:"data"`
 	}
@@ -209,7 +245,7 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(s.cfg.AckWait / 4)
+		t := time.NewTicker(progress)
 		defer t.Stop()
 		for {
 			select {

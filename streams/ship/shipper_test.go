@@ -253,7 +253,11 @@ func TestShippersShareWork(t *testing.T) {
 // A shipper that dies half way leaves no recording that looks complete (the metadata is
 // written last), and another shipper finishes the job.
 func TestShipperKilledMidUpload(t *testing.T) {
-	s, _, b, dir, root := noShipServer(t)
+	s, brokerJS, b, dir, root := noShipServer(t)
+	// The broker owns the shared consumer: here it hands a silent delivery on after a second.
+	if err := ship.EnsureConsumers(t.Context(), brokerJS, time.Second); err != nil {
+		t.Fatal(err)
+	}
 	// The doomed shipper has a connection of its own, which it loses, as a killed process
 	// would, right after storing the cast.
 	nc, err := s.InternalConn("doomed shipper")
@@ -273,7 +277,7 @@ func TestShipperKilledMidUpload(t *testing.T) {
 		}
 		return nil
 	}}
-	sh, err := ship.New(ship.Config{JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: doomed, Name: "doomed", AckWait: time.Second})
+	sh, err := ship.New(ship.Config{JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: doomed, Name: "doomed"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +295,7 @@ func TestShipperKilledMidUpload(t *testing.T) {
 	}
 	// The next shipper gets the session once the dead one's delivery times out.
 	js2, b2 := buckets(t, s)
-	sh2, err := ship.New(ship.Config{JS: js2, Sessions: b2.Sessions, Index: b2.Recordings, Uploader: dir, Name: "heir", AckWait: time.Second})
+	sh2, err := ship.New(ship.Config{JS: js2, Sessions: b2.Sessions, Index: b2.Recordings, Uploader: dir, Name: "heir"})
 	if err != nil {
 		t.Fatal(err)
 	}

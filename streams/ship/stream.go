@@ -18,7 +18,6 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/subjects"
 )
@@ -54,13 +53,9 @@ func NewStreamer(sh *Shipper) *Streamer {
 	return &Streamer{sh: sh, up: up, log: sh.log.With("component", "stream")}
 }
 
-// pollWait is how long a streamer that has read all of a session's frames waits before
-// it looks for more.
-const pollWait = 250 * time.Millisecond
-
-// Run streams sessions until ctx is done.
-func (st *Streamer) Run(ctx context.Context) error {
-	cons, err := st.sh.cfg.JS.CreateOrUpdateConsumer(ctx, jsdef.StreamEvents, jetstream.ConsumerConfig{
+// streamerConsumerConfig is the durable consumer of session starts the streamers share.
+func streamerConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
 		Durable:       StreamerConsumer,
 		Description:   "started sessions, for streaming the recordings of those that ask for it",
 		FilterSubject: subjects.SessionEvent(events.Started),
@@ -69,9 +64,21 @@ func (st *Streamer) Run(ctx context.Context) error {
 		AckWait:       2 * streamLease,
 		MaxDeliver:    -1,
 		MaxAckPending: 1024,
-	})
+	}
+}
+
+// pollWait is how long a streamer that has read all of a session's frames waits before
+// it looks for more.
+const pollWait = 250 * time.Millisecond
+
+// Run streams sessions until ctx is done.
+func (st *Streamer) Run(ctx context.Context) error {
+	cons, err := st.sh.bind(ctx, StreamerConsumer)
 	if err != nil {
-		return fmt.Errorf("stream: consumer: %w", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stream: %w", err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
@@ -108,6 +115,12 @@ func (st *Streamer) Run(ctx context.Context) error {
 		}
 		se := ev.Data.Session
 		if se.Recording == nil || !se.Recording.Streaming {
+			_ = msg.Ack()
+			continue
+		}
+		if _, err := st.sh.cfg.Index.Get(ctx, IndexKey(se.ID)); err == nil {
+			// Shipped already: a start this streamer hears of late (the broker's consumer
+			// keeps the starts of sessions that ran while no streamer did).
 			_ = msg.Ack()
 			continue
 		}
