@@ -1,7 +1,10 @@
 package node_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -10,11 +13,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -320,11 +326,18 @@ func TestRemovedPrincipalsAreDisconnected(t *testing.T) {
 	brokertest.WaitFor(t, 10*time.Second, "the agent's connection closed", func() bool { return !agent.IsConnected() })
 }
 
-// A shipper's key reaches the recording streams and the recordings bucket, and nothing
-// else: no API, no session subject, no other bucket, no stream deletion or purge.
+// A shipper's key reaches what a shipper needs and nothing else: no API, no session
+// subject, no other bucket, no stream deletion or purge, and no consumer of its own. It
+// binds, fetches from and acknowledges the durables the broker made for shippers, but can
+// neither make a consumer (which could deliver recordings anywhere) nor change or delete
+// the shared ones; it reads the recording streams by direct gets and writes the
+// recordings bucket.
 func TestShipperConfinement(t *testing.T) {
 	seed, pub := brokertest.NewKey(t)
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Shippers = map[string]string{"ship1": pub} })
+	s := brokertest.NewServer(t, func(o *node.Options) {
+		o.Shippers = map[string]string{"ship1": pub}
+		o.Recordings.NoShip = true // the test takes the shared consumer's deliveries itself
+	})
 	var v violations
 	nc, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, seed),
 		nats.ErrorHandler(v.handler), nats.CustomInboxPrefix(subjects.ShipperInbox("ship1")))...)
@@ -345,6 +358,9 @@ func TestShipperConfinement(t *testing.T) {
 		"$JS.API.STREAM.PURGE.TETHER_AUDIT",
 		"$JS.API.STREAM.MSG.DELETE.TETHER_EVENTS",
 		"$JS.API.CONSUMER.DELETE.TETHER_EVENTS.tether-shipper",
+		"$JS.API.CONSUMER.DURABLE.CREATE.TETHER_EVENTS.tether-shipper",
+		"$JS.API.CONSUMER.CREATE.TETHER_TRANSCRIPTS",
+		"$JS.API.CONSUMER.CREATE.KV_tether_recordings.watch",
 		"$KV.tether_users.mallory",
 		"$KV.tether_policy.bundle",
 		"$JS.API.DIRECT.GET.KV_tether_users.$KV.tether_users.admin",
@@ -355,19 +371,125 @@ func TestShipperConfinement(t *testing.T) {
 		}
 		v.has(t, "Publish to \""+subj+"\"")
 	}
-	// What it needs works: the recordings bucket and the shared consumer.
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	broker, err := jetstream.New(s.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
+
+	// No consumer of its own, on the transcripts or the events.
+	for _, stream := range []string{jsdef.StreamTranscripts, jsdef.StreamEvents} {
+		if _, err := js.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
+			t.Fatalf("the shipper made a consumer on %s", stream)
+		}
+		v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE."+stream+".")
+	}
+	// The shared consumer can neither be changed, not even into a push consumer through
+	// the older API, nor deleted.
+	sharedInfo := func() jetstream.ConsumerConfig {
+		t.Helper()
+		c, err := broker.Consumer(t.Context(), jsdef.StreamEvents, ship.ConsumerName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CachedInfo().Config
+	}
+	before := sharedInfo()
+	changed := before
+	changed.AckWait, changed.FilterSubjects, changed.MaxAckPending = time.Hour, []string{"tether.events.>"}, 1
+	if _, err := js.UpdateConsumer(refused(), jsdef.StreamEvents, changed); err == nil {
+		t.Fatal("the shipper changed the shared consumer")
+	}
+	v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
+	push := before
+	push.DeliverSubject = "elsewhere"
+	req, _ := json.Marshal(struct {
+		Stream string                   `json:"stream_name"`
+		Config jetstream.ConsumerConfig `json:"config"`
+	}{jsdef.StreamEvents, push})
+	if _, err := nc.RequestWithContext(refused(), "$JS.API.CONSUMER.DURABLE.CREATE.TETHER_EVENTS.tether-shipper", req); err == nil {
+		t.Fatal("the shipper made the shared consumer a push consumer")
+	}
+	if err := js.DeleteConsumer(refused(), jsdef.StreamEvents, ship.ConsumerName); err == nil {
+		t.Fatal("the shipper deleted the shared consumer")
+	}
+	if after := sharedInfo(); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the shared consumer changed:\n%+v\nwas\n%+v", after, before)
+	}
+
+	// What it needs works. The durables the broker made: bound, fetched from, acknowledged.
+	for _, c := range []struct{ consumer, event string }{
+		{ship.ConsumerName, events.Terminated},
+		{ship.StreamerConsumer, events.Started},
+	} {
+		if _, err := broker.Publish(t.Context(), subjects.SessionEvent(c.event), []byte(`{"data":{}}`)); err != nil {
+			t.Fatal(err)
+		}
+		cons, err := js.Consumer(t.Context(), jsdef.StreamEvents, c.consumer)
+		if err != nil {
+			t.Fatalf("bind %s: %v", c.consumer, err)
+		}
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatalf("fetch from %s: %v", c.consumer, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if err := m.InProgress(); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.DoubleAck(t.Context()); err != nil {
+				t.Fatalf("acknowledge %s's delivery: %v", c.consumer, err)
+			}
+		}
+		if n != 1 || batch.Error() != nil {
+			t.Fatalf("fetched %d from %s: %v", n, c.consumer, batch.Error())
+		}
+	}
+	// A transcript, by direct gets: one message, and a batch.
+	out := subjects.ForSession("web-1", "admin", "admin-1").Out
+	if _, err := broker.Publish(t.Context(), out, []byte("frame")); err != nil {
+		t.Fatal(err)
+	}
+	transcripts, err := js.Stream(t.Context(), jsdef.StreamTranscripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := transcripts.GetLastMsgForSubject(t.Context(), out); err != nil || string(m.Data) != "frame" {
+		t.Fatalf("direct get of a frame: %v", err)
+	}
+	msgs, err := jetstreamext.GetBatch(t.Context(), js, jsdef.StreamTranscripts, 10, jetstreamext.GetBatchSubject(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m, err := range msgs {
+		if err != nil || string(m.Data) != "frame" {
+			t.Fatalf("batched direct get of a frame: %v", err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("batched direct get: %d messages", n)
+	}
+	// The buckets: session records read, the recordings bucket written.
 	b, err := jsdef.BindShipping(t.Context(), js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Recordings.Put(t.Context(), "shipper.ship1", []byte("{}")); err != nil {
-		t.Fatal(err)
+	if _, err := b.Sessions.Get(t.Context(), "admin-nosuchsession"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("read a session record: %v", err)
 	}
-	if _, err := js.Consumer(t.Context(), jsdef.StreamEvents, "tether-shipper"); err != nil {
+	if _, err := b.Recordings.Put(t.Context(), "shipper.ship1", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
 }

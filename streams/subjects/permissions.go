@@ -63,34 +63,14 @@ func ForEnrollment(activation, nkey string) Permissions {
 // ShipperInbox is the inbox prefix of an out-of-process shipper.
 func ShipperInbox(name string) string { return "_INBOX.ship." + name }
 
-// ForShipper is the permission set of a shipper running outside the broker: it reads the
-// transcripts, events and audit streams through consumers of its own and the shared
-// shipper consumer, reads session records, and writes the recordings bucket. It can
-// neither create nor delete streams, touch other buckets, nor speak any API.
+// ForShipper is the permission set of a shipper running outside the broker: it fetches
+// from and acknowledges the durable consumers the broker made for shippers, reads the
+// recording streams and the session records by direct gets, and writes the recordings
+// bucket (ShipperJetStream). It can neither create, change nor delete a consumer or a
+// stream, touch other buckets, nor speak any API.
 func ForShipper(name string) Permissions {
-	var pub []string
-	for _, st := range []string{"TETHER_TRANSCRIPTS", "TETHER_EVENTS", "TETHER_AUDIT"} {
-		pub = append(pub,
-			"$JS.API.STREAM.INFO."+st,
-			"$JS.API.CONSUMER.CREATE."+st+".>",
-			"$JS.API.CONSUMER.INFO."+st+".>",
-			"$JS.API.CONSUMER.MSG.NEXT."+st+".>",
-			"$JS.API.CONSUMER.DELETE."+st+".>",
-			"$JS.ACK."+st+".>",
-		)
-	}
-	for _, kv := range []string{"KV_tether_sessions", "KV_tether_recordings"} {
-		pub = append(pub,
-			"$JS.API.STREAM.INFO."+kv,
-			"$JS.API.STREAM.MSG.GET."+kv,
-			"$JS.API.DIRECT.GET."+kv+".>",
-		)
-	}
-	pub = append(pub, "$KV.tether_recordings.>")
 	return Permissions{
-		Publish: pub,
-		// Its own ordered consumers it may delete; the shared one, never.
-		PublishDeny: []string{"$JS.API.CONSUMER.DELETE.TETHER_EVENTS.tether-shipper"},
-		Subscribe:   []string{ShipperInbox(name) + ".>"},
+		Publish:   ShipperJetStream(),
+		Subscribe: []string{ShipperInbox(name) + ".>"},
 	}
 }
