@@ -272,7 +272,10 @@ func cmdPTYShell(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("remote size never became 45x123; screen:\n%s", out.String())
 	}
 	// Ctrl-C reaches the remote process.
-	send("echo SLEEPING-$((3*3)); sleep 60; echo NOT-$((0))-INTERRUPTED\r")
+	// The foreground job prints and becomes sleep itself, so a ^C sent once SLEEPING-9
+	// shows reaches sleep (a builtin echo before a forked sleep leaves a gap a ^C can
+	// fall into).
+	send("sh -c 'echo SLEEPING-$((3*3)); exec sleep 60'; echo NOT-$((0))-INTERRUPTED\r")
 	expect("SLEEPING-9")
 	send("\x03")
 	send("echo AFTER-$((2+3))\r")
