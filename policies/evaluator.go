@@ -38,9 +38,16 @@ func Shipped() Bundle {
 
 // Evaluator decides requests against a compiled policy. It is safe for concurrent use.
 type Evaluator struct {
-	query    rego.PreparedEvalQuery
-	revision string
+	query       rego.PreparedEvalQuery
+	revision    string
+	adminGroups []string
 }
+
+// AdminGroups are the groups the policy names as administrators
+// (data.tether.authz.admin_groups, else data.tether.admin_groups): their members get the
+// NATS-level rights of an admin (reading lifecycle events live). A policy that names none
+// has no admins at that level; every API verb still asks the policy itself.
+func (e *Evaluator) AdminGroups() []string { return slices.Clone(e.adminGroups) }
 
 // Revision is the revision of the bundle the evaluator was compiled from (see
 // Bundle.Revision).
@@ -144,7 +151,41 @@ func compile(ctx context.Context, b Bundle, prefix string, c config) (*Evaluator
 	if err != nil {
 		return nil, fmt.Errorf("prepare policy %s: %w", where, err)
 	}
-	return &Evaluator{query: pq, revision: b.Revision()}, nil
+	admins, err := adminGroups(ctx, compiler, store)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", where, err)
+	}
+	return &Evaluator{query: pq, revision: b.Revision(), adminGroups: admins}, nil
+}
+
+// adminGroupQueries are where a policy names its admin groups, in order of preference.
+var adminGroupQueries = []string{"data.tether.authz.admin_groups", "data.tether.admin_groups"}
+
+// adminGroups reads the policy's admin groups once, when it is compiled.
+func adminGroups(ctx context.Context, compiler *ast.Compiler, store storage.Store) ([]string, error) {
+	for _, q := range adminGroupQueries {
+		rs, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store)).Eval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", q, err)
+		}
+		if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+			continue // undefined here
+		}
+		list, ok := rs[0].Expressions[0].Value.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s is %T, not a list of group names", q, rs[0].Expressions[0].Value)
+		}
+		var groups []string
+		for _, g := range list {
+			name, ok := g.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s holds %v, not a group name", q, g)
+			}
+			groups = append(groups, name)
+		}
+		return groups, nil
+	}
+	return nil, nil
 }
 
 // configQuery is the set of problems a policy finds in its own data, as public messages;

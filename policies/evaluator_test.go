@@ -421,3 +421,27 @@ func reportPercentiles(b *testing.B, took []time.Duration) {
 	b.ReportMetric(at(0.50), "p50-ns")
 	b.ReportMetric(at(0.99), "p99-ns")
 }
+
+func TestAdminGroups(t *testing.T) {
+	ctx := t.Context()
+	e, err := New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.AdminGroups(); len(got) != 1 || got[0] != "admins" {
+		t.Fatalf("shipped policy's admin groups = %v, want [admins]", got)
+	}
+	e, err = New(ctx, WithData(map[string]any{"tether": map[string]any{"admin_groups": []any{"sre", "platform"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.AdminGroups(); len(got) != 2 || got[0] != "sre" || got[1] != "platform" {
+		t.Fatalf("admin groups from data = %v, want [sre platform]", got)
+	}
+	if got := NewLive(e).AdminGroups(); len(got) != 2 {
+		t.Fatalf("Live.AdminGroups = %v", got)
+	}
+	if got := new(Live).AdminGroups(); got != nil {
+		t.Fatalf("no policy: admin groups %v, want none", got)
+	}
+}

@@ -42,3 +42,11 @@ func (l *Live) Revision() string {
 	}
 	return ""
 }
+
+// AdminGroups are the admin groups of the policy in force (see Evaluator.AdminGroups).
+func (l *Live) AdminGroups() []string {
+	if e := l.cur.Load(); e != nil {
+		return e.AdminGroups()
+	}
+	return nil
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -75,13 +74,10 @@ func checkStart(s *api.AgentStart) error {
 	for _, d := range []struct {
 		name string
 		v    api.Duration
-	}{{"idle timeout", s.IdleTimeout}, {"max duration", s.MaxDuration}, {"transcript ttl", s.TranscriptTTL}} {
+	}{{"idle timeout", s.IdleTimeout}, {"max duration", s.MaxDuration}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: must not be negative", d.name, d.v.Std())
 		}
-	}
-	if ttl := s.TranscriptTTL.Std(); ttl > 0 && ttl < time.Second {
-		return fmt.Errorf("transcript ttl %v: must be at least 1s", ttl)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func newEnv(t *testing.T) *env {
 	defer cancel()
 	if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: transcript, Subjects: []string{subjects.Transcripts, subjects.RecordedInput},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute, AllowMsgTTL: true,
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,6 @@ func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, e
 		Subjects:       st.Subjects,
 		Window:         st.Window,
 		Logger:         log,
-		MsgTTL:         st.TranscriptTTL.Std(),
 		OnActivity:     onActivity,
 		OutputActivity: !shellSession && !st.Interactive, // no terminal: output is activity
 		Preface:        preface,

@@ -51,9 +51,6 @@ type Config struct {
 	// RecordTimeout is how long a frame may fail to be recorded before the channel gives up
 	// (Failed is closed); 30s when zero.
 	RecordTimeout time.Duration
-	// MsgTTL, when positive, is how long the stream keeps each frame (a per-message TTL; the
-	// stream must allow them, and NATS takes whole seconds, at least one).
-	MsgTTL time.Duration
 	// OnActivity, when set, is called for each input frame a person causes (Stdin, Resize,
 	// Signal; not Window reports or Keepalives) and, with OutputActivity, for each read of
 	// output. It runs on the channel's goroutines and must be cheap.
@@ -67,7 +64,7 @@ type Config struct {
 	Preface []byte
 	// RecordInput records the client's input on Subjects.Rin through JS: the payload of each
 	// Stdin frame the process is given, as a Stdin frame numbered in a sequence of its own,
-	// with message id "<session>/i<seq>" and the same MsgTTL as output. A recorded frame
+	// with message id "<session>/i<seq>". A recorded frame
 	// that cannot be recorded fails the channel as output does. The client's input credit
 	// then waits for both the process and the stream.
 	RecordInput bool
@@ -100,8 +97,12 @@ type Channel struct {
 	in     inbox
 	rin    recorder
 	credit inputCredit
-	ctlMu  sync.Mutex
-	ctlSeq uint64 // last sequence number sent on Ctl
+	// inSeq is the number of the last input frame taken, refusedIn how many were refused;
+	// both belong to the subscription's goroutine.
+	inSeq     uint64
+	refusedIn uint64
+	ctlMu     sync.Mutex
+	ctlSeq    uint64 // last sequence number sent on Ctl
 
 	pubOpts []jetstream.PublishOpt // besides the message id
 
@@ -146,9 +147,6 @@ func Open(cfg Config) (*Channel, error) {
 		failed:     make(chan struct{}),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-	}
-	if cfg.MsgTTL > 0 {
-		c.pubOpts = []jetstream.PublishOpt{jetstream.WithMsgTTL(cfg.MsgTTL)}
 	}
 	c.in.init()
 	c.out.init()

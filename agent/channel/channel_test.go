@@ -39,7 +39,7 @@ func connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 		t.Fatal(err)
 	}
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{
-		Name: "T", Subjects: []string{subj.Out, subj.Rin}, Duplicates: time.Minute, AllowMsgTTL: true,
+		Name: "T", Subjects: []string{subj.Out, subj.Rin}, Duplicates: time.Minute,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +541,7 @@ func TestRecordInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Open(Config{Conn: nc, JS: js, SessionID: "s1", Subjects: subj, Window: 1024, RecordInput: true,
-		Preface: []byte("not recorded\n"), MsgTTL: time.Minute})
+		Preface: []byte("not recorded\n")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,12 +31,28 @@ func (in *inbox) signal() {
 
 // onIn handles one message from the input subject. It runs on the subscription's
 // goroutine, so frames are handled in order.
+//
+// Only the session's owner can publish on its input subject; even so, a frame is taken
+// only if it carries no reply subject (nothing on this subject is a request, and
+// answering one would let the sender aim the agent's words wherever it likes) and only
+// in sequence: each frame's number above the last one taken (a client resuming the
+// session numbers from a base above every earlier one), so nothing is taken twice or
+// out of order.
 func (c *Channel) onIn(msg *nats.Msg) {
-	f, err := frame.Decode(msg.Data)
-	if err != nil {
-		c.log.Warn("dropped malformed input frame", logkey.Err, err)
+	if msg.Reply != "" {
+		c.refuseIn("dropped input frame that carries a reply subject")
 		return
 	}
+	f, err := frame.Decode(msg.Data)
+	if err != nil {
+		c.refuseIn("dropped malformed input frame", logkey.Err, err)
+		return
+	}
+	if f.Seq <= c.inSeq {
+		c.refuseIn("dropped input frame out of sequence", logkey.Frame, f.Type.String(), "seq", f.Seq, "after", c.inSeq)
+		return
+	}
+	c.inSeq = f.Seq
 	c.attachOnce.Do(func() { close(c.attached) })
 	<-c.bound // the process exists (or never will) before input is handled
 	switch f.Type {
@@ -189,5 +205,13 @@ func (c *Channel) sendWindow(total uint64) {
 	data := frame.Encode(frame.Frame{Type: frame.Window, Seq: c.ctlSeq, Payload: frame.EncodeWindow(total)})
 	if err := c.cfg.Conn.Publish(c.cfg.Subjects.Ctl, data); err != nil {
 		c.log.Debug("send window", logkey.Err, err)
+	}
+}
+
+// refuseIn counts a refused input frame and logs the first few.
+func (c *Channel) refuseIn(msg string, args ...any) {
+	c.refusedIn++
+	if c.refusedIn <= 3 || c.refusedIn%1000 == 0 {
+		c.log.Warn(msg, append(args, "refused_so_far", c.refusedIn)...)
 	}
 }

@@ -83,12 +83,10 @@ type AgentStart struct {
 	// ShellProfile is typed into a shell session's terminal before the client's input, as
 	// SSM's shellProfile.linux is.
 	ShellProfile string `json:"shell_profile,omitempty"`
-	// TranscriptTTL, when set, is how long the transcript stream keeps each output frame
-	// (a per-message TTL).
-	TranscriptTTL Duration `json:"transcript_ttl,omitempty"`
 	// RecordInput asks the agent to record the client's input too (the preference
 	// recordInput): every Stdin frame's payload, numbered in its own sequence, on
-	// Subjects.Rin through the transcript stream, with the same TTL as output frames.
+	// Subjects.Rin through the transcript stream. How long the stream keeps a session's
+	// frames is the broker's decision, never the agent's: frames carry no TTL.
 	RecordInput bool `json:"record_input,omitempty"`
 }
 

@@ -50,6 +50,9 @@ const (
 	ReasonStartFailed     = "start_failed"
 	ReasonRecordingFailed = "recording_failed"
 	ReasonAttachTimeout   = "attach_timeout"
+	// ReasonTranscriptBudget: the instance holds more of the transcript stream than its
+	// budget, and its sessions end rather than fill the stream for everyone.
+	ReasonTranscriptBudget = "transcript_budget"
 )
 
 // Ping statuses of an instance.
@@ -141,6 +144,11 @@ type SessionRecording struct {
 	RecordInput        bool   `json:"record_input,omitempty"`
 	// Streaming uploads the recording in parts while the session runs.
 	Streaming bool `json:"streaming_enabled,omitempty"`
+	// Retention is how long the transcript stream keeps the session's frames after it
+	// ended (the preference transcriptRetentionDays); zero: as long as the stream keeps
+	// anything. The broker removes them; Purged says it has.
+	Retention Duration `json:"retention,omitempty"`
+	Purged    bool     `json:"purged,omitempty"`
 }
 
 // Ended reports whether the session is over.
@@ -176,6 +184,10 @@ type StartSessionResponse struct {
 	Session  Session  `json:"session"`
 	Subjects Subjects `json:"subjects"`
 	Window   int      `json:"window"`
+	// InputSeq is the number the client's input frames count up from (the first is
+	// InputSeq+1). The agent takes input frames only in increasing order, so a client
+	// that resumes a session starts above every frame an earlier client sent.
+	InputSeq uint64 `json:"input_seq,omitempty"`
 }
 
 type TerminateSessionRequest struct {
@@ -256,7 +268,6 @@ type CreateActivationRequest struct {
 type Activation struct {
 	ID                  string            `json:"activation_id"`
 	Code                string            `json:"activation_code,omitempty"`
-	CodeHash            string            `json:"code_hash,omitempty"`
 	Description         string            `json:"description,omitempty"`
 	DefaultInstanceName string            `json:"default_instance_name,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`

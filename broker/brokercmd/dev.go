@@ -85,6 +85,9 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A demo's state may hold a transcript stream an earlier Tether made, which let
+	// agents set how long their frames are kept: the demo makes it again.
+	o.Limits.ResetTranscripts = true
 	n, err := node.Start(ctx, o)
 	if err != nil {
 		return 0, err

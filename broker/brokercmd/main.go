@@ -113,6 +113,7 @@ func run(args []string, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for client connections")
 	allowPlaintext := fs.Bool("allow-plaintext", false, "serve clients without TLS on a non-loopback --listen address (traffic crosses the network in clear)")
 	allowRemoteMonitor := fs.Bool("allow-remote-monitor", false, "serve the NATS monitoring endpoint, which has no authentication, on a non-loopback --monitor address")
+	resetTranscripts := fs.Bool("reset-transcripts", false, "delete and recreate a transcript stream made by an earlier Tether that lets agents set their frames' TTL (its frames are lost)")
 	var admins, shippers adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
 	fs.Var(&shippers, "shipper", "let a shipper running elsewhere (tether-broker ship) connect as NAME=UPUBLICKEY (repeatable)")
@@ -159,6 +160,7 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	o.Limits.ResetTranscripts = *resetTranscripts
 	n, err := node.Start(ctx, o)
 	if err != nil {
 		return err
@@ -174,6 +176,7 @@ func nodeOptions(cfg config.Config, log *slog.Logger) (node.Options, error) {
 		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir, TLSCert: cfg.TLSCertFile, TLSKey: cfg.TLSKeyFile,
 		Limits: jsdef.Limits{
 			TranscriptMaxAge: time.Duration(cfg.Transcripts.MaxAge), TranscriptMaxBytes: cfg.Transcripts.MaxBytes,
+			AgentTranscriptBytes: cfg.Transcripts.AgentBudget,
 		},
 		HeartbeatInterval: time.Duration(cfg.HeartbeatInterval),
 		AgentLostAfter:    time.Duration(cfg.AgentLostAfter),

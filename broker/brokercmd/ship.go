@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship"
@@ -91,7 +92,8 @@ func shipMain(args []string, stderr io.Writer) error {
 		return fmt.Errorf("connect to %s: %w", *broker, err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	// The broker's JetStream is reached through the imports of the shipper's account.
+	js, err := jetstream.NewWithAPIPrefix(nc, accounts.ShipperAPIPrefix)
 	if err != nil {
 		return err
 	}

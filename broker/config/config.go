@@ -43,6 +43,10 @@ type Admin struct {
 type Transcripts struct {
 	MaxAge   Duration `json:"max_age"`
 	MaxBytes int64    `json:"max_bytes"`
+	// AgentBudget is how many bytes of the stream one instance may hold (0: an eighth of
+	// MaxBytes): past it, its sessions end and it may start no new one until they leave
+	// the stream, so that one node cannot fill it for everyone.
+	AgentBudget int64 `json:"agent_budget,omitempty"`
 }
 
 // S3 is an S3-compatible bucket recordings are shipped to. Credentials come from the
@@ -180,8 +184,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("admins[%d].nkey: %q is not an NKEY user public key", i, a.NKey)
 		}
 	}
-	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 {
-		return errors.New("transcripts: max_age and max_bytes must not be negative")
+	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 || c.Transcripts.AgentBudget < 0 {
+		return errors.New("transcripts: max_age, max_bytes and agent_budget must not be negative")
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")

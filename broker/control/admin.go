@@ -16,7 +16,6 @@ import (
 
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/principals"
-	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -28,10 +27,7 @@ func unmarshal[T any](b []byte) (T, error) {
 	return v, err
 }
 
-func (s *Service) whoAmI(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := s.authorize(ctx, c, api.VerbWhoAmI, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) whoAmI(ctx context.Context, c caller, _ *api.Empty, _ struct{}, _ *decision) (any, error) {
 	return api.WhoAmIResponse{Principal: c.principal}, nil
 }
 
@@ -47,14 +43,7 @@ func validTags(what string, tags map[string]string) error {
 	return nil
 }
 
-func (s *Service) createActivation(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.CreateActivationRequest
-	if err := decode(api.VerbCreateActivation, data, &r); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbCreateActivation, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) createActivation(ctx context.Context, c caller, r *api.CreateActivationRequest, _ struct{}, _ *decision) (any, error) {
 	if r.Limit == 0 {
 		r.Limit = 1
 	}
@@ -65,7 +54,7 @@ func (s *Service) createActivation(ctx context.Context, c caller, data []byte) (
 	if r.Expires != "" {
 		d, err := time.ParseDuration(r.Expires)
 		if err != nil || d <= 0 || d > maxActivationLife {
-			return nil, badRequest("CreateActivation: expires %q must be a duration up to 720h (30 days)", r.Expires)
+			return nil, badRequest("CreateActivation: expires %.64q must be a duration up to 720h (30 days)", r.Expires)
 		}
 		life = d
 	}
@@ -89,7 +78,7 @@ func (s *Service) createActivation(ctx context.Context, c caller, data []byte) (
 		return nil, err
 	}
 	now := s.now().UTC()
-	a := api.Activation{
+	a := storedActivation{
 		ID: "act-" + strings.ToLower(id), CodeHash: principals.HashCode(code), Description: r.Description,
 		DefaultInstanceName: r.DefaultInstanceName, Tags: r.Tags, Limit: r.Limit,
 		CreatedAt: now, ExpiresAt: now.Add(life), CreatedBy: c.name,
@@ -97,9 +86,10 @@ func (s *Service) createActivation(ctx context.Context, c caller, data []byte) (
 	if err := createJSON(ctx, s.b.Activations, a.ID, a); err != nil {
 		return nil, err
 	}
-	s.dir.PutActivation(a)
-	a.Code, a.CodeHash = code, ""
-	return a, nil
+	s.dir.PutActivation(a.gate())
+	v := a.view()
+	v.Code = code // once, to its creator
+	return v, nil
 }
 
 func randomCode(n int) (string, error) {
@@ -110,34 +100,25 @@ func randomCode(n int) (string, error) {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)[:n], nil
 }
 
-func (s *Service) listActivations(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := s.authorize(ctx, c, api.VerbListActivations, policies.Input{}); err != nil {
-		return nil, err
-	}
-	acts, err := listJSON[api.Activation](ctx, s.b.Activations)
+func (s *Service) listActivations(ctx context.Context, c caller, _ *api.Empty, _ struct{}, _ *decision) (any, error) {
+	stored, err := listJSON[storedActivation](ctx, s.b.Activations)
 	if err != nil {
 		return nil, err
 	}
-	for i := range acts {
-		acts[i].CodeHash = ""
+	acts := make([]api.Activation, 0, len(stored))
+	for _, a := range stored {
+		acts = append(acts, a.view())
 	}
 	sort.Slice(acts, func(i, j int) bool { return acts[i].CreatedAt.Before(acts[j].CreatedAt) })
 	return api.ListActivationsResponse{Activations: acts}, nil
 }
 
-func (s *Service) deleteActivation(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.DeleteActivationRequest
-	if err := decode(api.VerbDeleteActivation, data, &r); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbDeleteActivation, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) deleteActivation(ctx context.Context, c caller, r *api.DeleteActivationRequest, _ struct{}, _ *decision) (any, error) {
 	if subjects.ValidName(r.ID) != nil {
-		return nil, badRequest("DeleteActivation: %q is not an activation id", r.ID)
+		return nil, badRequest("DeleteActivation: %.64q is not an activation id", r.ID)
 	}
-	if _, _, err := getJSON[api.Activation](ctx, s.b.Activations, r.ID); errors.Is(err, errNotFound) {
-		return nil, notFound("no activation %q", r.ID)
+	if _, _, err := getJSON[storedActivation](ctx, s.b.Activations, r.ID); errors.Is(err, errNotFound) {
+		return nil, notFound("no activation %.64q", r.ID)
 	}
 	if err := s.b.Activations.Delete(ctx, r.ID); err != nil {
 		return nil, fmt.Errorf("delete activation: %w", err)
@@ -187,22 +168,12 @@ func (s *Service) PutUser(ctx context.Context, u api.User, create bool) (api.Use
 	return u, nil
 }
 
-func (s *Service) addUser(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.AddUserRequest
-	if err := decode(api.VerbAddUser, data, &r); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbAddUser, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) addUser(ctx context.Context, c caller, r *api.AddUserRequest, _ struct{}, _ *decision) (any, error) {
 	r.User.CreatedAt = time.Time{}
 	return s.PutUser(ctx, r.User, true)
 }
 
-func (s *Service) listUsers(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := s.authorize(ctx, c, api.VerbListUsers, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) listUsers(ctx context.Context, c caller, _ *api.Empty, _ struct{}, _ *decision) (any, error) {
 	users, err := listJSON[api.User](ctx, s.b.Users)
 	if err != nil {
 		return nil, err
@@ -211,19 +182,12 @@ func (s *Service) listUsers(ctx context.Context, c caller, data []byte) (any, er
 	return api.ListUsersResponse{Users: users}, nil
 }
 
-func (s *Service) removeUser(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.RemoveUserRequest
-	if err := decode(api.VerbRemoveUser, data, &r); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbRemoveUser, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) removeUser(ctx context.Context, c caller, r *api.RemoveUserRequest, _ struct{}, _ *decision) (any, error) {
 	if r.Name == c.name {
 		return nil, badRequest("RemoveUser: you cannot remove yourself")
 	}
 	if _, ok := s.dir.User(r.Name); !ok {
-		return nil, notFound("no user %q", r.Name)
+		return nil, notFound("no user %.64q", r.Name)
 	}
 	if err := s.b.Users.Delete(ctx, r.Name); err != nil {
 		return nil, fmt.Errorf("delete user: %w", err)

@@ -9,54 +9,57 @@ import (
 	"github.com/tetherhq/tether/policies"
 )
 
-// decide asks policy about action, records the decision in the audit stream, and turns
-// a denial into an AccessDenied error that carries only the policy's public reasons.
-func (s *Service) decide(ctx context.Context, c caller, action string, in policies.Input) (policies.Decision, error) {
-	return s.decideThen(ctx, c, action, in, nil)
+// pendingAudit is the audit record of an allowed decision, written once the request has
+// been served (a list's record counts the items shown and hidden).
+type pendingAudit struct {
+	s    *Service
+	c    caller
+	in   policies.Input
+	d    policies.Decision
+	took time.Duration
 }
 
-// decideThen is decide for list requests: when allowed, filter runs before the decision
-// is recorded, and the record counts the items it showed and hid (the per-item decisions
-// of permits are summarised there rather than recorded one by one).
-func (s *Service) decideThen(ctx context.Context, c caller, action string, in policies.Input, filter func() (shown, hidden int)) (policies.Decision, error) {
+func (p pendingAudit) write(shown, hidden *int) {
+	p.s.audit(p.c, p.in, p.d, nil, p.took, shown, hidden)
+}
+
+// decide asks policy about action and turns a denial into an AccessDenied error that
+// carries only the policy's public reasons. A denial is recorded in the audit stream at
+// once; an allowed decision's record is written by the caller once it has served the
+// request.
+func (s *Service) decide(ctx context.Context, c caller, action string, in policies.Input) (*decision, pendingAudit, error) {
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
 	start := time.Now()
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	took := time.Since(start)
-	var shown, hidden *int
-	if err == nil && d.Allow && filter != nil {
-		sh, hi := filter()
-		shown, hidden = &sh, &hi
-	}
-	s.audit(c, in, d, err, took, shown, hidden)
 	if err != nil {
+		s.audit(c, in, d, err, took, nil, nil)
 		s.log.Error("policy evaluation failed; denying", keyUser, c.name, keyVerb, action, "err", err)
-		return d, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied: the policy could not be evaluated"}
+		return nil, pendingAudit{}, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied: the policy could not be evaluated"}
 	}
 	if !d.Allow {
-		return d, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied by policy", Reasons: d.Reasons}
+		s.audit(c, in, d, nil, took, nil, nil)
+		return nil, pendingAudit{}, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied by policy", Reasons: d.Reasons}
 	}
-	return d, nil
+	return &decision{Decision: d}, pendingAudit{s: s, c: c, in: in, d: d, took: took}, nil
 }
 
-// permitted serves a list request: it asks policy whether c may do action (list) at all,
-// then keeps the items whose own question, itemAction with input(item), the policy allows.
-// The list's audit record counts the items shown and hidden.
-func permitted[T any](ctx context.Context, s *Service, c caller, action, itemAction string, items []T, input func(T) policies.Input) ([]T, error) {
+// permitted keeps the items of a list whose own question, itemAction with input(item),
+// the policy allows, and counts what it showed and hid in the list's decision.
+func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, itemAction string, items []T, input func(T) policies.Input) []T {
 	out := []T{}
-	_, err := s.decideThen(ctx, c, action, policies.Input{}, func() (shown, hidden int) {
-		for _, it := range items {
-			if s.permits(ctx, c, itemAction, input(it)) {
-				out = append(out, it)
-			} else {
-				hidden++
-			}
+	hidden := 0
+	for _, it := range items {
+		if s.permits(ctx, c, itemAction, input(it)) {
+			out = append(out, it)
+		} else {
+			hidden++
 		}
-		return len(out), hidden
-	})
-	return out, err
+	}
+	d.count(len(out), hidden)
+	return out
 }
 
 // maxResults checks a list request's max_results (1-1000, default 100).
@@ -76,12 +79,6 @@ func newestFirst[T any](items []T, started func(T) time.Time, max int) []T {
 	return items[:min(len(items), max)]
 }
 
-// authorize is decide for requests whose obligations do not matter.
-func (s *Service) authorize(ctx context.Context, c caller, action string, in policies.Input) error {
-	_, err := s.decide(ctx, c, action, in)
-	return err
-}
-
 // permits answers a per-item question of a list request (may c see this session, this
 // instance, this document?) without recording it: the list request's own audit record
 // counts the items shown and hidden.
@@ -93,7 +90,7 @@ func (s *Service) permits(ctx context.Context, c caller, action string, in polic
 	return err == nil && d.Allow
 }
 
-func targetInput(in api.Instance) *policies.Target {
+func targetInput(in storedInstance) *policies.Target {
 	return &policies.Target{ID: in.ID, Name: in.Name, Hostname: in.Hostname, OS: in.OS, Tags: in.Tags}
 }
 

@@ -110,7 +110,7 @@ func (s *Service) loadDocument(ctx context.Context, name string, version int) (l
 			if version > 0 && (ok || latest > 0) {
 				return loadedDocument{}, notFound("document %s has no version %d", name, version)
 			}
-			return loadedDocument{}, notFound("no document %q (see tether list-documents)", name)
+			return loadedDocument{}, notFound("no document %.64q (see tether list-documents)", name)
 		}
 		sd, latest, builtin = b, 1, true
 	}
@@ -159,7 +159,7 @@ func parseVersion(v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, badRequest("document_version %q: want $LATEST or a version number", v)
+		return 0, badRequest("document_version %.64q: want $LATEST or a version number", v)
 	}
 	return n, nil
 }
@@ -172,7 +172,7 @@ func checkContent(verb, name, content, format string) (*document.Document, strin
 	case api.FormatJSON:
 		format = api.FormatJSON
 	default:
-		return nil, "", badRequest("%s: document_format %q: want YAML or JSON", verb, format)
+		return nil, "", badRequest("%s: document_format %.64q: want YAML or JSON", verb, format)
 	}
 	if content == "" {
 		return nil, "", badRequest("%s: content is required", verb)
@@ -188,27 +188,33 @@ func docInput(desc api.DocumentDescription) *policies.Document {
 	return &policies.Document{Name: desc.Name, Type: desc.SessionType, Version: desc.Version}
 }
 
-func (s *Service) createDocument(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.CreateDocumentRequest
-	if err := decode(api.VerbCreateDocument, data, &r); err != nil {
-		return nil, err
-	}
+// newDocument is a document's content as checked before the decision.
+type newDocument struct {
+	doc         *document.Document
+	format      string
+	sessionType string
+	description string
+}
+
+func prepareCreateDocument(_ context.Context, _ caller, r *api.CreateDocumentRequest) (policies.Input, newDocument, error) {
+	var nd newDocument
 	if err := document.ValidName(r.Name); err != nil {
-		return nil, badRequest("CreateDocument: name: %v", err)
+		return policies.Input{}, nd, badRequest("CreateDocument: name: %v", err)
 	}
 	if r.DocumentType != "" && r.DocumentType != api.DocumentTypeSession {
-		return nil, badRequest("CreateDocument: document_type %q: Tether stores only Session documents", r.DocumentType)
+		return policies.Input{}, nd, badRequest("CreateDocument: document_type %.32q: Tether stores only Session documents", r.DocumentType)
 	}
 	d, format, err := checkContent(api.VerbCreateDocument, r.Name, r.Content, r.DocumentFormat)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, nd, err
 	}
-	sessionType, description, _ := d.Describe()
-	if err := s.authorize(ctx, c, api.VerbCreateDocument, policies.Input{
-		Document: &policies.Document{Name: r.Name, Type: sessionType, Version: 1},
-	}); err != nil {
-		return nil, err
-	}
+	nd = newDocument{doc: d, format: format}
+	nd.sessionType, nd.description, _ = d.Describe()
+	return policies.Input{Document: &policies.Document{Name: r.Name, Type: nd.sessionType, Version: 1}}, nd, nil
+}
+
+func (s *Service) createDocument(ctx context.Context, c caller, r *api.CreateDocumentRequest, nd newDocument, _ *decision) (any, error) {
+	d, format, sessionType, description := nd.doc, nd.format, nd.sessionType, nd.description
 	if document.Reserved(r.Name) {
 		return nil, badRequest("CreateDocument: the name %s is reserved: names starting with Tether-, AWS- or SSM- belong to built-in documents", r.Name)
 	}
@@ -227,45 +233,66 @@ func (s *Service) createDocument(ctx context.Context, c caller, data []byte) (an
 	return api.DocumentResponse{Document: describe(sd, d, 1, false)}, nil
 }
 
-func (s *Service) updateDocument(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.UpdateDocumentRequest
-	if err := decode(api.VerbUpdateDocument, data, &r); err != nil {
-		return nil, err
-	}
-	return s.putVersion(ctx, c, api.VerbUpdateDocument, r)
+// versionState is what a new version of a document is decided on: its content, and the
+// version it follows.
+type versionState struct {
+	newDocument
+	base, latest int
+	cur          storedDocument
+	found        bool
 }
 
-// putVersion stores a new version of a document (an update, or a change of the
-// preferences document), authorized as verb.
-func (s *Service) putVersion(ctx context.Context, c caller, verb string, r api.UpdateDocumentRequest) (any, error) {
-	if err := document.ValidName(r.Name); err != nil {
-		return nil, badRequest("%s: name: %v", verb, err)
-	}
-	base, err := parseVersion(r.DocumentVersion)
-	if err != nil {
-		return nil, err
-	}
-	d, format, err := checkContent(verb, r.Name, r.Content, r.DocumentFormat)
-	if err != nil {
-		return nil, err
-	}
-	sessionType, description, _ := d.Describe()
-	cur, latest, found, err := s.storedDocument(ctx, r.Name, 0)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		b, ok := builtinDocument(r.Name)
-		if !ok {
-			return nil, notFound("no document %q: create it first", r.Name)
+// prepareVersion checks a new version of a document (an update, or a change of the
+// preferences document) and loads the version it follows.
+func (s *Service) prepareVersion(verb string) prepareFunc[api.UpdateDocumentRequest, versionState] {
+	return func(ctx context.Context, _ caller, r *api.UpdateDocumentRequest) (policies.Input, versionState, error) {
+		var st versionState
+		if verb == api.VerbUpdatePreferences {
+			if r.Name == "" {
+				r.Name = api.DocPreferences
+			}
+			if r.Name != api.DocPreferences {
+				return policies.Input{}, st, badRequest("UpdatePreferences: name must be %s (or empty), not %.80q", api.DocPreferences, r.Name)
+			}
 		}
-		cur, latest = b, 1
+		if err := document.ValidName(r.Name); err != nil {
+			return policies.Input{}, st, badRequest("%s: name: %v", verb, err)
+		}
+		base, err := parseVersion(r.DocumentVersion)
+		if err != nil {
+			return policies.Input{}, st, err
+		}
+		d, format, err := checkContent(verb, r.Name, r.Content, r.DocumentFormat)
+		if err != nil {
+			return policies.Input{}, st, err
+		}
+		st = versionState{newDocument: newDocument{doc: d, format: format}, base: base}
+		st.sessionType, st.description, _ = d.Describe()
+		st.cur, st.latest, st.found, err = s.storedDocument(ctx, r.Name, 0)
+		if err != nil {
+			return policies.Input{}, st, err
+		}
+		if !st.found {
+			b, ok := builtinDocument(r.Name)
+			if !ok {
+				return policies.Input{}, st, notFound("no document %.64q: create it first", r.Name)
+			}
+			st.cur, st.latest = b, 1
+		}
+		return policies.Input{Document: &policies.Document{Name: r.Name, Type: st.sessionType, Version: st.latest + 1}}, st, nil
 	}
-	if err := s.authorize(ctx, c, verb, policies.Input{
-		Document: &policies.Document{Name: r.Name, Type: sessionType, Version: latest + 1},
-	}); err != nil {
-		return nil, err
+}
+
+// putVersion stores a new version of a document, authorized as verb.
+func (s *Service) putVersion(verb string) handleFunc[api.UpdateDocumentRequest, versionState] {
+	return func(ctx context.Context, c caller, r *api.UpdateDocumentRequest, st versionState, _ *decision) (any, error) {
+		return s.storeVersion(ctx, c, verb, r, st)
 	}
+}
+
+func (s *Service) storeVersion(ctx context.Context, c caller, verb string, r *api.UpdateDocumentRequest, st versionState) (any, error) {
+	d, format, sessionType, description := st.doc, st.format, st.sessionType, st.description
+	base, latest, cur, found := st.base, st.latest, st.cur, st.found
 	if document.Reserved(r.Name) && r.Name != api.DocPreferences {
 		return nil, badRequest("%s: %s is a built-in document and cannot be changed; copy it under a name of your own", verb, r.Name)
 	}
@@ -331,22 +358,19 @@ func (s *Service) sessionTypeOf(sd storedDocument) string {
 	return d.SessionType()
 }
 
-func (s *Service) getDocument(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.GetDocumentRequest
-	if err := decode(api.VerbGetDocument, data, &r); err != nil {
-		return nil, err
-	}
+func (s *Service) prepareGetDocument(ctx context.Context, _ caller, r *api.GetDocumentRequest) (policies.Input, loadedDocument, error) {
 	version, err := parseVersion(r.DocumentVersion)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, loadedDocument{}, err
 	}
 	ld, err := s.loadDocument(ctx, r.Name, version)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, ld, err
 	}
-	if err := s.authorize(ctx, c, api.VerbGetDocument, policies.Input{Document: docInput(ld.desc)}); err != nil {
-		return nil, err
-	}
+	return policies.Input{Document: docInput(ld.desc)}, ld, nil
+}
+
+func (s *Service) getDocument(ctx context.Context, _ caller, _ *api.GetDocumentRequest, ld loadedDocument, _ *decision) (any, error) {
 	content, err := s.documentContent(ctx, ld.desc)
 	if err != nil {
 		return nil, err
@@ -369,11 +393,7 @@ func (s *Service) documentContent(ctx context.Context, desc api.DocumentDescript
 	return sd.Content, nil
 }
 
-func (s *Service) listDocuments(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.ListDocumentsRequest
-	if err := decode(api.VerbListDocuments, data, &r); err != nil {
-		return nil, err
-	}
+func (s *Service) listDocuments(ctx context.Context, c caller, r *api.ListDocumentsRequest, _ struct{}, dec *decision) (any, error) {
 	stored, err := listJSON[storedDocument](ctx, s.b.Documents)
 	if err != nil {
 		return nil, err
@@ -398,28 +418,22 @@ func (s *Service) listDocuments(ctx context.Context, c caller, data []byte) (any
 			asked = append(asked, desc)
 		}
 	}
-	out, err := permitted(ctx, s, c, api.VerbListDocuments, api.VerbListDocuments, asked, func(desc api.DocumentDescription) policies.Input {
+	out := permitted(ctx, s, c, dec, api.VerbListDocuments, asked, func(desc api.DocumentDescription) policies.Input {
 		return policies.Input{Document: docInput(desc)}
 	})
-	if err != nil {
-		return nil, err
-	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return api.ListDocumentsResponse{Documents: out}, nil
 }
 
-func (s *Service) deleteDocument(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.DeleteDocumentRequest
-	if err := decode(api.VerbDeleteDocument, data, &r); err != nil {
-		return nil, err
-	}
+func (s *Service) prepareDeleteDocument(ctx context.Context, _ caller, r *api.DeleteDocumentRequest) (policies.Input, loadedDocument, error) {
 	ld, err := s.loadDocument(ctx, r.Name, 0)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, ld, err
 	}
-	if err := s.authorize(ctx, c, api.VerbDeleteDocument, policies.Input{Document: docInput(ld.desc)}); err != nil {
-		return nil, err
-	}
+	return policies.Input{Document: docInput(ld.desc)}, ld, nil
+}
+
+func (s *Service) deleteDocument(ctx context.Context, c caller, r *api.DeleteDocumentRequest, ld loadedDocument, _ *decision) (any, error) {
 	if ld.desc.Builtin || document.Reserved(r.Name) {
 		return nil, badRequest("DeleteDocument: %s is a built-in document and cannot be deleted", r.Name)
 	}
@@ -440,30 +454,14 @@ func (s *Service) preferences(ctx context.Context) (loadedDocument, api.Preferen
 	return ld, ld.doc.Preferences(), nil
 }
 
-func (s *Service) getPreferences(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := decode(api.VerbGetPreferences, data, &api.Empty{}); err != nil {
-		return nil, err
-	}
-	ld, prefs, err := s.preferences(ctx)
+func (s *Service) preparePreferences(ctx context.Context, _ caller, _ *api.Empty) (policies.Input, loadedDocument, error) {
+	ld, _, err := s.preferences(ctx)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, ld, err
 	}
-	if err := s.authorize(ctx, c, api.VerbGetPreferences, policies.Input{Document: docInput(ld.desc)}); err != nil {
-		return nil, err
-	}
-	return api.GetPreferencesResponse{Document: ld.desc, Preferences: prefs}, nil
+	return policies.Input{Document: docInput(ld.desc)}, ld, nil
 }
 
-func (s *Service) updatePreferences(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.UpdateDocumentRequest
-	if err := decode(api.VerbUpdatePreferences, data, &r); err != nil {
-		return nil, err
-	}
-	if r.Name == "" {
-		r.Name = api.DocPreferences
-	}
-	if r.Name != api.DocPreferences {
-		return nil, badRequest("UpdatePreferences: name must be %s (or empty), not %q", api.DocPreferences, r.Name)
-	}
-	return s.putVersion(ctx, c, api.VerbUpdatePreferences, r)
+func (s *Service) getPreferences(_ context.Context, _ caller, _ *api.Empty, ld loadedDocument, _ *decision) (any, error) {
+	return api.GetPreferencesResponse{Document: ld.desc, Preferences: ld.doc.Preferences()}, nil
 }

@@ -14,15 +14,20 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/subjects"
 )
 
-func (s *Service) enroll(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.EnrollRequest
-	if err := decode("Enroll", data, &r); err != nil {
-		return nil, err
+// checkHostFacts bounds what an agent says about its host.
+func checkHostFacts(verb, hostname, os, arch, version string) error {
+	if len(hostname) > 255 || len(os) > 64 || len(arch) > 64 || len(version) > 64 {
+		return badRequest("%s: hostname, os, arch or agent_version too long (255, 64, 64 and 64 bytes at most)", verb)
 	}
-	if len(r.Hostname) > 255 || len(r.OS) > 64 || len(r.Arch) > 64 || len(r.AgentVersion) > 64 {
-		return nil, badRequest("Enroll: hostname, os, arch or agent_version too long")
+	return nil
+}
+
+func (s *Service) enroll(ctx context.Context, c caller, r *api.EnrollRequest) (any, error) {
+	if err := checkHostFacts("Enroll", r.Hostname, r.OS, r.Arch, r.AgentVersion); err != nil {
+		return nil, err
 	}
 	actID, nkey := c.principal.Name, c.name
 	if s.dir.KeyInUse(nkey) {
@@ -30,7 +35,7 @@ func (s *Service) enroll(ctx context.Context, c caller, data []byte) (any, error
 	}
 	// Claim one registration of the activation atomically: two agents racing for the
 	// last registration cannot both win.
-	act, err := updateJSON(ctx, s.b.Activations, actID, func(a *api.Activation) error {
+	act, err := updateJSON(ctx, s.b.Activations, actID, func(a *storedActivation) error {
 		if a.Used >= a.Limit {
 			return &api.Error{Code: api.CodeAccessDenied, Message: "activation " + actID + " has no registrations left"}
 		}
@@ -46,9 +51,9 @@ func (s *Service) enroll(ctx context.Context, c caller, data []byte) (any, error
 	if err != nil {
 		return nil, err
 	}
-	s.dir.PutActivation(act)
+	s.dir.PutActivation(act.gate())
 	now := s.now().UTC()
-	inst := api.Instance{
+	inst := storedInstance{
 		Name: act.DefaultInstanceName, Hostname: r.Hostname, OS: r.OS, Arch: r.Arch,
 		AgentVersion: r.AgentVersion, Tags: act.Tags, RegisteredAt: now, ActivationID: actID, NKey: nkey,
 	}
@@ -82,16 +87,23 @@ func (s *Service) enroll(ctx context.Context, c caller, data []byte) (any, error
 	return nil, errors.New("could not allocate an instance id")
 }
 
-func (s *Service) register(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.RegisterRequest
-	if err := decode(api.VerbRegister, data, &r); err != nil {
+func (s *Service) register(ctx context.Context, c caller, r *api.RegisterRequest) (any, error) {
+	if err := checkHostFacts(api.VerbRegister, r.Hostname, r.OS, r.Arch, r.AgentVersion); err != nil {
 		return nil, err
 	}
-	if len(r.Sessions) > 10000 || len(r.IPAddresses) > 64 {
-		return nil, badRequest("Register: too many sessions or addresses")
+	if len(r.Sessions) > maxAgentSessions || len(r.IPAddresses) > 64 {
+		return nil, badRequest("Register: %d sessions and %d addresses; the limits are %d and 64", len(r.Sessions), len(r.IPAddresses), maxAgentSessions)
+	}
+	for _, ip := range r.IPAddresses {
+		if len(ip) > 64 {
+			return nil, badRequest("Register: ip address %.64q… is longer than 64 bytes", ip)
+		}
+	}
+	if err := checkSessionIDs(api.VerbRegister, r.Sessions); err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
-	_, err := updateJSON(ctx, s.b.Instances, c.name, func(in *api.Instance) error {
+	_, err := updateJSON(ctx, s.b.Instances, c.name, func(in *storedInstance) error {
 		in.Hostname, in.OS, in.Arch, in.AgentVersion = r.Hostname, r.OS, r.Arch, r.AgentVersion
 		in.IPAddresses = r.IPAddresses
 		in.LastHeartbeat = now // kept across broker restarts; live heartbeats stay in memory
@@ -111,9 +123,24 @@ func (s *Service) register(ctx context.Context, c caller, data []byte) (any, err
 	}, nil
 }
 
-func (s *Service) heartbeat(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.HeartbeatRequest
-	if err := decode(api.VerbHeartbeat, data, &r); err != nil {
+// maxAgentSessions bounds the sessions one agent may report running.
+const maxAgentSessions = 10000
+
+// checkSessionIDs refuses a list of session ids with one that is not a session id.
+func checkSessionIDs(verb string, ids []string) error {
+	for _, id := range ids {
+		if err := subjects.ValidSessionID(id); err != nil {
+			return badRequest("%s: sessions: %v", verb, err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) heartbeat(ctx context.Context, c caller, r *api.HeartbeatRequest) (any, error) {
+	if len(r.Sessions) > maxAgentSessions {
+		return nil, badRequest("Heartbeat: %d sessions; the limit is %d", len(r.Sessions), maxAgentSessions)
+	}
+	if err := checkSessionIDs(api.VerbHeartbeat, r.Sessions); err != nil {
 		return nil, err
 	}
 	// Only memory: a KV write per agent every few seconds would buy nothing, since
@@ -186,11 +213,7 @@ func (s *Service) online(id string) bool {
 	return ok && s.now().Sub(t) <= s.cfg.AgentLostAfter
 }
 
-func (s *Service) sessionEnded(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.SessionEndedRequest
-	if err := decode(api.VerbSessionEnded, data, &r); err != nil {
-		return nil, err
-	}
+func (s *Service) sessionEnded(ctx context.Context, c caller, r *api.SessionEndedRequest) (any, error) {
 	if len(r.Reason) > 64 || len(r.Detail) > 1024 {
 		return nil, badRequest("SessionEnded: reason or detail too long")
 	}
@@ -212,15 +235,15 @@ func (s *Service) sessionEnded(ctx context.Context, c caller, data []byte) (any,
 	return api.Empty{}, nil
 }
 
-func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.DescribeInstancesRequest
-	if err := decode(api.VerbDescribeInstances, data, &r); err != nil {
-		return nil, err
-	}
+func checkDescribeInstances(_ context.Context, _ caller, r *api.DescribeInstancesRequest) (policies.Input, struct{}, error) {
 	if len(r.InstanceIDs) > 1000 {
-		return nil, badRequest("DescribeInstanceInformation: at most 1000 instance ids")
+		return policies.Input{}, struct{}{}, badRequest("DescribeInstanceInformation: at most 1000 instance ids")
 	}
-	all, err := listJSON[api.Instance](ctx, s.b.Instances)
+	return policies.Input{}, struct{}{}, nil
+}
+
+func (s *Service) describeInstances(ctx context.Context, c caller, r *api.DescribeInstancesRequest, _ struct{}, d *decision) (any, error) {
+	all, err := listJSON[storedInstance](ctx, s.b.Instances)
 	if err != nil {
 		return nil, err
 	}
@@ -228,21 +251,20 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 	for _, id := range r.InstanceIDs {
 		want[id] = true
 	}
-	var asked []api.Instance
+	var asked []storedInstance
 	for _, in := range all {
 		if len(want) == 0 || want[in.ID] {
 			asked = append(asked, in)
 		}
 	}
 	// Which instances the caller sees is the policy's call, instance by instance.
-	out, err := permitted(ctx, s, c, api.VerbDescribeInstances, api.VerbDescribeInstances, asked, func(in api.Instance) policies.Input {
+	out := permitted(ctx, s, c, d, api.VerbDescribeInstances, asked, func(in storedInstance) policies.Input {
 		return policies.Input{Target: targetInput(in)}
 	})
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		in := &out[i]
+	admin := s.dir.IsAdmin(c.principal.Groups)
+	views := make([]api.Instance, 0, len(out))
+	for _, stored := range out {
+		in := stored.view(admin)
 		in.PingStatus = api.PingConnectionLost
 		if last, ok := s.lastSeenAt(in.ID); ok {
 			in.LastHeartbeat = last
@@ -250,12 +272,10 @@ func (s *Service) describeInstances(ctx context.Context, c caller, data []byte) 
 				in.PingStatus = api.PingOnline
 			}
 		}
-		if !c.principal.IsAdmin() {
-			in.NKey, in.ActivationID = "", ""
-		}
+		views = append(views, in)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return api.DescribeInstancesResponse{Instances: out}, nil
+	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
+	return api.DescribeInstancesResponse{Instances: views}, nil
 }
 
 // monitor marks instances without heartbeats ConnectionLost and ends their sessions.
@@ -299,16 +319,12 @@ func (s *Service) monitor() {
 	}
 }
 
-func (s *Service) deregisterInstance(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.DeregisterInstanceRequest
-	if err := decode(api.VerbDeregisterInstance, data, &r); err != nil {
-		return nil, err
+func (s *Service) deregisterInstance(ctx context.Context, c caller, r *api.DeregisterInstanceRequest, _ struct{}, _ *decision) (any, error) {
+	if subjects.ValidName(r.ID) != nil {
+		return nil, badRequest("DeregisterInstance: %.70q is not an instance id", r.ID)
 	}
-	if err := s.authorize(ctx, c, api.VerbDeregisterInstance, policies.Input{}); err != nil {
-		return nil, err
-	}
-	if _, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.ID); errors.Is(err, errNotFound) {
-		return nil, notFound("no instance %q", r.ID)
+	if _, _, err := getJSON[storedInstance](ctx, s.b.Instances, r.ID); errors.Is(err, errNotFound) {
+		return nil, notFound("no instance %.64q", r.ID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -346,7 +362,7 @@ func (s *Service) loadDirectory(ctx context.Context) error {
 	for _, u := range users {
 		s.dir.PutUser(u)
 	}
-	insts, err := listJSON[api.Instance](ctx, s.b.Instances)
+	insts, err := listJSON[storedInstance](ctx, s.b.Instances)
 	if err != nil {
 		return err
 	}
@@ -355,12 +371,12 @@ func (s *Service) loadDirectory(ctx context.Context) error {
 			s.dir.PutAgent(in.NKey, in.ID)
 		}
 	}
-	acts, err := listJSON[api.Activation](ctx, s.b.Activations)
+	acts, err := listJSON[storedActivation](ctx, s.b.Activations)
 	if err != nil {
 		return err
 	}
 	for _, a := range acts {
-		s.dir.PutActivation(a)
+		s.dir.PutActivation(a.gate())
 	}
 	return nil
 }
@@ -405,7 +421,7 @@ func (s *Service) watchDirectory() {
 	go func() {
 		defer func() { done <- struct{}{} }()
 		watch(s.b.Instances, func(b []byte) {
-			if in, err := unmarshal[api.Instance](b); err == nil && in.NKey != "" {
+			if in, err := unmarshal[storedInstance](b); err == nil && in.NKey != "" {
 				s.dir.PutAgent(in.NKey, in.ID)
 			}
 		}, func(id string) { s.revoke(s.dir.RemoveAgent(id)) })
@@ -413,8 +429,8 @@ func (s *Service) watchDirectory() {
 	go func() {
 		defer func() { done <- struct{}{} }()
 		watch(s.b.Activations, func(b []byte) {
-			if a, err := unmarshal[api.Activation](b); err == nil {
-				s.dir.PutActivation(a)
+			if a, err := unmarshal[storedActivation](b); err == nil {
+				s.dir.PutActivation(a.gate())
 			}
 		}, s.dir.RemoveActivation)
 	}()

@@ -133,14 +133,7 @@ func (s *Service) reportPolicy(ctx context.Context) {
 	}
 }
 
-func (s *Service) pushPolicy(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.PushPolicyRequest
-	if err := decode(api.VerbPushPolicy, data, &r); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbPushPolicy, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) pushPolicy(ctx context.Context, c caller, r *api.PushPolicyRequest, _ struct{}, _ *decision) (any, error) {
 	if s.cfg.Policy == nil {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: "this broker does not take pushed policies"}
 	}
@@ -168,13 +161,7 @@ func (s *Service) pushPolicy(ctx context.Context, c caller, data []byte) (any, e
 	return api.PushPolicyResponse{Bundle: info}, nil
 }
 
-func (s *Service) policyStatus(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := decode(api.VerbPolicyStatus, data, &api.Empty{}); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbPolicyStatus, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) policyStatus(ctx context.Context, c caller, _ *api.Empty, _ struct{}, _ *decision) (any, error) {
 	resp := api.PolicyStatusResponse{Brokers: []api.BrokerPolicy{}}
 	if b, _, err := getJSON[storedBundle](ctx, s.b.Policy, policyBundleKey); err == nil {
 		resp.Pushed = &b.Info
@@ -200,11 +187,9 @@ func (s *Service) policyStatus(ctx context.Context, c caller, data []byte) (any,
 	return resp, nil
 }
 
-func (s *Service) evaluatePolicy(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.EvaluatePolicyRequest
-	if err := decode(api.VerbEvaluatePolicy, data, &r); err != nil {
-		return nil, err
-	}
+// prepareEvaluate: whom the evaluation is about is the decision's input (users may
+// evaluate for themselves; for others, the policy says).
+func prepareEvaluate(_ context.Context, c caller, r *api.EvaluatePolicyRequest) (policies.Input, struct{}, error) {
 	if r.User == "" {
 		r.User = c.name
 	}
@@ -212,22 +197,25 @@ func (s *Service) evaluatePolicy(ctx context.Context, c caller, data []byte) (an
 		r.Action = api.VerbStartSession
 	}
 	if len(r.Action) > 64 {
-		return nil, badRequest("EvaluatePolicy: action is longer than 64 bytes")
+		return policies.Input{}, struct{}{}, badRequest("EvaluatePolicy: action is longer than 64 bytes")
 	}
-	subject := api.Principal{Name: r.User, Kind: "user"}
-	if err := s.authorize(ctx, c, api.VerbEvaluatePolicy, policies.Input{Subject: &subject}); err != nil {
-		return nil, err
+	if err := subjects.ValidName(r.User); err != nil {
+		return policies.Input{}, struct{}{}, badRequest("EvaluatePolicy: user: %v", err)
 	}
+	return policies.Input{Subject: &api.Principal{Name: r.User, Kind: "user"}}, struct{}{}, nil
+}
+
+func (s *Service) evaluatePolicy(ctx context.Context, c caller, r *api.EvaluatePolicyRequest, _ struct{}, _ *decision) (any, error) {
 	u, ok := s.dir.User(r.User)
 	if !ok {
-		return nil, notFound("no user %q", r.User)
+		return nil, notFound("no user %.64q", r.User)
 	}
 	who := caller{name: u.Name, kind: "user", principal: api.Principal{Name: u.Name, Kind: "user", Groups: u.Groups, Attributes: u.Attributes}}
 	in := policies.Input{}
 	if r.Target != "" {
-		inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.Target)
+		inst, _, err := getJSON[storedInstance](ctx, s.b.Instances, r.Target)
 		if errors.Is(err, errNotFound) {
-			return nil, notFound("target %q is not a registered instance", r.Target)
+			return nil, notFound("target %.64q is not a registered instance", r.Target)
 		}
 		if err != nil {
 			return nil, err
@@ -273,15 +261,7 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func (s *Service) resumeSession(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.ResumeSessionRequest
-	if err := decode(api.VerbResumeSession, data, &r); err != nil {
-		return nil, err
-	}
-	se, err := s.sessionFor(ctx, c, api.VerbResumeSession, r.SessionID)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) resumeSession(_ context.Context, _ caller, _ *api.ResumeSessionRequest, se api.Session, _ *decision) (any, error) {
 	if se.Ended() {
 		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s has ended (%s, %s); start a new one", se.ID, se.State, se.Reason)}
 	}
@@ -289,5 +269,8 @@ func (s *Service) resumeSession(ctx context.Context, c caller, data []byte) (any
 		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s is %s, not Connected", se.ID, se.State)}
 	}
 	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
-	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl}, Window: frame.DefaultWindow}, nil
+	// The resumed client numbers its input from now, in nanoseconds: above every frame
+	// an earlier client of the session can have sent, since frames are numbered from 1.
+	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl},
+		Window: frame.DefaultWindow, InputSeq: uint64(s.now().UnixNano())}, nil
 }

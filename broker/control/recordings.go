@@ -17,19 +17,38 @@ import (
 	"github.com/tetherhq/tether/streams/ship"
 )
 
-// recordingFor asks policy whether c may read session id's recording and loads it from
-// the index. A session whose record is gone (or never existed) is authorized by the
-// recording's own owner and target, so a recording outlives its session record.
-func (s *Service) recordingFor(ctx context.Context, c caller, id string) (api.Recording, error) {
-	se, err := s.loadSession(ctx, id)
+// recordingState is a recording as GetRecording's decision found it: its index entry
+// (missing if not shipped yet) and its session (missing once the record is gone).
+type recordingState struct {
+	se      api.Session
+	rec     api.Recording
+	shipped bool
+}
+
+// prepareRecording loads session r.SessionID's recording from the index. A session whose
+// record is gone (or never existed) is authorized by the recording's own owner and
+// target, so a recording outlives its session record.
+func (s *Service) prepareRecording(ctx context.Context, _ caller, r *api.GetRecordingRequest) (policies.Input, recordingState, error) {
+	var st recordingState
+	if r.Kind == "" {
+		r.Kind = api.RecordingCast
+	}
+	if r.Kind != api.RecordingCast && r.Kind != api.RecordingLog {
+		return policies.Input{}, st, badRequest("GetRecording: kind must be %s or %s, not %.32q", api.RecordingCast, api.RecordingLog, r.Kind)
+	}
+	if r.Offset < 0 {
+		return policies.Input{}, st, badRequest("GetRecording: offset must not be negative")
+	}
+	se, err := s.loadSession(ctx, r.SessionID)
 	var ae *api.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Code == api.CodeNotFound) {
-		return api.Recording{}, err
+		return policies.Input{}, st, err
 	}
-	rec, _, recErr := getJSON[api.Recording](ctx, s.b.Recordings, ship.IndexKey(id))
+	rec, _, recErr := getJSON[api.Recording](ctx, s.b.Recordings, ship.IndexKey(r.SessionID))
 	if recErr != nil && !errors.Is(recErr, errNotFound) {
-		return rec, recErr
+		return policies.Input{}, st, recErr
 	}
+	st = recordingState{se: se, rec: rec, shipped: recErr == nil}
 	in := policies.Input{}
 	switch {
 	case err == nil:
@@ -37,32 +56,31 @@ func (s *Service) recordingFor(ctx context.Context, c caller, id string) (api.Re
 	case recErr == nil:
 		in.Session = recordingInput(rec)
 	default:
-		return rec, notFound("no session or recording %q", id)
+		return policies.Input{}, st, notFound("no session or recording %.64q", r.SessionID)
 	}
-	if inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, in.Session.Target); err == nil {
+	if inst, _, err := getJSON[storedInstance](ctx, s.b.Instances, in.Session.Target); err == nil {
 		in.Target = targetInput(inst)
 	}
-	if err := s.authorize(ctx, c, api.VerbGetRecording, in); err != nil {
-		return rec, err
-	}
-	if errors.Is(recErr, errNotFound) {
-		if se.Ended() {
-			return rec, notFound("session %s has no shipped recording yet (see tether admin ship status)", id)
-		}
-		return rec, notFound("session %s is still %s: its recording is shipped when it ends", id, se.State)
-	}
-	return rec, nil
+	return in, st, nil
 }
 
-func (s *Service) listRecordings(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.ListRecordingsRequest
-	if err := decode(api.VerbListRecordings, data, &r); err != nil {
-		return nil, err
+// shippedRecording is the recording, or why there is none yet.
+func (st recordingState) shippedRecording() (api.Recording, error) {
+	if st.shipped {
+		return st.rec, nil
 	}
+	if st.se.Ended() {
+		return st.rec, notFound("session %s has no shipped recording yet (see tether admin ship status)", st.se.ID)
+	}
+	return st.rec, notFound("session %s is still %s: its recording is shipped when it ends", st.se.ID, st.se.State)
+}
+
+func checkListRecordings(_ context.Context, _ caller, r *api.ListRecordingsRequest) (policies.Input, int, error) {
 	max, err := maxResults(api.VerbListRecordings, r.MaxResults)
-	if err != nil {
-		return nil, err
-	}
+	return policies.Input{}, max, err
+}
+
+func (s *Service) listRecordings(ctx context.Context, c caller, r *api.ListRecordingsRequest, max int, d *decision) (any, error) {
 	keys, err := listKeys(ctx, s.b.Recordings)
 	if err != nil {
 		return nil, err
@@ -83,34 +101,18 @@ func (s *Service) listRecordings(ctx context.Context, c caller, data []byte) (an
 		all = append(all, rec)
 	}
 	// Which recordings the caller sees is the policy's call, recording by recording.
-	out, err := permitted(ctx, s, c, api.VerbListRecordings, api.VerbGetRecording, all, func(rec api.Recording) policies.Input {
+	out := permitted(ctx, s, c, d, api.VerbGetRecording, all, func(rec api.Recording) policies.Input {
 		return policies.Input{Session: recordingInput(rec)}
 	})
-	if err != nil {
-		return nil, err
-	}
 	out = newestFirst(out, func(rec api.Recording) time.Time { return rec.StartedAt }, max)
 	return api.ListRecordingsResponse{Recordings: out}, nil
 }
 
-func (s *Service) getRecording(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.GetRecordingRequest
-	if err := decode(api.VerbGetRecording, data, &r); err != nil {
-		return nil, err
-	}
-	if r.Kind == "" {
-		r.Kind = api.RecordingCast
-	}
-	if r.Kind != api.RecordingCast && r.Kind != api.RecordingLog {
-		return nil, badRequest("GetRecording: kind must be %s or %s, not %q", api.RecordingCast, api.RecordingLog, r.Kind)
-	}
-	if r.Offset < 0 {
-		return nil, badRequest("GetRecording: offset must not be negative")
-	}
+func (s *Service) getRecording(ctx context.Context, _ caller, r *api.GetRecordingRequest, st recordingState, _ *decision) (any, error) {
 	if s.cfg.Recordings == nil {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: "this broker has no recordings storage configured"}
 	}
-	rec, err := s.recordingFor(ctx, c, r.SessionID)
+	rec, err := st.shippedRecording()
 	if err != nil {
 		return nil, err
 	}
@@ -145,13 +147,7 @@ func (s *Service) getRecording(ctx context.Context, c caller, data []byte) (any,
 	return api.GetRecordingResponse{Recording: rec, Data: buf[:n], EOF: r.Offset+int64(n) >= f.Bytes}, nil
 }
 
-func (s *Service) shipStatus(ctx context.Context, c caller, data []byte) (any, error) {
-	if err := decode(api.VerbShipStatus, data, &api.Empty{}); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, api.VerbShipStatus, policies.Input{}); err != nil {
-		return nil, err
-	}
+func (s *Service) shipStatus(ctx context.Context, _ caller, _ *api.Empty, _ struct{}, _ *decision) (any, error) {
 	resp := api.ShipStatusResponse{Shippers: []api.ShipperStatus{}}
 	cons, err := s.js.Consumer(ctx, jsdef.StreamEvents, ship.ConsumerName)
 	if err == nil {

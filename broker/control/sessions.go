@@ -73,7 +73,7 @@ func validateStart(r *api.StartSessionRequest) error {
 		return badRequest("StartSession: terminal size %dx%d is too large", r.Cols, r.Rows)
 	}
 	if r.Term != "" && !termRE.MatchString(r.Term) {
-		return badRequest("StartSession: term %q is not a terminal type", r.Term)
+		return badRequest("StartSession: term %.64q is not a terminal type", r.Term)
 	}
 	if len(r.Reason) > 256 {
 		return badRequest("StartSession: reason is longer than 256 bytes")
@@ -89,56 +89,79 @@ func newSessionID(owner string) (string, error) {
 	return owner + "-" + hex.EncodeToString(b), nil
 }
 
-func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.StartSessionRequest
-	if err := decode(api.VerbStartSession, data, &r); err != nil {
-		return nil, err
+// startState is what StartSession's decision was made on.
+type startState struct {
+	inst storedInstance
+	plan plan
+}
+
+// prepareStart checks a StartSession request and plans it: the target, the document and
+// its parameters, which are the decision's input.
+func (s *Service) prepareStart(ctx context.Context, c caller, r *api.StartSessionRequest) (policies.Input, startState, error) {
+	var st startState
+	if err := validateStart(r); err != nil {
+		return policies.Input{}, st, err
 	}
-	if err := validateStart(&r); err != nil {
-		return nil, err
-	}
-	inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, r.Target)
+	inst, _, err := getJSON[storedInstance](ctx, s.b.Instances, r.Target)
 	if errors.Is(err, errNotFound) {
-		return nil, notFound("target %q is not a registered instance (see tether describe-instance-information)", r.Target)
+		return policies.Input{}, st, notFound("target %.64q is not a registered instance (see tether describe-instance-information)", r.Target)
 	}
 	if err != nil {
-		return nil, err
+		return policies.Input{}, st, err
 	}
-	p, err := s.planStart(ctx, &r)
+	p, err := s.planStart(ctx, r)
 	if err != nil {
-		return nil, err
+		return policies.Input{}, st, err
 	}
-	se := api.Session{
+	st = startState{inst: inst, plan: p}
+	return policies.Input{Target: targetInput(inst), Document: startDocInput(p)}, st, nil
+}
+
+// newSession is the record of a session about to start.
+func (s *Service) newSession(c caller, r *api.StartSessionRequest, p plan) api.Session {
+	return api.Session{
 		Owner: c.name, Target: r.Target, Document: r.Document, DocumentVersion: p.doc.desc.Version,
 		SessionType: p.doc.desc.SessionType, Command: p.argv,
 		Interactive: p.tty, State: api.StateConnecting, StartedAt: s.now().UTC(),
 		Cols: r.Cols, Rows: r.Rows,
 	}
-	d, err := s.decide(ctx, c, api.VerbStartSession, policies.Input{
-		Target: targetInput(inst), Document: startDocInput(p),
-	})
-	if err == nil && d.Limits.RecordingRequired {
-		err = s.recordingAvailable(ctx)
+}
+
+// startDenied publishes the denied event of a StartSession the policy refused.
+func (s *Service) startDenied(ctx context.Context, c caller, r *api.StartSessionRequest, st startState, ae *api.Error) {
+	if ae.Code != api.CodeAccessDenied {
+		return
 	}
-	if err != nil {
-		var ae *api.Error
-		if errors.As(err, &ae) && ae.Code == api.CodeAccessDenied {
-			se.State = "Denied"
-			if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
-				s.log.Error("publish denied event", keyUser, c.name, "err", e)
-			}
+	se := s.newSession(c, r, st.plan)
+	se.State = "Denied"
+	if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
+		s.log.Error("publish denied event", keyUser, c.name, "err", e)
+	}
+}
+
+func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessionRequest, st startState, d *decision) (any, error) {
+	p := st.plan
+	inst := st.inst
+	se := s.newSession(c, r, p)
+	if d.Limits.RecordingRequired {
+		if err := s.recordingAvailable(ctx); err != nil {
+			return nil, err
 		}
-		return nil, err
 	}
 	lim := s.sessionLimits(p, c, d.Limits)
 	se.RunAs, se.IdleTimeout, se.MaxDuration = lim.runAs, api.Duration(lim.idle), api.Duration(lim.max)
 	se.Recording = &api.SessionRecording{
 		KeyPrefix: p.prefs.S3KeyPrefix, EncryptionRequired: p.prefs.S3EncryptionEnabled,
 		Bucket: p.prefs.S3BucketName, RecordInput: p.prefs.RecordInput, Streaming: p.prefs.StreamingEnabled,
+		Retention: api.Duration(p.retention),
+	}
+	if err := s.errOverBudget(r.Target); err != nil {
+		return nil, err
 	}
 	if !s.online(inst.ID) {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}
 	}
+	var err error
 	if se.ID, err = newSessionID(c.name); err != nil {
 		return nil, err
 	}
@@ -157,7 +180,7 @@ func (s *Service) startSession(ctx context.Context, c caller, data []byte) (any,
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
 		Command: p.argv, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
 		RunAs: lim.runAs, IdleTimeout: api.Duration(lim.idle), MaxDuration: api.Duration(lim.max),
-		ShellProfile: p.profile, TranscriptTTL: api.Duration(p.retention), RecordInput: p.prefs.RecordInput,
+		ShellProfile: p.profile, RecordInput: p.prefs.RecordInput,
 	}})
 	if err == nil && !reply.OK {
 		err = errors.New(reply.Error)
@@ -223,10 +246,13 @@ func (s *Service) askAgent(ctx context.Context, agent string, req api.AgentContr
 	return reply, nil
 }
 
+// setActive keeps the control plane's view of a session current, and with it the
+// gate: an agent's frames reach the record only while their session is active.
 func (s *Service) setActive(se api.Session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if se.Ended() {
+		s.cfg.Sessions.EndSession(se.Target, se.ID)
 		delete(s.active, se.ID)
 		if ch, ok := s.endedCh[se.ID]; ok {
 			close(ch)
@@ -237,6 +263,11 @@ func (s *Service) setActive(se api.Session) {
 			delete(s.limits, se.ID)
 		}
 		return
+	}
+	if _, known := s.active[se.ID]; !known {
+		if err := s.cfg.Sessions.AllowSession(se.Target, se.Owner, se.ID); err != nil {
+			s.log.Error("admit the session's frames", keySession, se.ID, "err", err)
+		}
 	}
 	s.active[se.ID] = se
 	if _, armed := s.limits[se.ID]; !armed && se.MaxDuration > 0 && !se.ConnectedAt.IsZero() && !s.closed {
@@ -311,19 +342,11 @@ func (s *Service) finish(ctx context.Context, id string, e session.End, actor st
 	return out, nil
 }
 
-func (s *Service) terminateSession(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.TerminateSessionRequest
-	if err := decode(api.VerbTerminateSession, data, &r); err != nil {
-		return nil, err
-	}
-	se, err := s.sessionFor(ctx, c, api.VerbTerminateSession, r.SessionID)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) terminateSession(ctx context.Context, c caller, _ *api.TerminateSessionRequest, se api.Session, _ *decision) (any, error) {
 	if se.Ended() {
 		return api.TerminateSessionResponse{SessionID: se.ID}, nil
 	}
-	se, err = updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
+	se, err := updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
 		if v.State == api.StateTerminating || v.Ended() {
 			return nil
 		}
@@ -348,18 +371,21 @@ func (s *Service) terminateSession(ctx context.Context, c caller, data []byte) (
 	return api.TerminateSessionResponse{SessionID: se.ID}, nil
 }
 
-// sessionFor loads session id and asks policy whether c may do action on it.
-func (s *Service) sessionFor(ctx context.Context, c caller, action, id string) (api.Session, error) {
-	se, err := s.loadSession(ctx, id)
-	if err != nil {
-		return se, err
+// prepareSession is the prepare of verbs about one session: it loads the session named
+// by id(r), and the decision input is the session and the instance it runs on.
+func prepareSession[Req any](s *Service, id func(*Req) string) prepareFunc[Req, api.Session] {
+	return func(ctx context.Context, _ caller, r *Req) (policies.Input, api.Session, error) {
+		se, err := s.loadSession(ctx, id(r))
+		if err != nil {
+			return policies.Input{}, se, err
+		}
+		in := policies.Input{Session: sessionInput(se)}
+		// The session's instance, for rules about where it runs; it may be gone since.
+		if inst, _, err := getJSON[storedInstance](ctx, s.b.Instances, se.Target); err == nil {
+			in.Target = targetInput(inst)
+		}
+		return in, se, nil
 	}
-	in := policies.Input{Session: sessionInput(se)}
-	// The session's instance, for rules about where it runs; it may be gone since.
-	if inst, _, err := getJSON[api.Instance](ctx, s.b.Instances, se.Target); err == nil {
-		in.Target = targetInput(inst)
-	}
-	return se, s.authorize(ctx, c, action, in)
 }
 
 func (s *Service) loadSession(ctx context.Context, id string) (api.Session, error) {
@@ -371,45 +397,34 @@ func (s *Service) loadSession(ctx context.Context, id string) (api.Session, erro
 	}
 	se, _, err := getJSON[api.Session](ctx, s.b.Sessions, id)
 	if errors.Is(err, errNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return se, notFound("no session %q", id)
+		return se, notFound("no session %.64q", id)
 	}
 	return se, err
 }
 
-func (s *Service) getSession(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.GetSessionRequest
-	if err := decode(api.VerbGetSession, data, &r); err != nil {
-		return nil, err
-	}
-	se, err := s.sessionFor(ctx, c, api.VerbGetSession, r.SessionID)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) getSession(_ context.Context, _ caller, _ *api.GetSessionRequest, se api.Session, _ *decision) (any, error) {
 	return api.GetSessionResponse{Session: se}, nil
 }
 
-func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.DescribeSessionsRequest
-	if err := decode(api.VerbDescribeSessions, data, &r); err != nil {
-		return nil, err
-	}
+func checkDescribeSessions(_ context.Context, _ caller, r *api.DescribeSessionsRequest) (policies.Input, int, error) {
 	if r.State != "Active" && r.State != "History" {
-		return nil, badRequest("DescribeSessions: state must be Active or History, not %q", r.State)
+		return policies.Input{}, 0, badRequest("DescribeSessions: state must be Active or History, not %.32q", r.State)
 	}
 	max, err := maxResults(api.VerbDescribeSessions, r.MaxResults)
-	if err != nil {
-		return nil, err
-	}
+	return policies.Input{}, max, err
+}
+
+func (s *Service) describeSessions(ctx context.Context, c caller, r *api.DescribeSessionsRequest, max int, d *decision) (any, error) {
 	all, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
 		return nil, err
 	}
 	// Their instances, for rules about where a session runs.
-	instances, err := listJSON[api.Instance](ctx, s.b.Instances)
+	instances, err := listJSON[storedInstance](ctx, s.b.Instances)
 	if err != nil {
 		return nil, err
 	}
-	where := make(map[string]api.Instance, len(instances))
+	where := make(map[string]storedInstance, len(instances))
 	for _, in := range instances {
 		where[in.ID] = in
 	}
@@ -421,31 +436,20 @@ func (s *Service) describeSessions(ctx context.Context, c caller, data []byte) (
 		}
 	}
 	// Which sessions the caller sees is the policy's call, session by session.
-	out, err := permitted(ctx, s, c, api.VerbDescribeSessions, api.VerbDescribeSessions, asked, func(se api.Session) policies.Input {
+	out := permitted(ctx, s, c, d, api.VerbDescribeSessions, asked, func(se api.Session) policies.Input {
 		in := policies.Input{Session: sessionInput(se)}
 		if inst, ok := where[se.Target]; ok {
 			in.Target = targetInput(inst)
 		}
 		return in
 	})
-	if err != nil {
-		return nil, err
-	}
 	out = newestFirst(out, func(se api.Session) time.Time { return se.StartedAt }, max)
 	return api.DescribeSessionsResponse{Sessions: out}, nil
 }
 
-func (s *Service) readTranscript(ctx context.Context, c caller, data []byte) (any, error) {
-	var r api.ReadTranscriptRequest
-	if err := decode(api.VerbReadTranscript, data, &r); err != nil {
-		return nil, err
-	}
+func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTranscriptRequest, se api.Session, _ *decision) (any, error) {
 	if r.Max <= 0 || r.Max > 1000 {
 		r.Max = 500
-	}
-	se, err := s.sessionFor(ctx, c, api.VerbReadTranscript, r.SessionID)
-	if err != nil {
-		return nil, err
 	}
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subjects.ForSession(se.Target, se.Owner, se.ID).Out},

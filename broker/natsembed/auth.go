@@ -2,12 +2,17 @@ package natsembed
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
+	"github.com/tetherhq/tether/broker/logsample"
 	"github.com/tetherhq/tether/broker/principals"
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -17,58 +22,96 @@ type Resolver interface {
 	CheckActivation(id, code string) bool
 }
 
-// Authenticator is the server's CustomClientAuthentication: it verifies the NKEY signature
-// of the server's nonce, looks the key up, and registers the connection with the subject
-// permissions of its principal. Anything it cannot place is refused.
-type Authenticator struct {
-	Resolver Resolver
-	Logger   *slog.Logger
+// authenticator is the server's CustomClientAuthentication: it verifies the NKEY signature
+// of the server's nonce, looks the key up, and registers the connection in its
+// principal's account (streams/accounts) with that principal's permissions. Anything it
+// cannot place is refused, and a source address that keeps failing is slowed down.
+type authenticator struct {
+	resolver Resolver
+	log      *slog.Logger
+	accounts *accountSet
+	backoff  *backoff
+	sampled  *logsample.Sampler
 }
 
-var _ server.Authentication = (*Authenticator)(nil)
+var _ server.Authentication = (*authenticator)(nil)
 
 // Check implements server.Authentication.
-func (a *Authenticator) Check(c server.ClientAuthentication) bool {
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	if c.Kind() != server.CLIENT {
 		return false
 	}
+	source := sourceOf(c)
+	who, err := a.check(c)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, errNotReady) {
+		return false // the client retries; no fault of its own
+	}
+	delay, failures := a.backoff.failed(source)
+	if ok, suppressed := a.sampled.Allow("refused " + source); ok {
+		a.log.Warn("connection refused", "remote", addr(c), "principal", who, "err", err,
+			"recent_failures", failures, "logs_suppressed", suppressed, "delay", delay)
+	}
+	a.backoff.wait(delay)
+	return false
+}
+
+// check places the connection, or says why not and who it claimed to be.
+func (a *authenticator) check(c server.ClientAuthentication) (who string, err error) {
+	svc := a.accounts.service()
+	if svc == nil {
+		return "", errNotReady
+	}
 	opts := c.GetOpts()
-	log := a.Logger.With("remote", addr(c))
 	if opts.Nkey == "" {
-		log.Info("connection refused: no nkey presented")
-		return false
+		return "", fmt.Errorf("no nkey presented")
 	}
+	who = opts.Nkey
 	if !verify(opts.Nkey, opts.Sig, c.GetNonce()) {
-		log.Warn("connection refused: bad nkey signature", "nkey", opts.Nkey)
-		return false
+		return who, fmt.Errorf("bad nkey signature")
 	}
-	id, ok := a.Resolver.Resolve(opts.Nkey)
+	id, ok := a.resolver.Resolve(opts.Nkey)
 	if !ok {
-		if opts.Username != "" && opts.Password != "" &&
-			subjects.ValidName(opts.Username) == nil && a.Resolver.CheckActivation(opts.Username, opts.Password) {
-			log.Info("enrollment connection", "activation_id", opts.Username, "nkey", opts.Nkey)
-			c.RegisterUser(&server.User{
-				Username:    "enroll:" + opts.Username,
-				Permissions: convert(subjects.ForEnrollment(opts.Username, opts.Nkey)),
-			})
-			return true
+		if opts.Username == "" || opts.Password == "" {
+			return who, fmt.Errorf("unknown nkey")
 		}
-		log.Info("connection refused: unknown nkey", "nkey", opts.Nkey)
-		return false
+		if subjects.ValidName(opts.Username) != nil || !a.resolver.CheckActivation(opts.Username, opts.Password) {
+			return who, fmt.Errorf("enrollment with activation %.64q refused: wrong id or code, expired, or used up", opts.Username)
+		}
+		id = principals.Identity{Kind: principals.KindEnrollment, Name: opts.Username}
 	}
+	var g accounts.Grant
 	switch id.Kind {
 	case principals.KindControlPlane:
-		c.RegisterUser(&server.User{Username: "control-plane"}) // nil permissions: everything
+		c.RegisterUser(&server.User{Username: "control-plane", Account: svc}) // every permission
+		return "control-plane", nil
 	case principals.KindUser:
-		c.RegisterUser(&server.User{Username: id.Name, Permissions: convert(subjects.ForUser(id.Name, id.Admin))})
+		g = accounts.User(id.Name, id.Admin)
 	case principals.KindAgent:
-		c.RegisterUser(&server.User{Username: "agent:" + id.Name, Permissions: convert(subjects.ForAgent(id.Name))})
+		g = accounts.Agent(id.Name)
 	case principals.KindShipper:
-		c.RegisterUser(&server.User{Username: "shipper:" + id.Name, Permissions: convert(subjects.ForShipper(id.Name))})
+		g = accounts.Shipper(id.Name)
+	case principals.KindEnrollment:
+		g = accounts.Enrollment(id.Name, opts.Nkey)
 	default:
-		return false
+		return who, fmt.Errorf("key of unknown kind %q", id.Kind)
 	}
-	return true
+	who = string(g.Account.Kind) + ":" + id.Name
+	acc, err := a.accounts.ensure(g.Account)
+	if err != nil {
+		a.log.Error("account set-up failed", "account", g.Account.Name, "err", err)
+		return who, err
+	}
+	if n := acc.NumLocalConnections(); n >= g.Account.Limits.Conns {
+		return who, fmt.Errorf("already %d connections with this key; the limit is %d", n, g.Account.Limits.Conns)
+	}
+	c.RegisterUser(&server.User{Username: who, Account: acc, Permissions: convert(g.Permissions)})
+	if id.Kind == principals.KindEnrollment {
+		a.log.Info("enrollment connection", "activation_id", id.Name, "nkey", opts.Nkey, "remote", addr(c))
+	}
+	return who, nil
 }
 
 func verify(pub, sig string, nonce []byte) bool {
@@ -88,20 +131,28 @@ func verify(pub, sig string, nonce []byte) bool {
 	return kp.Verify(nonce, raw) == nil
 }
 
-func convert(p subjects.Permissions) *server.Permissions {
-	sp := &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: p.Publish, Deny: p.PublishDeny},
+func convert(p accounts.Permissions) *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.Publish},
 		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
 	}
-	if p.Responses {
-		sp.Response = &server.ResponsePermission{MaxMsgs: 1}
-	}
-	return sp
 }
 
 func addr(c server.ClientAuthentication) string {
 	if a := c.RemoteAddress(); a != nil {
 		return a.String()
 	}
-	return ""
+	return "in-process"
+}
+
+// sourceOf is the address failures are counted by: the remote IP, without its port.
+func sourceOf(c server.ClientAuthentication) string {
+	a := c.RemoteAddress()
+	if a == nil {
+		return "in-process"
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
 }

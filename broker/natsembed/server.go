@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tetherhq/tether/broker/logsample"
+	"github.com/tetherhq/tether/streams/accounts"
 )
 
 // Options configure the embedded server.
@@ -20,8 +25,9 @@ type Options struct {
 	StoreDir string
 	// MonitorListen, when set, serves the NATS monitoring endpoints on host:port.
 	MonitorListen string
-	Auth          *Authenticator
-	Logger        *slog.Logger
+	// Resolver says who each connecting key belongs to; the broker never runs open.
+	Resolver Resolver
+	Logger   *slog.Logger
 	// MaxPayload bounds every message; frames are at most ~1 MiB.
 	MaxPayload int32
 	// TLSCert and TLSKey, when set, make every client connection TLS (1.2 or later).
@@ -31,12 +37,25 @@ type Options struct {
 // Server is a running embedded NATS server.
 type Server struct {
 	*server.Server
+	accounts *accountSet
 }
 
 // Start starts the server and waits until it accepts connections.
 func Start(o Options) (*Server, error) {
-	if o.Auth == nil {
-		return nil, errors.New("natsembed: an Authenticator is required: the broker never runs open")
+	if o.Resolver == nil {
+		return nil, errors.New("natsembed: a Resolver is required: the broker never runs open")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := moveGlobalStore(o.StoreDir); err != nil {
+		return nil, err
+	}
+	as := newAccountSet(log)
+	auth := &authenticator{
+		resolver: o.Resolver, log: log.With("component", "auth"), accounts: as,
+		backoff: newBackoff(), sampled: logsample.New(time.Minute),
 	}
 	host, port, err := splitHostPort(o.Listen)
 	if err != nil {
@@ -48,7 +67,7 @@ func Start(o Options) (*Server, error) {
 		Port:                       port,
 		JetStream:                  true,
 		StoreDir:                   o.StoreDir,
-		CustomClientAuthentication: o.Auth,
+		CustomClientAuthentication: auth,
 		AlwaysEnableNonce:          true,
 		MaxPayload:                 o.MaxPayload,
 		NoSigs:                     true,
@@ -83,8 +102,43 @@ func Start(o Options) (*Server, error) {
 		s.Shutdown()
 		return nil, errors.New("nats server did not become ready in 15s (is the port in use?)")
 	}
-	return &Server{Server: s}, nil
+	if err := as.setupService(s); err != nil {
+		s.Shutdown()
+		return nil, err
+	}
+	return &Server{Server: s, accounts: as}, nil
 }
+
+// moveGlobalStore moves the JetStream files an earlier Tether kept in NATS's global
+// account ($G), before every principal had an account of its own, to the service
+// account, where the broker's streams now live.
+func moveGlobalStore(storeDir string) error {
+	if storeDir == "" {
+		return nil
+	}
+	old := filepath.Join(storeDir, server.JetStreamStoreDir, server.DEFAULT_GLOBAL_ACCOUNT)
+	moved := filepath.Join(storeDir, server.JetStreamStoreDir, accounts.Service)
+	if _, err := os.Stat(old); err != nil {
+		return nil // nothing there
+	}
+	if _, err := os.Stat(moved); err == nil {
+		return fmt.Errorf("both %s and %s hold JetStream files: move one away", old, moved)
+	}
+	if err := os.Rename(old, moved); err != nil {
+		return fmt.Errorf("move the streams of an earlier Tether to the service account: %w", err)
+	}
+	return nil
+}
+
+// AllowSession lets the agent of target publish the frames of session sid (owned by
+// owner) into the transcript stream and to its client, until EndSession. Frames of any
+// other session the agent publishes are refused.
+func (s *Server) AllowSession(target, owner, sid string) error {
+	return s.accounts.AllowSession(target, owner, sid)
+}
+
+// EndSession refuses the frames of session sid on target from now on.
+func (s *Server) EndSession(target, sid string) { s.accounts.EndSession(target, sid) }
 
 // URL is the client URL of the server.
 func (s *Server) URL() string { return s.ClientURL() }

@@ -18,6 +18,7 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
@@ -371,7 +372,13 @@ func TestShipperConfinement(t *testing.T) {
 		}
 		v.has(t, "Publish to \""+subj+"\"")
 	}
-	js, err := jetstream.New(nc)
+	// The JetStream API under its own name is not the broker's, and under the prefix the
+	// shipper's account imports it, only the shipper's few subjects are there.
+	raw, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.NewWithAPIPrefix(nc, accounts.ShipperAPIPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,10 +394,14 @@ func TestShipperConfinement(t *testing.T) {
 
 	// No consumer of its own, on the transcripts or the events.
 	for _, stream := range []string{jsdef.StreamTranscripts, jsdef.StreamEvents} {
-		if _, err := js.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
+		if _, err := raw.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
 			t.Fatalf("the shipper made a consumer on %s", stream)
 		}
 		v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE."+stream+".")
+		if _, err := js.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
+			t.Fatalf("the shipper made a consumer on %s through its imports", stream)
+		}
+		v.has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE."+stream+".")
 	}
 	// The shared consumer can neither be changed, not even into a push consumer through
 	// the older API, nor deleted.
@@ -405,10 +416,13 @@ func TestShipperConfinement(t *testing.T) {
 	before := sharedInfo()
 	changed := before
 	changed.AckWait, changed.FilterSubjects, changed.MaxAckPending = time.Hour, []string{"tether.events.>"}, 1
-	if _, err := js.UpdateConsumer(refused(), jsdef.StreamEvents, changed); err == nil {
-		t.Fatal("the shipper changed the shared consumer")
+	for _, j := range []jetstream.JetStream{raw, js} {
+		if _, err := j.UpdateConsumer(refused(), jsdef.StreamEvents, changed); err == nil {
+			t.Fatal("the shipper changed the shared consumer")
+		}
 	}
 	v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
+	v.has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
 	push := before
 	push.DeliverSubject = "elsewhere"
 	req, _ := json.Marshal(struct {
@@ -418,8 +432,10 @@ func TestShipperConfinement(t *testing.T) {
 	if _, err := nc.RequestWithContext(refused(), "$JS.API.CONSUMER.DURABLE.CREATE.TETHER_EVENTS.tether-shipper", req); err == nil {
 		t.Fatal("the shipper made the shared consumer a push consumer")
 	}
-	if err := js.DeleteConsumer(refused(), jsdef.StreamEvents, ship.ConsumerName); err == nil {
-		t.Fatal("the shipper deleted the shared consumer")
+	for _, j := range []jetstream.JetStream{raw, js} {
+		if err := j.DeleteConsumer(refused(), jsdef.StreamEvents, ship.ConsumerName); err == nil {
+			t.Fatal("the shipper deleted the shared consumer")
+		}
 	}
 	if after := sharedInfo(); !reflect.DeepEqual(after, before) {
 		t.Fatalf("the shared consumer changed:\n%+v\nwas\n%+v", after, before)

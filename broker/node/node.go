@@ -60,6 +60,7 @@ type Node struct {
 	Control *control.Service
 	Dir     *principals.Directory
 	nc      *nats.Conn
+	agentNC *nats.Conn
 	log     *slog.Logger
 	// internal is the control plane's key, for in-process connections.
 	internal nkeys.KeyPair
@@ -103,6 +104,8 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	dir := principals.New()
+	// The NATS-level rights of an admin follow the admin groups of the policy in force.
+	dir.SetAdminGroups(live.AdminGroups)
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return nil, fmt.Errorf("control-plane key: %w", err)
@@ -122,14 +125,19 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	n.NATS, err = natsembed.Start(natsembed.Options{
 		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
 		StoreDir: filepath.Join(o.StateDir, "jetstream"), TLSCert: o.TLSCert, TLSKey: o.TLSKey,
-		Auth:   &natsembed.Authenticator{Resolver: dir, Logger: log.With("component", "auth")},
-		Logger: log,
+		Resolver: dir, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.internal = kp
 	n.nc, err = n.InternalConn("tether-control " + o.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("control-plane connection: %w", err)
+	}
+	// Agents' requests come in on a connection of their own: however many requests users
+	// send, heartbeats do not queue behind them.
+	n.agentNC, err = n.InternalConn("tether-control agents " + o.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("control-plane connection: %w", err)
 	}
@@ -141,6 +149,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.TranscriptsReset {
+		log.Warn("deleted and made again the transcript stream, which an earlier Tether made letting agents set their frames' TTL; the frames it held are gone")
+	}
 	if err := ship.EnsureConsumer(ctx, js); err != nil {
 		return nil, err
 	}
@@ -149,8 +160,9 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	svc, err := control.New(control.Config{
-		NC: n.nc, JS: js, Buckets: b, Directory: dir, Authorizer: live,
-		Policy: &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
+		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
+		TranscriptBudget: o.Limits.Resolved().AgentTranscriptBytes,
+		Policy:           &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
 		Recordings: uploader,
 		Emitter:    &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
 		Logger:     log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
@@ -316,16 +328,19 @@ func (n *Node) Close() error {
 		if n.Metrics != nil {
 			_ = n.Metrics.Close()
 		}
-		if n.nc != nil {
+		for _, nc := range []*nats.Conn{n.agentNC, n.nc} {
+			if nc == nil {
+				continue
+			}
 			closed := make(chan struct{})
-			n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-			if err := n.nc.Drain(); err == nil {
+			nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+			if err := nc.Drain(); err == nil {
 				select {
 				case <-closed:
 				case <-time.After(10 * time.Second):
 				}
 			}
-			n.nc.Close()
+			nc.Close()
 		}
 		if n.NATS != nil {
 			n.NATS.Close()

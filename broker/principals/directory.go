@@ -20,6 +20,16 @@ const (
 	KindShipper = "shipper"
 )
 
+// Activation is what an enrollment is checked against: the hash of the activation's
+// code, and whether it has registrations and time left.
+type Activation struct {
+	ID        string
+	CodeHash  string
+	Limit     int
+	Used      int
+	ExpiresAt time.Time
+}
+
 // Identity is who an NKEY belongs to.
 type Identity struct {
 	Kind  string
@@ -35,9 +45,11 @@ type Directory struct {
 	users       map[string]api.User // by name
 	userKeys    map[string]string   // nkey -> name
 	agents      map[string]string   // nkey -> instance id
-	activations map[string]api.Activation
+	activations map[string]Activation
 	shippers    map[string]string // nkey -> shipper name
 	now         func() time.Time
+	// adminGroups are the policy's admin groups; their members are Identity.Admin.
+	adminGroups func() []string
 }
 
 // New returns an empty directory.
@@ -47,10 +59,27 @@ func New() *Directory {
 		users:       map[string]api.User{},
 		userKeys:    map[string]string{},
 		agents:      map[string]string{},
-		activations: map[string]api.Activation{},
+		activations: map[string]Activation{},
 		shippers:    map[string]string{},
 		now:         time.Now,
+		adminGroups: func() []string { return nil },
 	}
+}
+
+// IsAdmin reports whether a member of groups is an admin by the policy in force.
+func (d *Directory) IsAdmin(groups []string) bool {
+	d.mu.RLock()
+	admins := d.adminGroups
+	d.mu.RUnlock()
+	return inAny(groups, admins())
+}
+
+// SetAdminGroups says where the admin groups come from: the policy in force, so that the
+// connection-level rights of an admin follow the policy's own list.
+func (d *Directory) SetAdminGroups(groups func() []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.adminGroups = groups
 }
 
 // AddInternal registers a control-plane key: full permissions.
@@ -135,7 +164,7 @@ func (d *Directory) KeyInUse(nkey string) bool {
 }
 
 // PutActivation adds or replaces an activation.
-func (d *Directory) PutActivation(a api.Activation) {
+func (d *Directory) PutActivation(a Activation) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.activations[a.ID] = a
@@ -157,7 +186,7 @@ func (d *Directory) Resolve(nkey string) (Identity, bool) {
 	}
 	if name, ok := d.userKeys[nkey]; ok {
 		u := d.users[name]
-		return Identity{Kind: KindUser, Name: name, Admin: api.Principal{Groups: u.Groups}.IsAdmin()}, true
+		return Identity{Kind: KindUser, Name: name, Admin: inAny(u.Groups, d.adminGroups())}, true
 	}
 	if id, ok := d.agents[nkey]; ok {
 		return Identity{Kind: KindAgent, Name: id}, true
@@ -184,4 +213,15 @@ func (d *Directory) CheckActivation(id, code string) bool {
 func HashCode(code string) string {
 	h := sha256.Sum256([]byte(code))
 	return hex.EncodeToString(h[:])
+}
+
+func inAny(groups, admin []string) bool {
+	for _, g := range groups {
+		for _, a := range admin {
+			if g == a {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -94,6 +94,7 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 		outCh: make(chan *nats.Msg, 64),
 		ctlCh: make(chan *nats.Msg, 16),
 		done:  make(chan struct{}),
+		seq:   start.InputSeq,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

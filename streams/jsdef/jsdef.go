@@ -2,11 +2,13 @@ package jsdef
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -33,9 +35,22 @@ type Limits struct {
 	EventsMaxBytes     int64         // default 1 GiB
 	AuditMaxAge        time.Duration // default 365 days
 	AuditMaxBytes      int64         // default 1 GiB
+	// AgentTranscriptBytes is how much of the transcript stream one instance may hold
+	// (default an eighth of TranscriptMaxBytes): one node cannot fill it for everyone.
+	AgentTranscriptBytes int64
+	// ResetTranscripts lets Ensure delete and recreate a transcript stream made by an
+	// earlier Tether, which let agents set their frames' TTL (see ErrTranscriptTTL).
+	ResetTranscripts bool
 }
 
-func (l Limits) withDefaults() Limits {
+// ErrTranscriptTTL says the transcript stream lets publishers choose how long their
+// messages are kept (per-message TTLs, which an earlier Tether used): an agent could then
+// erase its own output. A stream cannot be changed back, only deleted and made again.
+var ErrTranscriptTTL = errors.New("the transcript stream " + StreamTranscripts + " was made by an earlier Tether and lets agents choose how long their frames are kept; " +
+	"ship what it holds, then start the broker once with --reset-transcripts to delete and recreate it (its frames are lost)")
+
+// Resolved is l with every zero value replaced by its default.
+func (l Limits) Resolved() Limits {
 	if l.Replicas == 0 {
 		l.Replicas = 1
 	}
@@ -57,6 +72,9 @@ func (l Limits) withDefaults() Limits {
 	if l.AuditMaxBytes == 0 {
 		l.AuditMaxBytes = 1 << 30
 	}
+	if l.AgentTranscriptBytes == 0 {
+		l.AgentTranscriptBytes = l.TranscriptMaxBytes / 8
+	}
 	return l
 }
 
@@ -71,6 +89,9 @@ type Buckets struct {
 	// Recordings indexes shipped recordings (key "rec.<session id>", the recording's
 	// metadata) and holds each shipper's report (key "shipper.<name>").
 	Recordings jetstream.KeyValue
+	// TranscriptsReset says Ensure deleted and made again a transcript stream that let
+	// agents set their frames' TTL (Limits.ResetTranscripts).
+	TranscriptsReset bool
 }
 
 // DocumentHistory is how many versions of a document the documents bucket keeps.
@@ -84,7 +105,7 @@ type Manager interface {
 
 // Ensure creates or updates every stream and bucket.
 func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
-	l = l.withDefaults()
+	l = l.Resolved()
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamTranscripts,
 		Description: "session output frames and recorded input, one subject each per session",
@@ -98,8 +119,15 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxBytes:   l.TranscriptMaxBytes,
 		Duplicates: 2 * time.Minute,
 		Replicas:   l.Replicas,
-		// A session's preferences may keep its frames for less than MaxAge.
-		AllowMsgTTL: true,
+		// No per-message TTLs: how long a session's frames are kept is the broker's
+		// decision (MaxAge, and the session's retention, which the control plane
+		// enforces), never the publishing agent's. A frame that asks is refused.
+		AllowMsgTTL: false,
+		// A frame is at most a 1 MiB payload and its header.
+		MaxMsgSize: 1<<20 + 1024,
+		// Clients see a session's output as the stream republishes what it stored:
+		// nothing reaches them that is not in the record.
+		RePublish: &jetstream.RePublish{Source: accounts.LiveRepublishSource, Destination: accounts.LiveRepublishDestination},
 		// Shippers read a session's frames by direct gets: they may not make consumers.
 		AllowDirect: true,
 	}, {
@@ -126,6 +154,10 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		Replicas:    l.Replicas,
 		AllowDirect: true, // the shippers' archiver reads it by direct gets
 	}}
+	reset, err := checkTranscriptTTL(ctx, js, l.ResetTranscripts)
+	if err != nil {
+		return nil, err
+	}
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
@@ -141,8 +173,7 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		}
 		return b, nil
 	}
-	var b Buckets
-	var err error
+	b := Buckets{TranscriptsReset: reset}
 	if b.Sessions, err = kv(BucketSessions, "session records and states", 5); err != nil {
 		return nil, err
 	}
@@ -165,6 +196,28 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		return nil, err
 	}
 	return &b, nil
+}
+
+// checkTranscriptTTL refuses (or, with reset, deletes) a transcript stream that allows
+// per-message TTLs.
+func checkTranscriptTTL(ctx context.Context, js Manager, reset bool) (bool, error) {
+	st, err := js.Stream(ctx, StreamTranscripts)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check stream %s: %w", StreamTranscripts, err)
+	}
+	if !st.CachedInfo().Config.AllowMsgTTL {
+		return false, nil
+	}
+	if !reset {
+		return false, ErrTranscriptTTL
+	}
+	if err := js.DeleteStream(ctx, StreamTranscripts); err != nil {
+		return false, fmt.Errorf("reset stream %s: %w", StreamTranscripts, err)
+	}
+	return true, nil
 }
 
 // BindShipping binds the buckets a shipper uses, without creating anything: for a shipper

@@ -19,6 +19,7 @@ import (
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/store"
@@ -27,7 +28,11 @@ import (
 
 // The subjects a shipper is allowed name the streams, buckets and consumers it uses.
 func TestShipperSubjectsNameWhatTheShipperUses(t *testing.T) {
-	allowed := strings.Join(subjects.ShipperJetStream(), "\n")
+	var remote []string
+	for _, s := range accounts.ShipperJetStream() {
+		remote = append(remote, s.Remote)
+	}
+	allowed := strings.Join(remote, "\n")
 	for _, want := range []string{
 		"$JS.API.CONSUMER.MSG.NEXT." + jsdef.StreamEvents + "." + ship.ConsumerName + "\n",
 		"$JS.API.CONSUMER.MSG.NEXT." + jsdef.StreamEvents + "." + ship.StreamerConsumer + "\n",
@@ -78,7 +83,7 @@ func TestConfinedShipperStreamsShipsAndArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.NewWithAPIPrefix(nc, accounts.ShipperAPIPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,3 @@
-// Package subjects is the one place that names Tether's NATS subjects and derives every
-// principal's subject permissions from them.
+// Package subjects is the one place that names Tether's NATS subjects. The accounts and
+// permissions principals get on them are streams/accounts.
 package subjects

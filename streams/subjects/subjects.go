@@ -94,6 +94,9 @@ func UserInbox(user string) string   { return "_INBOX.u." + user }
 func AgentInbox(agent string) string { return "_INBOX.a." + agent }
 func EnrollInbox(nkey string) string { return "_INBOX.e." + nkey }
 
+// ShipperInbox is the inbox prefix of an out-of-process shipper.
+func ShipperInbox(name string) string { return "_INBOX.ship." + name }
+
 // Parse splits a subject into its tokens, and APIParts reads the caller and verb of an API
 // subject ("tether.api.<user>.<Verb>" or "tether.agentapi.<agent>.<Verb>").
 func APIParts(subject string) (caller, verb string, ok bool) {

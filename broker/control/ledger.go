@@ -1,0 +1,246 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/jsdef"
+)
+
+// msgSizeHeader carries a message's payload size in a headers-only delivery.
+const msgSizeHeader = "Nats-Msg-Size"
+
+// ledger tallies what each instance holds in the transcript stream, from a headers-only
+// reading of everything the stream stores (each frame's subject and size), so that one
+// node cannot fill the stream for everyone: past its budget, an instance's sessions end
+// and it may start no new one until its sessions' frames leave the stream.
+type ledger struct {
+	budget int64 // bytes an instance may hold; <= 0: no budget
+	maxAge time.Duration
+
+	mu        sync.Mutex
+	bySession map[string]*sessionBytes
+	byTarget  map[string]int64
+	over      map[string]bool
+	stop      func()
+}
+
+type sessionBytes struct {
+	target string
+	bytes  int64
+	last   time.Time // when the stream stored its last frame
+}
+
+func newLedger(budget int64) *ledger {
+	return &ledger{budget: budget, bySession: map[string]*sessionBytes{}, byTarget: map[string]int64{}, over: map[string]bool{}}
+}
+
+// startLedger reads the stream from its first message, then follows it.
+func (s *Service) startLedger(ctx context.Context) error {
+	st, err := s.js.Stream(ctx, jsdef.StreamTranscripts)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	s.ledger.maxAge = st.CachedInfo().Config.MaxAge
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { s.tally(m) })
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	s.ledger.stop = func() {
+		cc.Stop()
+		jsdef.DeleteOrdered(s.js, jsdef.StreamTranscripts, cons)
+	}
+	return nil
+}
+
+func (s *Service) stopLedger() {
+	if s.ledger.stop != nil {
+		s.ledger.stop()
+	}
+}
+
+// tally counts one stored frame.
+func (s *Service) tally(m jetstream.Msg) {
+	// tether.s.<target>.<owner>.<sid>.<kind>
+	t := strings.Split(m.Subject(), ".")
+	if len(t) != 6 {
+		return
+	}
+	target, sid := t[2], t[4]
+	size, err := strconv.ParseInt(m.Headers().Get(msgSizeHeader), 10, 64)
+	if err != nil {
+		return
+	}
+	at := time.Now()
+	if md, err := m.Metadata(); err == nil {
+		at = md.Timestamp
+	}
+	l := s.ledger
+	l.mu.Lock()
+	sb, ok := l.bySession[sid]
+	if !ok {
+		sb = &sessionBytes{target: target}
+		l.bySession[sid] = sb
+	}
+	sb.bytes += size
+	sb.last = at
+	l.byTarget[target] += size
+	held := l.byTarget[target]
+	newlyOver := l.budget > 0 && held > l.budget && !l.over[target]
+	if newlyOver {
+		l.over[target] = true
+	}
+	l.mu.Unlock()
+	if newlyOver {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.overBudget(target, held)
+		}()
+	}
+}
+
+// drop forgets the frames of sessions that left the stream (purged after their retention,
+// or aged out by the stream's MaxAge).
+func (l *ledger) drop(sids ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, sid := range sids {
+		sb, ok := l.bySession[sid]
+		if !ok {
+			continue
+		}
+		delete(l.bySession, sid)
+		l.byTarget[sb.target] -= sb.bytes
+		if l.byTarget[sb.target] <= 0 {
+			delete(l.byTarget, sb.target)
+		}
+		if l.byTarget[sb.target] <= l.budget {
+			delete(l.over, sb.target)
+		}
+	}
+}
+
+// aged lists the sessions whose every frame is older than the stream keeps.
+func (l *ledger) aged(now time.Time) []string {
+	if l.maxAge <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for sid, sb := range l.bySession {
+		if now.Sub(sb.last) > l.maxAge {
+			out = append(out, sid)
+		}
+	}
+	return out
+}
+
+// held is how many bytes target holds in the stream, and whether that is past its budget.
+func (l *ledger) held(target string) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byTarget[target], l.over[target]
+}
+
+// errOverBudget refuses a session on an instance that holds more than its budget.
+func (s *Service) errOverBudget(target string) error {
+	held, over := s.ledger.held(target)
+	if !over {
+		return nil
+	}
+	return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf(
+		"target %s holds %d bytes of transcripts in the stream, past its budget of %d: no new session until older ones leave the stream (shipped and past their retention)",
+		target, held, s.ledger.budget)}
+}
+
+// overBudget ends the sessions of an instance that went past its budget.
+func (s *Service) overBudget(target string, held int64) {
+	s.log.Warn("instance past its transcript budget: ending its sessions", keyTarget, target, "bytes", held, "budget", s.ledger.budget)
+	s.mu.Lock()
+	var ids []string
+	for id, se := range s.active {
+		if se.Target == target {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.AgentTimeout)
+	defer cancel()
+	for _, id := range ids {
+		s.endOnAgent(ctx, id, api.ReasonTranscriptBudget, fmt.Sprintf("%s holds %d bytes in the transcript stream, past its budget of %d", target, held, s.ledger.budget))
+	}
+}
+
+// purgeExpired removes from the transcript stream the frames of ended sessions whose
+// retention (the preference transcriptRetentionDays) has passed, and forgets in the
+// ledger the sessions the stream aged out.
+func (s *Service) purgeExpired(ctx context.Context) {
+	now := s.now()
+	s.ledger.drop(s.ledger.aged(now)...)
+	sessions, err := listJSON[api.Session](ctx, s.b.Sessions)
+	if err != nil {
+		s.log.Warn("retention: list sessions", "err", err)
+		return
+	}
+	st, err := s.js.Stream(ctx, jsdef.StreamTranscripts)
+	if err != nil {
+		s.log.Warn("retention: transcript stream", "err", err)
+		return
+	}
+	for _, se := range sessions {
+		r := se.Recording
+		if !se.Ended() || r == nil || r.Retention <= 0 || r.Purged || now.Before(se.EndedAt.Add(r.Retention.Std())) {
+			continue
+		}
+		filter := "tether.s." + se.Target + "." + se.Owner + "." + se.ID + ".*"
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
+			s.log.Warn("retention: purge transcript", keySession, se.ID, "err", err)
+			continue
+		}
+		s.ledger.drop(se.ID)
+		_, err := updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
+			if v.Recording == nil {
+				return errors.New("session has no recording settings")
+			}
+			v.Recording.Purged = true
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("retention: mark purged", keySession, se.ID, "err", err)
+			continue
+		}
+		s.log.Info("transcript past its retention removed from the stream", keySession, se.ID, "retention", r.Retention.Std())
+	}
+}
+
+// retentionEvery is how often expired transcripts are looked for.
+const retentionEvery = time.Minute
+
+func (s *Service) retention() {
+	t := time.NewTicker(retentionEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(s.ctx, retentionEvery)
+			s.purgeExpired(ctx)
+			cancel()
+		}
+	}
+}
