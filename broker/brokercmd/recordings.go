@@ -4,11 +4,11 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship/store"
 )
 
@@ -99,7 +99,7 @@ func recordingsOptions(c config.Recordings) (node.Recordings, error) {
 
 // readSSECKey reads a 32-byte SSE-C key, raw or base64.
 func readSSECKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path, "SSE-C key")
 	if err != nil {
 		return nil, fmt.Errorf("recordings.s3.sse_c_key_file: %w", err)
 	}

@@ -154,7 +154,7 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Start loads users, agents, activations and active sessions, then starts answering.
-func (s *Service) Start(ctx context.Context) error {
+func (s *Service) Start(ctx context.Context) (err error) {
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.started = s.now()
 	if err := s.loadDirectory(ctx); err != nil {
@@ -169,23 +169,33 @@ func (s *Service) Start(ctx context.Context) error {
 			s.setActive(se)
 		}
 	}
-	if err := s.startPolicy(ctx); err != nil {
+	// What starts is stopped again if a later step fails.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			s.stop()
+		}
+	}()
+	if err = s.startPolicy(ctx); err != nil {
 		return err
 	}
+	undo = append(undo, s.stopPolicy)
 	d, err := newDispatcher(s, s.endpoints())
 	if err != nil {
 		return err
 	}
-	if err := s.startRefusals(); err != nil {
+	if err = s.startRefusals(); err != nil {
 		return err
 	}
-	if err := s.startLedger(ctx); err != nil {
-		s.stopRefusals()
+	undo = append(undo, s.stopRefusals)
+	if err = s.startLedger(ctx); err != nil {
 		return err
 	}
-	if err := d.start(s.nc, s.agentNC); err != nil {
-		s.stopLedger()
-		s.stopRefusals()
+	undo = append(undo, s.stopLedger)
+	if err = d.start(s.nc, s.agentNC); err != nil {
 		return err
 	}
 	s.dispatch = d

@@ -1,6 +1,7 @@
 package clicmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,11 +10,11 @@ import (
 	"hash"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
 )
@@ -106,12 +107,11 @@ func (a *app) playRecording(ctx context.Context, rr *recordingReader, o playOpti
 			return fmt.Errorf("recording %s is encrypted to age recipients %s; pass --identity FILE",
 				id, strings.Join(rr.rec.Recipients, ", "))
 		}
-		idf, err := os.Open(o.identity)
+		key, err := secretfile.Read(o.identity, "age identity")
 		if err != nil {
-			return fmt.Errorf("read identity: %w", err)
+			return err
 		}
-		defer idf.Close()
-		if src, err = seal.Decrypt(rr, idf); err != nil {
+		if src, err = seal.Decrypt(rr, bytes.NewReader(key)); err != nil {
 			if rr.err != nil && !errors.Is(rr.err, io.EOF) {
 				return rr.err
 			}
