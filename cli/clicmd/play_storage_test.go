@@ -382,8 +382,16 @@ func TestPlayEncrypted(t *testing.T) {
 		t.Errorf("wrong identity: exit %d, stderr %q, want %q", r.code, r.stderr, wantErr)
 	}
 	r = e.run("", "play", "alice-1", "--source", "storage", "--identity", filepath.Join(dir, "none"))
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "tether: read identity: ") {
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "tether: read age identity ") {
 		t.Errorf("missing identity file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	open := filepath.Join(dir, "open-identity")
+	if err := os.WriteFile(open, []byte(secret+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.run("", "play", "alice-1", "--source", "storage", "--identity", open)
+	if r.code != 1 || !strings.Contains(r.stderr, "chmod 600") {
+		t.Errorf("identity readable by others: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = e.run("", "play", "alice-2", "--source", "storage", "--raw", "--identity", idFile)
 	if r.code != 1 || !strings.Contains(r.stderr, "decrypt: payload damaged or truncated") {
