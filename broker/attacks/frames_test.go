@@ -1,0 +1,165 @@
+package attacks_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/subjects"
+)
+
+// A compromised agent writing frames the record must not hold: with a TTL of its choosing
+// on its own running session, and for sessions that do not run on it (invented, ended,
+// another owner's, another agent's). Each is refused, stored nowhere, counted and logged;
+// a frame of its running session is stored, and the session's owner sees exactly what the
+// stream stored.
+func TestFramesOnlyForSessionsRunningOnTheAgent(t *testing.T) {
+	w := newWorld(t)
+	a := w.agent(t, "web-1")
+	b := w.agent(t, "web-2")
+	a.keepAlive(100 * time.Millisecond)
+	b.keepAlive(100 * time.Millisecond)
+	floodLeave(t, w, a, b)
+	alice := w.user(t, "alice", nil, map[string]string{"env": "test"})
+	active := w.startSession(t, alice.Conn, "alice", a.id)
+	ended := w.startSession(t, alice.Conn, "alice", a.id)
+	if err := api.Call(t.Context(), a.Conn, subjects.AgentAPI(a.id, api.VerbSessionEnded),
+		api.SessionEndedRequest{SessionID: ended.Session.ID, Reason: api.ReasonExit}, nil); err != nil {
+		t.Fatalf("end a session as its agent: %v", err)
+	}
+	elsewhere := w.startSession(t, alice.Conn, "alice", b.id)
+	framesShipped(t, w, 1) // the ended session's recording: the buckets settle
+
+	// Alice watches the output of all her sessions, from before the attack.
+	watch, err := alice.SubscribeSync("tether.s.*.alice.*.out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := w.snapshot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	// (a) Its own running session, with the retention chosen by the agent.
+	// The stream refuses it (nats-server's JSMessageTTLDisabledErr).
+	const ttlDisabled = 10166
+	_, err = a.publishFrame(ctx, active.Subjects.Out, 1, []byte("keep me an hour"), nats.Header{"Nats-TTL": []string{"1h"}})
+	if ae := (*jetstream.APIError)(nil); !errors.As(err, &ae) || ae.ErrorCode != ttlDisabled {
+		t.Errorf("a frame with a Nats-TTL header: %v; want the stream's refusal of per-message TTLs", err)
+	}
+
+	// (b) Sessions that do not run on it, under its own target: the gate refuses them.
+	invented := "alice-" + "00112233445566778899"
+	refused := []struct{ what, subject string }{
+		{"an invented session", subjects.ForSession(a.id, "alice", invented).Out},
+		{"an invented session's recorded input", subjects.ForSession(a.id, "alice", invented).Rin},
+		{"an ended session", ended.Subjects.Out},
+		{"another agent's session, under its own target", subjects.ForSession(a.id, "alice", elsewhere.Session.ID).Out},
+		{"its running session under another owner", subjects.ForSession(a.id, "bob", active.Session.ID).Out},
+	}
+	for i, r := range refused {
+		_, err := a.publishFrame(ctx, r.subject, uint64(i+1), []byte("forged"), nil)
+		var ae *jetstream.APIError
+		if !errors.As(err, &ae) || ae.Code != 403 {
+			t.Errorf("frame on %s (%s): %v; want a 403 refusal", r.what, r.subject, err)
+		}
+	}
+	// Another agent's session under that agent's target: its permissions stop it first.
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	if _, err := a.publishFrame(short, elsewhere.Subjects.Out, 1, []byte("forged"), nil); err == nil {
+		t.Errorf("agent %s stored a frame on %s", a.id, elsewhere.Subjects.Out)
+	}
+	cancelShort()
+	a.v.has(t, elsewhere.Subjects.Out)
+
+	// Nothing stored, nothing changed.
+	w.unchanged(t, before)
+	total, byTarget := w.Control.RefusedFrames()
+	if want := uint64(len(refused)); total != want || byTarget[a.id] != want || byTarget[b.id] != 0 {
+		t.Errorf("refused frames: %d in all, by instance %v; want %d, all of %s", total, byTarget, want, a.id)
+	}
+	w.logged(t, "frame refused", a.id)
+
+	// (c) A frame of its running session is stored.
+	if _, err := a.publishFrame(ctx, active.Subjects.Out, 1, []byte("hello"), nil); err != nil {
+		t.Fatalf("a frame of the agent's running session: %v", err)
+	}
+	stored := framesStored(t, w)
+	if len(stored) != 1 || stored[0].Subject != active.Subjects.Out {
+		t.Fatalf("the stream holds %d frames; want the one of %s", len(stored), active.Subjects.Out)
+	}
+	for _, m := range stored {
+		if m.Header.Get("Nats-TTL") != "" {
+			t.Errorf("stored frame %d on %s has a TTL header", m.Sequence, m.Subject)
+		}
+	}
+
+	// (d) Alice saw exactly what the stream stored: that frame, nothing else.
+	m, err := watch.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("alice did not see the stored frame: %v", err)
+	}
+	if m.Subject != stored[0].Subject || !slices.Equal(m.Data, stored[0].Data) {
+		t.Errorf("alice saw %s %q; the stream stored %s %q", m.Subject, m.Data, stored[0].Subject, stored[0].Data)
+	}
+	if n, _, _ := watch.Pending(); n != 0 {
+		extra, _ := watch.NextMsg(0)
+		t.Errorf("alice saw %d frames the stream did not store, e.g. %s", n, extra.Subject)
+	}
+}
+
+// framesStored reads every message of the transcript stream, as the broker sees it.
+func framesStored(t *testing.T, w *world) []*jetstream.RawStreamMsg {
+	t.Helper()
+	js, err := jetstream.New(w.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), jsdef.StreamTranscripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(t.Context(), seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("transcript message %d: %v", seq, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// framesShipped waits until the shippers have shipped n sessions in all and none waits:
+// shipping writes the recordings bucket, which a test comparing snapshots must see settle.
+func framesShipped(t *testing.T, w *world, n uint64) {
+	t.Helper()
+	brokertest.WaitFor(t, 15*time.Second, "ended sessions to be shipped", func() bool {
+		var st api.ShipStatusResponse
+		if err := w.Call(w.Admin, "admin", api.VerbShipStatus, nil, &st); err != nil {
+			return false
+		}
+		var shipped uint64
+		for _, s := range st.Shippers {
+			shipped += s.Shipped
+		}
+		return shipped >= n && st.Pending == 0 && st.AckPending == 0
+	})
+}
