@@ -163,3 +163,41 @@ func framesShipped(t *testing.T, w *world, n uint64) {
 		return shipped >= n && st.Pending == 0 && st.AckPending == 0
 	})
 }
+
+// The stream's duplicate detection erases nobody's frames: a frame an agent stores on its
+// own session with the message id another session's frame will carry (tether-agent's ids
+// are "<session>/<seq>", agent/channel/record.go) does not make the stream drop that
+// frame. A compromised agent told a session id by its owner would otherwise keep the
+// owner's actions on another, honest, agent out of the record.
+func TestFramesMessageIDsDoNotCrossSessions(t *testing.T) {
+	t.Skip("BUG: the transcript stream deduplicates by Nats-Msg-Id across all subjects (streams/jsdef, " +
+		"Duplicates: 2m), and agents choose their frames' ids: agent A's frame with id \"<B's session>/1\" makes " +
+		"the stream acknowledge B's real frame 1 as a duplicate (PubAck.Duplicate) and never store it")
+	w := newWorld(t)
+	a := w.agent(t, "web-1")
+	b := w.agent(t, "web-2")
+	a.keepAlive(100 * time.Millisecond)
+	b.keepAlive(100 * time.Millisecond)
+	floodLeave(t, w, a, b)
+	alice := w.user(t, "alice", nil, map[string]string{"env": "test"})
+	decoy := w.startSession(t, alice.Conn, "alice", a.id)
+	honest := w.startSession(t, alice.Conn, "alice", b.id)
+	id := nats.Header{"Nats-Msg-Id": []string{honest.Session.ID + "/1"}}
+	if _, err := a.publishFrame(t.Context(), decoy.Subjects.Out, 1, []byte("nothing to see"), id); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := b.publishFrame(t.Context(), honest.Subjects.Out, 1, []byte("what alice did"), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Duplicate {
+		t.Error("the stream took the honest agent's frame for a duplicate of the other agent's")
+	}
+	var found bool
+	for _, m := range framesStored(t, w) {
+		found = found || m.Subject == honest.Subjects.Out
+	}
+	if !found {
+		t.Errorf("the stream holds no frame of %s", honest.Subjects.Out)
+	}
+}
