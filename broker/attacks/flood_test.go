@@ -18,6 +18,7 @@ import (
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -132,6 +133,140 @@ func TestFloodOneUserStarvesNobody(t *testing.T) {
 	if l := floodLogLine(w, "agent connection lost"); l != "" {
 		t.Errorf("the agent was taken for lost during the flood: %s", l)
 	}
+}
+
+// A compromised agent sending its own requests (Register, the costliest: a bucket write
+// each) as fast as 64 goroutines can: it is told it is busy, and another agent's
+// heartbeats, which arrive on the same control-plane connection, all pass; its session
+// outlives an agent-lost timeout shorter than the flood.
+func TestFloodOneAgentStarvesNoOtherAgent(t *testing.T) {
+	const lostAfter = 2 * time.Second
+	w := newWorld(t, func(o *node.Options) {
+		o.HeartbeatInterval = 100 * time.Millisecond
+		o.AgentLostAfter = lostAfter
+	})
+	x := w.agent(t, "web-1")
+	y := w.agent(t, "web-2")
+	hb := floodHeartbeats(t, y, 100*time.Millisecond, lostAfter)
+	floodLeave(t, w, x, y)
+	alice := w.user(t, "alice", nil, map[string]string{"env": "test"})
+	running := w.startSession(t, alice.Conn, "alice", y.id)
+
+	var ok, busy atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	endFlood := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(endFlood)
+	register := api.RegisterRequest{Hostname: "flood", OS: "linux", Arch: "amd64", AgentVersion: "test"}
+	floodStart := time.Now()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				err := api.Call(ctx, x.Conn, subjects.AgentAPI(x.id, api.VerbRegister), register, nil)
+				cancel()
+				var ae *api.Error
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.As(err, &ae) && ae.Code == api.CodeUnavailable && strings.HasPrefix(ae.Message, "busy:"):
+					busy.Add(1)
+				}
+			}
+		}()
+	}
+	brokertest.WaitFor(t, 10*time.Second, "the flood to outlast the agent-lost timeout twice", func() bool {
+		return time.Since(floodStart) >= 2*lostAfter
+	})
+	endFlood()
+	t.Logf("flood of %v: %d registrations, %d busy", time.Since(floodStart), ok.Load(), busy.Load())
+	if busy.Load() == 0 {
+		t.Error("the flooding agent was never told it was busy")
+	}
+	hb.check(t)
+	w.logged(t, "request refused", "caller="+accounts.AccountName(accounts.KindAgent, x.id), "busy")
+	if l := floodLogLine(w, "request refused", "caller="+accounts.AccountName(accounts.KindAgent, y.id)); l != "" {
+		t.Errorf("the other agent was refused: %s", l)
+	}
+	var got api.GetSessionResponse
+	if err := w.Call(w.Admin, "admin", api.VerbGetSession, api.GetSessionRequest{SessionID: running.Session.ID}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Session.State != api.StateConnected {
+		t.Errorf("the other agent's session is %s (%s) after the flood; want it still connected", got.Session.State, got.Session.Reason)
+	}
+}
+
+// A compromised agent publishing frames of 1 MiB for a session that is not its own, as
+// fast as it can and without waiting for answers: the control plane, which receives the
+// refused frames on the connection agents' requests also arrive on, keeps answering
+// another agent's heartbeats, and nothing reaches the stream.
+func TestFloodRefusedFramesStarveNoAgent(t *testing.T) {
+	const lostAfter = 2 * time.Second
+	w := newWorld(t, func(o *node.Options) {
+		o.HeartbeatInterval = 100 * time.Millisecond
+		o.AgentLostAfter = lostAfter
+	})
+	x := w.agent(t, "web-1")
+	y := w.agent(t, "web-2")
+	x.keepAlive(100 * time.Millisecond)
+	hb := floodHeartbeats(t, y, 100*time.Millisecond, lostAfter)
+	floodLeave(t, w, x, y)
+	alice := w.user(t, "alice", nil, map[string]string{"env": "test"})
+	running := w.startSession(t, alice.Conn, "alice", y.id)
+	before := w.snapshot(t)
+
+	data := frame.Encode(frame.Frame{Type: frame.Stdout, Seq: 1, Payload: make([]byte, 1<<20-64)})
+	forged := subjects.ForSession(x.id, "alice", running.Session.ID).Out
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	endFlood := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(endFlood)
+	floodStart := time.Now()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if x.Publish(forged, data) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	brokertest.WaitFor(t, 10*time.Second, "the flood to outlast the agent-lost timeout twice", func() bool {
+		return time.Since(floodStart) >= 2*lostAfter
+	})
+	endFlood()
+	total, byTarget := w.Control.RefusedFrames()
+	t.Logf("flood of %v: %d MiB sent, %d frames refused", time.Since(floodStart), sent.Load(), total)
+	if total == 0 || byTarget[x.id] != total {
+		t.Errorf("refused frames: %d in all, by instance %v; want some, all of %s", total, byTarget, x.id)
+	}
+	hb.check(t)
+	var got api.GetSessionResponse
+	if err := w.Call(w.Admin, "admin", api.VerbGetSession, api.GetSessionRequest{SessionID: running.Session.ID}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Session.State != api.StateConnected {
+		t.Errorf("the other agent's session is %s (%s) after the flood; want it still connected", got.Session.State, got.Session.Reason)
+	}
+	w.unchanged(t, before)
+	w.logged(t, "frame refused", x.id)
 }
 
 // floodBeat is an agent heartbeating on a schedule, recording each heartbeat's outcome.
