@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 
@@ -28,7 +29,7 @@ func decodeControl(data []byte) (api.AgentControl, error) {
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("malformed request: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return c, errors.New("malformed request: data after the JSON object")
 	}
 	switch {

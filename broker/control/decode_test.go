@@ -12,6 +12,8 @@ func TestDecodeStrict(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{`{"target":"a","nope":1}`, `unknown field "nope"`},
 		{`{"target":"a"} {"target":"b"}`, "data after the JSON object"},
+		{`{"target":"a"}}`, "data after the JSON object"},
+		{`{"target":"a"}]`, "data after the JSON object"},
 		{`{"target":`, "malformed StartSession request"},
 		{`[]`, "malformed StartSession request"},
 	} {

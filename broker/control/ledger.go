@@ -79,8 +79,14 @@ func (s *Service) tally(m jetstream.Msg) {
 		return
 	}
 	target, sid := t[2], t[4]
-	size, err := strconv.ParseInt(m.Headers().Get(msgSizeHeader), 10, 64)
-	if err != nil {
+	// The server writes the size after any value the publisher wrote: an agent must
+	// not choose what its frames count for.
+	sizes := m.Headers().Values(msgSizeHeader)
+	if len(sizes) == 0 {
+		return
+	}
+	size, err := strconv.ParseInt(sizes[len(sizes)-1], 10, 64)
+	if err != nil || size < 0 {
 		return
 	}
 	at := time.Now()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -308,7 +309,8 @@ func decode(verb string, data []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return badRequest("malformed %s request: %v", verb, err)
 	}
-	if d.More() {
+	// More is false before a stray '}' or ']': only the end of the input will do.
+	if _, err := d.Token(); err != io.EOF {
 		return badRequest("malformed %s request: data after the JSON object", verb)
 	}
 	return nil
