@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
@@ -32,6 +33,9 @@ type authenticator struct {
 	accounts *accountSet
 	backoff  *backoff
 	sampled  *logsample.Sampler
+	// placing holds the count of an account's connections and the registration of a new
+	// one together: connections made at once with one key cannot pass its limit.
+	placing sync.Mutex
 }
 
 var _ server.Authentication = (*authenticator)(nil)
@@ -99,6 +103,8 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 		return who, fmt.Errorf("key of unknown kind %q", id.Kind)
 	}
 	who = string(g.Account.Kind) + ":" + id.Name
+	a.placing.Lock()
+	defer a.placing.Unlock()
 	acc, err := a.accounts.ensure(g.Account)
 	if err != nil {
 		a.log.Error("account set-up failed", "account", g.Account.Name, "err", err)
