@@ -383,9 +383,6 @@ func TestSecretsEventsFollowThePolicysAdminGroups(t *testing.T) {
 // An admin demoted by a policy push (its group no longer among the admin groups) stops
 // reading the lifecycle events: on the connection it holds too, not only on its next one.
 func TestSecretsDemotedAdminStopsReadingEvents(t *testing.T) {
-	t.Skip("BUG: NATS-level admin rights are set when a connection is made (natsembed auth hook, accounts.User) " +
-		"and nothing revokes them when a pushed policy's admin groups drop the user's group: the demoted " +
-		"admin's open connection keeps receiving tether.events.> (every user's sessions) until it reconnects")
 	w := newWorld(t)
 	seed := w.AddUser("ops", []string{"admins"}, nil)
 	ops := w.userWithSeed(t, "ops", seed)

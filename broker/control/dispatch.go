@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -182,6 +183,14 @@ func (d *dispatcher) receive(kind accounts.Kind, m *nats.Msg) {
 		defer p.release(c.key)
 		ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.AgentTimeout)
 		defer cancel()
+		var after afterReply
+		ctx = context.WithValue(ctx, afterReplyKey{}, &after)
+		defer func() {
+			if len(after.fns) > 0 {
+				_ = s.nc.FlushTimeout(time.Second) // the answer is with the server first
+				after.run()
+			}
+		}()
 		resp, err := ep.serve(ctx, c, data)
 		log := s.log.With(keyVerb, verb, keyUser, c.name, keyDuration, s.now().Sub(start))
 		if err != nil {
@@ -198,6 +207,27 @@ func (d *dispatcher) receive(kind accounts.Kind, m *nats.Msg) {
 		log.Debug("request served")
 		s.reply(reply, resp)
 	}()
+}
+
+// afterReply holds what a handler wants done once its answer is sent (closing the
+// caller's own connection, say, which would lose the answer if done first).
+type afterReply struct{ fns []func() }
+
+type afterReplyKey struct{}
+
+func (a *afterReply) run() {
+	for _, f := range a.fns {
+		f()
+	}
+}
+
+// whenAnswered runs f once the request of ctx is answered, or at once outside a request.
+func whenAnswered(ctx context.Context, f func()) {
+	if a, ok := ctx.Value(afterReplyKey{}).(*afterReply); ok {
+		a.fns = append(a.fns, f)
+		return
+	}
+	f()
 }
 
 // identify says who sent m, from what the server wrote on it, and where its answer may go.

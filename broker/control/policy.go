@@ -44,7 +44,12 @@ type storedBundle struct {
 }
 
 type policyState struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// applying orders the puts in force of pushed bundles: a push and this broker's own
+	// watcher, which sees the same push, one after the other. admins are the keys of the
+	// admins under the bundle in force, as last put in force.
+	applying sync.Mutex
+	admins   map[string]bool
 	watcher  jetstream.KeyWatcher
 	loadedAt time.Time
 	lastErr  string
@@ -106,7 +111,9 @@ func (s *Service) applyEntry(ctx context.Context, e jetstream.KeyValueEntry) {
 	var b storedBundle
 	err := json.Unmarshal(e.Value(), &b)
 	if err == nil {
-		_, err = s.cfg.Policy.Apply(ctx, b.Files)
+		s.policy.applying.Lock()
+		err = s.applyPolicy(ctx, b.Files)
+		s.policy.applying.Unlock()
 	}
 	s.policy.mu.Lock()
 	defer s.policy.mu.Unlock()
@@ -118,6 +125,44 @@ func (s *Service) applyEntry(ctx context.Context, e jetstream.KeyValueEntry) {
 	s.policy.lastErr = ""
 	s.policy.loadedAt = s.now().UTC()
 	s.log.Info("policy bundle in force", "revision", b.Info.Revision, "pushed_by", b.Info.PushedBy)
+}
+
+// applyPolicy puts a bundle in force. The connection-level rights of an admin (reading
+// events live) are given when a connection is made: a user the new bundle makes or
+// unmakes an admin is disconnected, and connects again with the rights it now has.
+//
+// The caller holds s.policy.applying.
+func (s *Service) applyPolicy(ctx context.Context, files []api.PolicyFile) error {
+	before := s.policy.admins
+	if before == nil {
+		before = s.dir.AdminKeys()
+	}
+	if _, err := s.cfg.Policy.Apply(ctx, files); err != nil {
+		return err
+	}
+	after := s.dir.AdminKeys()
+	s.policy.admins = after
+	var changed []string
+	for k := range before {
+		if !after[k] {
+			changed = append(changed, k)
+		}
+	}
+	for k := range after {
+		if !before[k] {
+			changed = append(changed, k)
+		}
+	}
+	if len(changed) > 0 {
+		// The pusher may be one of them: its answer goes first.
+		whenAnswered(ctx, func() {
+			for _, k := range changed {
+				s.log.Info("a pushed policy changed the user's admin rights: closing its connections, which get the new rights when they connect again", "nkey", k)
+				s.revoke(k)
+			}
+		})
+	}
+	return nil
 }
 
 var keyUnsafe = regexp.MustCompile(`[^-_=a-zA-Z0-9]`)
@@ -145,13 +190,20 @@ func (s *Service) pushPolicy(ctx context.Context, c caller, r *api.PushPolicyReq
 		return nil, badRequest("policy bundle refused; the policy in force stays:\n%v", err)
 	}
 	info := api.PolicyBundleInfo{Revision: rev, Source: "pushed", PushedBy: c.name, PushedAt: s.now().UTC(), Files: len(r.Files)}
-	if err := putJSON(ctx, s.b.Policy, policyBundleKey, storedBundle{Info: info, Files: r.Files}); err != nil {
-		return nil, err
-	}
 	// Put it in force here before answering, so the pusher's next request meets it and
-	// the status shows it; the other brokers follow through their watchers.
-	if _, err := s.cfg.Policy.Apply(ctx, r.Files); err != nil {
-		return nil, fmt.Errorf("apply checked policy bundle %s: %w", rev, err)
+	// the status shows it; the other brokers follow through their watchers. This
+	// broker's own watcher waits: it must not put the bundle in force first, for the
+	// admins it changes would be cut off before the pusher has its answer.
+	s.policy.applying.Lock()
+	err = putJSON(ctx, s.b.Policy, policyBundleKey, storedBundle{Info: info, Files: r.Files})
+	if err == nil {
+		if err = s.applyPolicy(ctx, r.Files); err != nil {
+			err = fmt.Errorf("apply checked policy bundle %s: %w", rev, err)
+		}
+	}
+	s.policy.applying.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	s.policy.mu.Lock()
 	s.policy.lastErr, s.policy.loadedAt = "", s.now().UTC()

@@ -74,6 +74,20 @@ func (d *Directory) IsAdmin(groups []string) bool {
 	return inAny(groups, admins())
 }
 
+// AdminKeys lists the keys of the users who are admins by the policy in force, by key.
+func (d *Directory) AdminKeys() map[string]bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	admins := d.adminGroups()
+	out := map[string]bool{}
+	for _, u := range d.users {
+		if inAny(u.Groups, admins) {
+			out[u.NKey] = true
+		}
+	}
+	return out
+}
+
 // SetAdminGroups says where the admin groups come from: the policy in force, so that the
 // connection-level rights of an admin follow the policy's own list.
 func (d *Directory) SetAdminGroups(groups func() []string) {
