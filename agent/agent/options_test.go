@@ -140,5 +140,9 @@ func TestFramesCarryNoTTL(t *testing.T) {
 		if got := m.Header.Get(jetstream.MsgTTLHeader); got != "" {
 			t.Fatalf("frame %d: %s header %q, want none", seq, jetstream.MsgTTLHeader, got)
 		}
+		// Nor a message id, which another agent could take first to have it dropped.
+		if got := m.Header.Get(jetstream.MsgIDHeader); got != "" {
+			t.Fatalf("frame %d: %s header %q, want none", seq, jetstream.MsgIDHeader, got)
+		}
 	}
 }

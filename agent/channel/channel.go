@@ -63,9 +63,8 @@ type Config struct {
 	// input window, nor recorded as input.
 	Preface []byte
 	// RecordInput records the client's input on Subjects.Rin through JS: the payload of each
-	// Stdin frame the process is given, as a Stdin frame numbered in a sequence of its own,
-	// with message id "<session>/i<seq>". A recorded frame
-	// that cannot be recorded fails the channel as output does. The client's input credit
+	// Stdin frame the process is given, as a Stdin frame numbered in a sequence of its own.
+	// A frame that cannot be recorded fails the channel as output does. The client's input credit
 	// then waits for both the process and the stream.
 	RecordInput bool
 }
@@ -103,8 +102,6 @@ type Channel struct {
 	refusedIn uint64
 	ctlMu     sync.Mutex
 	ctlSeq    uint64 // last sequence number sent on Ctl
-
-	pubOpts []jetstream.PublishOpt // besides the message id
 
 	failed   chan struct{}
 	failOnce sync.Once

@@ -278,7 +278,7 @@ func (c *Channel) publish(t frame.Type, payload []byte) {
 		Subject: c.cfg.Subjects.Out,
 		Data:    frame.Append((*buf)[:0], frame.Frame{Type: t, Seq: o.seq, Payload: payload}),
 	}
-	p := pending{msg: msg, buf: buf, id: msgID(c.cfg.SessionID, o.seq), seq: o.seq}
+	p := pending{msg: msg, buf: buf, seq: o.seq}
 	p.fut = c.publishRetry(p)
 	o.frames++
 	if t.IsData() {

@@ -17,7 +17,6 @@ import (
 type pending struct {
 	msg *nats.Msg
 	buf *[]byte // msg.Data's pooled buffer; back to the pool once the stream has the frame
-	id  string  // Nats-Msg-Id, so the stream drops a retried duplicate
 	seq uint64
 	fut jetstream.PubAckFuture // nil when the frame could not be published at all
 	// input marks a recorded input frame on Rin, numbered apart from the frames on Out.
@@ -32,14 +31,11 @@ func (p pending) name() string {
 	return "frame " + strconv.FormatUint(p.seq, 10)
 }
 
-func msgID(session string, seq uint64) string {
-	return session + "/" + strconv.FormatUint(seq, 10)
-}
-
-// inputMsgID is the message id of recorded input frame seq: its own space beside msgID's.
-func inputMsgID(session string, seq uint64) string {
-	return session + "/i" + strconv.FormatUint(seq, 10)
-}
+// Frames carry no message id (Nats-Msg-Id). The stream detects duplicates by id across
+// all its subjects, so an id is something one agent could use against another: a frame
+// stored first with the id another session's frame will carry makes the stream drop that
+// frame as a duplicate. A frame published again after a lost acknowledgement may be
+// stored twice instead; every reader keeps one frame per sequence number.
 
 // publishRetry publishes p, retrying with backoff while the client refuses (too many
 // publishes awaiting acks, connection trouble) for up to RecordTimeout.
@@ -47,7 +43,7 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 	var first time.Time
 	b := backoff{cur: 20 * time.Millisecond, max: 2 * time.Second}
 	for {
-		fut, err := c.cfg.JS.PublishMsgAsync(p.msg, c.publishOpts(p.id)...)
+		fut, err := c.cfg.JS.PublishMsgAsync(p.msg)
 		if err == nil {
 			return fut
 		}
@@ -65,12 +61,8 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 	}
 }
 
-func (c *Channel) publishOpts(id string) []jetstream.PublishOpt {
-	return append([]jetstream.PublishOpt{jetstream.WithMsgID(id)}, c.pubOpts...)
-}
-
 // track awaits the stream's acknowledgement of each published frame, in order, and
-// republishes (same message id) a frame whose publish failed.
+// republishes a frame whose publish failed.
 func (c *Channel) track() {
 	defer close(c.out.trackDone)
 	for p := range c.out.pending {
@@ -105,7 +97,7 @@ func (c *Channel) await(p pending) {
 				return
 			}
 			time.Sleep(b.next())
-			if fut, err = c.cfg.JS.PublishMsgAsync(p.msg, c.publishOpts(p.id)...); err == nil {
+			if fut, err = c.cfg.JS.PublishMsgAsync(p.msg); err == nil {
 				break
 			}
 		}

@@ -96,7 +96,7 @@ func (c *Channel) publishInput(payload []byte) {
 		Subject: c.cfg.Subjects.Rin,
 		Data:    frame.Append((*buf)[:0], frame.Frame{Type: frame.Stdin, Seq: r.seq, Payload: payload}),
 	}
-	p := pending{msg: msg, buf: buf, id: inputMsgID(c.cfg.SessionID, r.seq), seq: r.seq, input: true}
+	p := pending{msg: msg, buf: buf, seq: r.seq, input: true}
 	p.fut = c.publishRetry(p)
 	r.bytes += uint64(len(payload))
 	r.pending <- p

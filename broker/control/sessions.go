@@ -503,6 +503,9 @@ func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTrans
 	// A frame the agent had to publish again is stored after the ones that followed it:
 	// hand the page out in frame order.
 	slices.SortFunc(page, func(a, b seqFrame) int { return cmp.Compare(a.seq, b.seq) })
+	// Frames carry no message id, so one published again after a lost acknowledgement
+	// may be stored twice: one frame per sequence number.
+	page = slices.CompactFunc(page, func(a, b seqFrame) bool { return a.seq == b.seq })
 	resp := api.ReadTranscriptResponse{Frames: make([]api.TranscriptFrame, 0, len(page)), Cursor: cursor}
 	last := r.After
 	for _, p := range page {
