@@ -165,9 +165,7 @@ func TestEnrollSharedActivation(t *testing.T) {
 	steerFlush(t, first.Conn, second.Conn)
 	if n, _, _ := theirs.Pending(); n != 0 {
 		m, _ := theirs.NextMsg(time.Second)
-		// Once the product is fixed, this is an Errorf.
-		t.Skipf("BUG: agents enrolling with one activation share the account E_<activation>, so one "+
-			"steers the answer to its enrollment into another's inbox (_INBOX.e.<its key>.…, which the "+
-			"other subscribes to): got %s %q", m.Subject, m.Data)
+		t.Errorf("an agent enrolling with the same activation steered its answer into another's inbox "+
+			"(_INBOX.e.<its key>.…): got %s %q", m.Subject, m.Data)
 	}
 }

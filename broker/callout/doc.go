@@ -30,7 +30,7 @@
 //     to the agent; holds a Mapping tether.from.… → tether.ok.… per running session frame
 //     kind. A session's start or end is a push of the gate's claims (Registry.AllowSession,
 //     EndSession).
-//   - enrollment E_<activation> (256/8): imports tether.enroll.<activation>.*. Pub: its own
+//   - enrollment E_<its key> (2/8): imports tether.enroll.<activation>.<its key>. Pub: its own
 //     enroll subject. Sub: its enroll inbox.
 //   - shipper S_<name> (8/256): imports accounts.ShipperJetStream (tether.jsapi.… ←
 //     $JS.API.…). Pub: those. Sub: its inbox.
@@ -41,7 +41,9 @@
 // Registry.AccountName and accounts.Parse (the server does not report the name tag).
 // Accounts exist once their JWTs are pushed — principal's (gate first), then the service
 // account's and the auth account's, which list it — before the callout answers. The server
-// enforces connection limits from the claims. There is no per-source backoff.
+// enforces connection limits from the claims. There is no per-source backoff, and no
+// bound on the enrollment accounts one activation code may make (the embedded broker
+// allows twice its registrations).
 //
 // Limits found (nats-server v2.15.2): the service account's JWT grows by about 3 KiB per
 // agent and user (an import with an activation token for each principal export), so a push

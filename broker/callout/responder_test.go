@@ -111,7 +111,7 @@ func TestResponderDecides(t *testing.T) {
 	agent, agentPub := newKey(t)
 	dir.PutAgent(agentPub, "web-1")
 	dir.PutActivation(principals.Activation{ID: "act1", CodeHash: principals.HashCode("CODE"), Limit: 1, ExpiresAt: time.Now().Add(time.Hour)})
-	enrolling, _ := newKey(t)
+	enrolling, enrollingPub := newKey(t)
 	stranger, _ := newKey(t)
 
 	push := &recordingPusher{}
@@ -140,8 +140,8 @@ func TestResponderDecides(t *testing.T) {
 			reason: "not authorized"},
 		{name: "agent", req: srv.request(t, agent, agent, "", ""), account: "A_web-1", perms: true,
 			pushed: []string{"G_web-1", "A_web-1", accounts.Service, callout.AuthAccount}},
-		{name: "enrollment", req: srv.request(t, enrolling, enrolling, "act1", "CODE"), account: "E_act1", perms: true,
-			pushed: []string{"E_act1", accounts.Service, callout.AuthAccount}},
+		{name: "enrollment", req: srv.request(t, enrolling, enrolling, "act1", "CODE"), account: "E_" + enrollingPub, perms: true,
+			pushed: []string{"E_" + enrollingPub, accounts.Service, callout.AuthAccount}},
 		{name: "enrollment, wrong code", req: srv.request(t, enrolling, enrolling, "act1", "WRONG"), reason: "enrollment with activation"},
 		{name: "unknown key", req: srv.request(t, stranger, stranger, "", ""), reason: "unknown nkey"},
 		{name: "alice's key, signed by another", req: srv.request(t, alice, stranger, "", ""), reason: "bad nkey signature"},

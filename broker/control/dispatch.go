@@ -272,11 +272,7 @@ func (d *dispatcher) identify(kind accounts.Kind, m *nats.Msg) (caller, string, 
 		if !ok || k != kind {
 			return caller{}, "", fmt.Errorf("a request from account %.80q on %s", from, m.Subject)
 		}
-		want := name
-		if kind == accounts.KindEnrollment {
-			want, _, _ = subjects.EnrollParts(m.Subject)
-		}
-		if who != want {
+		if who != name {
 			return caller{}, "", fmt.Errorf("account %s asked on %s", from, m.Subject)
 		}
 		c.key = from

@@ -82,8 +82,8 @@ func TestIdentify(t *testing.T) {
 		{"no reply", accounts.KindAgent, &nats.Msg{Subject: "tether.agentapi.web.Heartbeat", Header: info("A_web")}, "", "without a reply"},
 		{"service account, own inbox", accounts.KindAgent, &nats.Msg{Subject: "tether.agentapi.web.Heartbeat", Reply: "_INBOX.cp.x.y"}, accounts.Service, ""},
 		{"service account, steered", accounts.KindAgent, &nats.Msg{Subject: "tether.agentapi.web.Heartbeat", Reply: "$KV.tether_users.x"}, "", "outside the service account's inbox"},
-		{"enrollment", accounts.KindEnrollment, &nats.Msg{Subject: "tether.enroll.act-1.UKEY", Reply: "_R_.a.b", Header: info("E_act-1")}, "E_act-1", ""},
-		{"enrollment for another activation", accounts.KindEnrollment, &nats.Msg{Subject: "tether.enroll.act-2.UKEY", Reply: "_R_.a.b", Header: info("E_act-1")}, "", "asked on"},
+		{"enrollment", accounts.KindEnrollment, &nats.Msg{Subject: "tether.enroll.act-1.UKEY", Reply: "_R_.a.b", Header: info("E_UKEY")}, "E_UKEY", ""},
+		{"enrollment for another key", accounts.KindEnrollment, &nats.Msg{Subject: "tether.enroll.act-1.UOTHER", Reply: "_R_.a.b", Header: info("E_UKEY")}, "", "asked on"},
 		{"garbage header", accounts.KindAgent, &nats.Msg{Subject: "tether.agentapi.web.Heartbeat", Reply: "_R_.a.b", Header: nats.Header{requestInfoHdr: []string{"{"}}}, "", "unreadable"},
 	} {
 		c, _, err := d.identify(tc.kind, tc.msg)

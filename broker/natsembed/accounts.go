@@ -32,11 +32,13 @@ type accountSet struct {
 	// sessions are the running sessions' mappings, by gate account and session id: put
 	// in the agent's gate while it exists, and when it is made.
 	sessions map[string]map[string][]accounts.Mapping
+	// enrollments counts the enrollment accounts made for each activation.
+	enrollments map[string]int
 }
 
 func newAccountSet(log *slog.Logger) *accountSet {
 	return &accountSet{log: log, made: map[string]*server.Account{}, gates: map[string]*server.Account{},
-		sessions: map[string]map[string][]accounts.Mapping{}}
+		sessions: map[string]map[string][]accounts.Mapping{}, enrollments: map[string]int{}}
 }
 
 // setupService registers the service account, gives it JetStream, and exports what
@@ -114,6 +116,22 @@ func (as *accountSet) ensure(a accounts.Account) (*server.Account, error) {
 	}
 	as.made[a.Name] = acc
 	return acc, nil
+}
+
+// enrollmentRoom refuses a new enrollment account past what its activation can use: each
+// enrolling key has an account of its own, and accounts are never freed, so keys tried
+// with one activation code are bounded by its registrations (twice them, and a few).
+func (as *accountSet) enrollmentRoom(a accounts.Account, limit int) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if _, made := as.made[a.Name]; made {
+		return nil
+	}
+	if n := as.enrollments[a.Activation]; n >= 2*limit+8 {
+		return fmt.Errorf("activation %s has been tried with %d keys, the most its %d registrations allow; create another", a.Activation, n, limit)
+	}
+	as.enrollments[a.Activation]++
+	return nil
 }
 
 // register makes a new account with limits. Accounts cannot be removed from a running

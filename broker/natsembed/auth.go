@@ -21,6 +21,8 @@ import (
 type Resolver interface {
 	Resolve(nkey string) (principals.Identity, bool)
 	CheckActivation(id, code string) bool
+	// ActivationLimit is how many registrations an activation allows.
+	ActivationLimit(id string) int
 }
 
 // authenticator is the server's CustomClientAuthentication: it verifies the NKEY signature
@@ -105,6 +107,11 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 	who = string(g.Account.Kind) + ":" + id.Name
 	a.placing.Lock()
 	defer a.placing.Unlock()
+	if g.Account.Kind == accounts.KindEnrollment {
+		if err := a.accounts.enrollmentRoom(g.Account, a.resolver.ActivationLimit(g.Account.Activation)); err != nil {
+			return who, err
+		}
+	}
 	acc, err := a.accounts.ensure(g.Account)
 	if err != nil {
 		a.log.Error("account set-up failed", "account", g.Account.Name, "err", err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/tetherhq/tether/streams/accounts"
 )
 
 func TestBackoff(t *testing.T) {
@@ -34,5 +36,26 @@ func TestBackoff(t *testing.T) {
 	}
 	if len(b.sources) > maxSources {
 		t.Fatalf("%d sources remembered; the bound is %d", len(b.sources), maxSources)
+	}
+}
+
+// An activation code tried with ever new keys makes a bounded number of enrollment
+// accounts: twice its registrations, and a few.
+func TestEnrollmentRoom(t *testing.T) {
+	as := newAccountSet(nil)
+	limit := 3
+	n := 0
+	for i := range 100 {
+		a := accounts.Enrollment("act-1", fmt.Sprintf("UKEY%d", i)).Account
+		if as.enrollmentRoom(a, limit) != nil {
+			break
+		}
+		n++
+	}
+	if n != 2*limit+8 {
+		t.Fatalf("%d enrollment accounts for an activation of %d registrations, want %d", n, limit, 2*limit+8)
+	}
+	if err := as.enrollmentRoom(accounts.Enrollment("act-2", "UKEY0").Account, limit); err != nil {
+		t.Fatalf("another activation: %v", err)
 	}
 }

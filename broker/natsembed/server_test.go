@@ -24,6 +24,7 @@ func (k oneKey) Resolve(nkey string) (principals.Identity, bool) {
 }
 
 func (oneKey) CheckActivation(string, string) bool { return false }
+func (oneKey) ActivationLimit(string) int          { return 0 }
 
 // The streams an earlier Tether kept in the global account are the service account's now.
 func TestStreamsOfTheGlobalAccountMove(t *testing.T) {

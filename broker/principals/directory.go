@@ -223,6 +223,14 @@ func (d *Directory) CheckActivation(id, code string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashCode(code)), []byte(a.CodeHash)) == 1
 }
 
+// ActivationLimit is how many registrations activation id allows (0 if there is no such
+// activation).
+func (d *Directory) ActivationLimit(id string) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.activations[id].Limit
+}
+
 // HashCode is how activation codes are stored: never in clear.
 func HashCode(code string) string {
 	h := sha256.Sum256([]byte(code))

@@ -19,7 +19,7 @@ const (
 	KindShipper    Kind = "shipper"
 )
 
-// prefixes name a principal's account: "U_alice", "A_web-1", "E_act-…", "S_ship1". A
+// prefixes name a principal's account: "U_alice", "A_web-1", "E_<nkey>", "S_ship1". A
 // principal name is a subjects.ValidName, so it can neither contain a dot nor collide
 // with Service.
 var prefixes = map[Kind]string{KindUser: "U_", KindAgent: "A_", KindEnrollment: "E_", KindShipper: "S_"}
@@ -84,6 +84,9 @@ type Account struct {
 	// Gate, for an agent, is the account its frames pass through on their way to the
 	// service account.
 	Gate *Gate
+	// Activation, for an enrolling agent, is the activation it enrolls with: the broker
+	// bounds how many enrollment accounts one activation may have.
+	Activation string
 }
 
 // Gate is the account between an agent's account and the service account through which
@@ -128,9 +131,8 @@ var (
 	// AgentLimits: one agent process holds one connection (two while it reconnects) with
 	// a subscription per session.
 	AgentLimits = Limits{Conns: 4, Subs: 4096}
-	// EnrollmentLimits: many agents may enroll with one activation at once (a fleet
-	// rollout), each once, briefly.
-	EnrollmentLimits = Limits{Conns: 256, Subs: 8}
+	// EnrollmentLimits: an agent enrolls once, briefly, with a key of its own.
+	EnrollmentLimits = Limits{Conns: 2, Subs: 8}
 	// ShipperLimits: a shipper process holds a connection or two.
 	ShipperLimits = Limits{Conns: 8, Subs: 256}
 )
@@ -264,14 +266,16 @@ func RefusedParts(subject string) (agent, original string, ok bool) {
 	return "", "", false
 }
 
-// Enrollment is the grant of an agent enrolling with activation, holding nkey. The
-// agents enrolling with one activation share its account.
+// Enrollment is the grant of an agent enrolling with activation, holding nkey: an
+// account of its own key (agents enrolling with one activation cannot aim answers at each
+// other), counted with the others of its activation (Account.Activation).
 func Enrollment(activation, nkey string) Grant {
 	acc := Account{
-		Name:    AccountName(KindEnrollment, activation),
-		Kind:    KindEnrollment,
-		Imports: []Import{{Local: "tether.enroll." + activation + ".*"}},
-		Limits:  EnrollmentLimits,
+		Name:       AccountName(KindEnrollment, nkey),
+		Kind:       KindEnrollment,
+		Imports:    []Import{{Local: subjects.Enroll(activation, nkey)}},
+		Limits:     EnrollmentLimits,
+		Activation: activation,
 	}
 	return Grant{Account: acc, Permissions: Permissions{
 		Publish:   []string{subjects.Enroll(activation, nkey)},

@@ -4,7 +4,7 @@
 //
 // The service account (Service) holds the control plane, JetStream with every stream and
 // bucket, and the in-process workers. Every principal lives in an account of its own,
-// named after its kind and name (U_alice, A_web-1, E_<activation>, S_ship1), which imports
+// named after its kind and name (U_alice, A_web-1, E_<enrolling key>, S_ship1), which imports
 // only the part of the service account's exports it needs, scoped to its name. So:
 //
 //   - "$JS.API.>", "$KV.>" and the streams do not exist for a principal: its account has
