@@ -40,7 +40,7 @@ func TestEnrollingAgent(t *testing.T) {
 			if err := enrolling.Publish(s, dereg); err != nil {
 				t.Fatal(err)
 			}
-			enrolling.v.has(t, "Publish to \""+s+"\"")
+			enrolling.v.Has(t, "Publish to \""+s+"\"")
 		}
 		sc.intact(t)
 		steerRegistered(t, w, sc.victim.id)
@@ -76,7 +76,7 @@ func TestEnrollingAgent(t *testing.T) {
 			if _, err := enrolling.Subscribe(s, func(*nats.Msg) {}); err != nil {
 				t.Fatal(err)
 			}
-			enrolling.v.has(t, "Subscription to \""+s+"\"")
+			enrolling.v.Has(t, "Subscription to \""+s+"\"")
 		}
 		for _, s := range []string{
 			"$JS.API.INFO",
@@ -88,7 +88,7 @@ func TestEnrollingAgent(t *testing.T) {
 			if err := enrolling.Publish(s, []byte("{}")); err != nil {
 				t.Fatal(err)
 			}
-			enrolling.v.has(t, "Publish to \""+s+"\"")
+			enrolling.v.Has(t, "Publish to \""+s+"\"")
 		}
 		sc.intact(t)
 	})
@@ -139,9 +139,9 @@ func TestEnrollSharedActivation(t *testing.T) {
 	a := w.Activation("fleet", map[string]string{"env": "test"}, 2)
 	connect := func() (*conn, string) {
 		seed, pub := brokertest.NewKey(t)
-		v := &violations{}
+		v := &brokertest.Violations{}
 		nc, err := nats.Connect(w.URL(), append(brokertest.KeyOptions(t, seed), nats.UserInfo(a.ID, a.Code),
-			nats.CustomInboxPrefix(subjects.EnrollInbox(pub)), nats.ErrorHandler(v.handler))...)
+			nats.CustomInboxPrefix(subjects.EnrollInbox(pub)), nats.ErrorHandler(v.Handler))...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -498,9 +498,7 @@ func TestFloodSubscriptionsPerConnection(t *testing.T) {
 	}
 	_ = dave.Flush()
 	brokertest.WaitFor(t, 5*time.Second, "the server to refuse the subscription", func() bool {
-		dave.v.mu.Lock()
-		defer dave.v.mu.Unlock()
-		for _, e := range dave.v.errs {
+		for _, e := range dave.v.Errs() {
 			if strings.Contains(e, "maximum subscriptions exceeded") {
 				return true
 			}

@@ -80,7 +80,7 @@ func TestFramesOnlyForSessionsRunningOnTheAgent(t *testing.T) {
 		t.Errorf("agent %s stored a frame on %s", a.id, elsewhere.Subjects.Out)
 	}
 	cancelShort()
-	a.v.has(t, elsewhere.Subjects.Out)
+	a.v.Has(t, elsewhere.Subjects.Out)
 
 	// Nothing stored, nothing changed.
 	w.unchanged(t, before)

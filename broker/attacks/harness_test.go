@@ -104,38 +104,11 @@ func (w *world) logged(t *testing.T, parts ...string) {
 	})
 }
 
-// violations collects the errors the server sends a connection (permission violations).
-type violations struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.errs = append(v.errs, err.Error())
-}
-
-// has waits for a permissions violation that mentions substr.
-func (v *violations) has(t *testing.T, substr string) {
-	t.Helper()
-	brokertest.WaitFor(t, 5*time.Second, "permissions violation for "+substr, func() bool {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		for _, e := range v.errs {
-			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, substr) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
 // conn is a raw nats.go connection of one principal, with the violations the server sent it.
 type conn struct {
 	*nats.Conn
 	name string
-	v    *violations
+	v    *brokertest.Violations
 }
 
 // user adds a user (groups and attributes as given) and connects as it, raw.
@@ -147,8 +120,8 @@ func (w *world) user(t *testing.T, name string, groups []string, attrs map[strin
 
 func (w *world) userWithSeed(t *testing.T, name string, seed []byte) *conn {
 	t.Helper()
-	v := &violations{}
-	nc := w.ConnectUser(name, seed, nats.ErrorHandler(v.handler))
+	v := &brokertest.Violations{}
+	nc := w.ConnectUser(name, seed, nats.ErrorHandler(v.Handler))
 	return &conn{Conn: nc, name: name, v: v}
 }
 
@@ -157,9 +130,9 @@ func (w *world) userWithSeed(t *testing.T, name string, seed []byte) *conn {
 func (w *world) agent(t *testing.T, name string) *fakeAgent {
 	t.Helper()
 	seed, id := w.enroll(t, name)
-	v := &violations{}
+	v := &brokertest.Violations{}
 	nc, err := nats.Connect(w.URL(), append(brokertest.KeyOptions(t, seed),
-		nats.CustomInboxPrefix(subjects.AgentInbox(id)), nats.ErrorHandler(v.handler))...)
+		nats.CustomInboxPrefix(subjects.AgentInbox(id)), nats.ErrorHandler(v.Handler))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func TestRelayAgentAlone(t *testing.T) {
 		if _, err := rogue.Subscribe(s, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
-		rogue.v.has(t, "Subscription to \""+s+"\"")
+		rogue.v.Has(t, "Subscription to \""+s+"\"")
 	}
 	own := subjects.ForSession(rogue.id, "bob", sc.session.Session.ID)
 	for _, s := range []string{
@@ -187,7 +187,7 @@ func TestRelayAgentAlone(t *testing.T) {
 		if err := rogue.Publish(s, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
-		rogue.v.has(t, "Publish to \""+s+"\"")
+		rogue.v.Has(t, "Publish to \""+s+"\"")
 	}
 	if _, err := rogue.Request("$JS.API.INFO", nil, 500*time.Millisecond); err == nil {
 		t.Error("the agent reached the JetStream API")

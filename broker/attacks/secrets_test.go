@@ -66,7 +66,7 @@ func TestSecretsNeverReachAUser(t *testing.T) {
 	if _, err := alice.SubscribeSync(subjects.EventsAll); err != nil {
 		t.Fatal(err)
 	}
-	alice.v.has(t, subjects.EventsAll)
+	alice.v.Has(t, subjects.EventsAll)
 
 	// Sessions start and end: alice's on each agent, one ended by its agent, one she
 	// terminates, and one the policy refuses bob.
@@ -350,15 +350,15 @@ func TestSecretsEventsFollowThePolicysAdminGroups(t *testing.T) {
 
 	sreEvents := secretsWatch(t, sre.Conn)
 	// A member of admins, and the broker's own admin user, in group admins only.
-	adminV := &violations{}
-	admin := &conn{Conn: w.ConnectUser("admin", w.AdminSeed, nats.ErrorHandler(adminV.handler)), name: "admin", v: adminV}
+	adminV := &brokertest.Violations{}
+	admin := &conn{Conn: w.ConnectUser("admin", w.AdminSeed, nats.ErrorHandler(adminV.Handler)), name: "admin", v: adminV}
 	var refused []*nats.Subscription
 	for _, c := range []*conn{ops, admin} {
 		sub, err := c.SubscribeSync(subjects.EventsAll)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.v.has(t, subjects.EventsAll)
+		c.v.Has(t, subjects.EventsAll)
 		refused = append(refused, sub)
 	}
 
@@ -368,11 +368,9 @@ func TestSecretsEventsFollowThePolicysAdminGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	sreEvents.wait(t, probe)
-	sre.v.mu.Lock()
-	if len(sre.v.errs) > 0 {
-		t.Errorf("the member of sre got errors: %v", sre.v.errs)
+	if errs := sre.v.Errs(); len(errs) > 0 {
+		t.Errorf("the member of sre got errors: %v", errs)
 	}
-	sre.v.mu.Unlock()
 	for i, sub := range refused {
 		if n, _, _ := sub.Pending(); n != 0 {
 			t.Errorf("%s, in admins but not in an admin group of the policy, received %d events", []string{"ops", "admin"}[i], n)

@@ -87,7 +87,7 @@ func TestShipperCannotTap(t *testing.T) {
 			if err := shipper.Publish(s, a.body); err != nil {
 				t.Fatal(err)
 			}
-			shipper.v.has(t, "Publish to \""+s+"\"")
+			shipper.v.Has(t, "Publish to \""+s+"\"")
 		}
 	}
 	for _, s := range []string{
@@ -99,13 +99,13 @@ func TestShipperCannotTap(t *testing.T) {
 		if err := shipper.Publish(s, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
-		shipper.v.has(t, "Publish to \""+s+"\"")
+		shipper.v.Has(t, "Publish to \""+s+"\"")
 	}
 	for _, s := range []string{"tether.s.>", "tether.live.>", subjects.EventsAll, subjects.UserInbox("bob") + ".>", "$KV.>", "$JS.>"} {
 		if _, err := shipper.Subscribe(s, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
-		shipper.v.has(t, "Subscription to \""+s+"\"")
+		shipper.v.Has(t, "Subscription to \""+s+"\"")
 	}
 
 	sc.intact(t)

@@ -28,7 +28,7 @@ type steerRequest struct {
 type steerPrincipal struct {
 	name     string
 	nc       *nats.Conn
-	v        *violations
+	v        *brokertest.Violations
 	requests []steerRequest
 	// own is where the principal may publish itself: an answer steered there is no more
 	// than what it can do anyway, but must not become more.
@@ -44,9 +44,9 @@ func steerEnrolling(t *testing.T, w *world, name string) (c *conn, enroll string
 	t.Helper()
 	act := w.Activation(name, map[string]string{"env": "test"}, 1)
 	seed, pub := brokertest.NewKey(t)
-	v := &violations{}
+	v := &brokertest.Violations{}
 	nc, err := nats.Connect(w.URL(), append(brokertest.KeyOptions(t, seed), nats.UserInfo(act.ID, act.Code),
-		nats.CustomInboxPrefix(subjects.EnrollInbox(pub)), nats.ErrorHandler(v.handler))...)
+		nats.CustomInboxPrefix(subjects.EnrollInbox(pub)), nats.ErrorHandler(v.Handler))...)
 	if err != nil {
 		t.Fatalf("enrollment connection: %v", err)
 	}
@@ -57,9 +57,9 @@ func steerEnrolling(t *testing.T, w *world, name string) (c *conn, enroll string
 // steerShipper connects as the out-of-process shipper name.
 func steerShipper(t *testing.T, w *world, name string, seed []byte) *conn {
 	t.Helper()
-	v := &violations{}
+	v := &brokertest.Violations{}
 	nc, err := nats.Connect(w.URL(), append(brokertest.KeyOptions(t, seed),
-		nats.CustomInboxPrefix(subjects.ShipperInbox(name)), nats.ErrorHandler(v.handler))...)
+		nats.CustomInboxPrefix(subjects.ShipperInbox(name)), nats.ErrorHandler(v.Handler))...)
 	if err != nil {
 		t.Fatalf("shipper connection: %v", err)
 	}
@@ -168,10 +168,8 @@ func TestSteerReplies(t *testing.T) {
 			if n, _, _ := home.Pending(); n != len(p.requests) {
 				t.Errorf("the %s's own inbox got %d answers, want %d", p.name, n, len(p.requests))
 			}
-			p.v.mu.Lock()
-			defer p.v.mu.Unlock()
-			if len(p.v.errs) > 0 {
-				t.Errorf("the server refused the %s's requests: %v", p.name, p.v.errs)
+			if errs := p.v.Errs(); len(errs) > 0 {
+				t.Errorf("the server refused the %s's requests: %v", p.name, errs)
 			}
 		})
 	}
@@ -185,13 +183,13 @@ func TestSteerReplies(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(internal.Close)
-		iv := &violations{}
-		internal.SetErrorHandler(iv.handler)
+		iv := &brokertest.Violations{}
+		internal.SetErrorHandler(iv.Handler)
 		eventsInfo := accounts.ShipperAPIPrefix + ".STREAM.INFO." + jsdef.StreamEvents
 		who := []struct {
 			name             string
 			nc               *nats.Conn
-			v                *violations
+			v                *brokertest.Violations
 			subject, crossed string
 		}{
 			{"user", mallory.Conn, mallory.v, subjects.API("mallory", api.VerbListUsers), ""},
@@ -214,7 +212,7 @@ func TestSteerReplies(t *testing.T) {
 				if err := c.nc.PublishMsg(&nats.Msg{Subject: c.subject, Reply: reply, Data: []byte("{}")}); err != nil {
 					t.Fatal(err)
 				}
-				c.v.has(t, "Publish with Reply of \""+reply+"\"")
+				c.v.Has(t, "Publish with Reply of \""+reply+"\"")
 			}
 		}
 		sc.intact(t)

@@ -235,7 +235,7 @@ func TestVerbsAgentsActOnThemselvesOnly(t *testing.T) {
 		if err == nil {
 			t.Errorf("x's %s on y's subject was answered", verb)
 		}
-		x.v.has(t, subjects.AgentAPI(y.id, verb))
+		x.v.Has(t, subjects.AgentAPI(y.id, verb))
 	}
 	// A heartbeat naming y's session.
 	if err := api.Call(t.Context(), x.Conn, subjects.AgentAPI(x.id, api.VerbHeartbeat),

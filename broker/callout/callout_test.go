@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/callout"
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/accounts"
@@ -169,32 +169,6 @@ type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// violations collects the permission errors the server sends a connection.
-type violations struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.errs = append(v.errs, err.Error())
-}
-
-func (v *violations) has(t *testing.T, substr string) {
-	t.Helper()
-	polltest.Until(t, 5*time.Second, "permissions violation for "+substr, func() bool {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		for _, e := range v.errs {
-			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, substr) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
 // caller is what the service account's responder saw of a request.
 type caller struct {
 	Acc  string `json:"acc"`  // Nats-Request-Info "acc": the account's public key
@@ -253,8 +227,8 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var va violations
-	alice := d.connect(t, withKey(aliceKey), nats.ErrorHandler(va.handler), nats.CustomInboxPrefix(subjects.UserInbox("alice")))
+	var va brokertest.Violations
+	alice := d.connect(t, withKey(aliceKey), nats.ErrorHandler(va.Handler), nats.CustomInboxPrefix(subjects.UserInbox("alice")))
 	agent := d.connect(t, withKey(agentKey), nats.CustomInboxPrefix(subjects.AgentInbox("web-1")))
 
 	t.Run("each principal lands in its own account", func(t *testing.T) {
@@ -310,11 +284,11 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 		if _, err := alice.Request("$JS.API.INFO", nil, 500*time.Millisecond); err == nil {
 			t.Fatal("user reached the JetStream API")
 		}
-		va.has(t, `Publish to "$JS.API.INFO"`)
+		va.Has(t, `Publish to "$JS.API.INFO"`)
 		if err := alice.Publish("tether.api.bob.WhoAmI", nil); err != nil {
 			t.Fatal(err)
 		}
-		va.has(t, `Publish to "tether.api.bob.WhoAmI"`)
+		va.Has(t, `Publish to "tether.api.bob.WhoAmI"`)
 	})
 
 	t.Run("the service account reaches the agent and the user through their exports", func(t *testing.T) {

@@ -2,7 +2,6 @@ package callout
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/accounts"
@@ -206,7 +204,7 @@ func (r *Responder) place(ctx context.Context, req *jwt.AuthorizationRequestClai
 	if opts.Nkey == "" {
 		return "", refuse("no nkey presented")
 	}
-	if !verify(opts.Nkey, opts.SignedNonce, []byte(req.ClientInformation.Nonce)) {
+	if !principals.VerifyNonce(opts.Nkey, opts.SignedNonce, []byte(req.ClientInformation.Nonce)) {
 		return "", refuse("bad nkey signature")
 	}
 	id, ok := r.resolver.Resolve(opts.Nkey)
@@ -262,23 +260,4 @@ func (r *Responder) controlPlane(userPub string) (string, error) {
 	uc.Name = "control-plane"
 	uc.IssuerAccount = svcPub
 	return uc.Encode(svc)
-}
-
-// verify checks sig, the client's signature of the server's nonce with the key pub,
-// exactly as the embedded broker's authenticator (natsembed) does.
-func verify(pub, sig string, nonce []byte) bool {
-	if len(nonce) == 0 || sig == "" {
-		return false
-	}
-	kp, err := nkeys.FromPublicKey(pub)
-	if err != nil {
-		return false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		if raw, err = base64.StdEncoding.DecodeString(sig); err != nil {
-			return false
-		}
-	}
-	return kp.Verify(nonce, raw) == nil
 }

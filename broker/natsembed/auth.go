@@ -1,7 +1,6 @@
 package natsembed
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/broker/logsample"
 	"github.com/tetherhq/tether/broker/principals"
@@ -75,7 +73,7 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 		return "", fmt.Errorf("no nkey presented")
 	}
 	who = opts.Nkey
-	if !verify(opts.Nkey, opts.Sig, c.GetNonce()) {
+	if !principals.VerifyNonce(opts.Nkey, opts.Sig, c.GetNonce()) {
 		return who, fmt.Errorf("bad nkey signature")
 	}
 	id, ok := a.resolver.Resolve(opts.Nkey)
@@ -125,23 +123,6 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 		a.log.Info("enrollment connection", "activation_id", id.Name, "nkey", opts.Nkey, "remote", addr(c))
 	}
 	return who, nil
-}
-
-func verify(pub, sig string, nonce []byte) bool {
-	if len(nonce) == 0 || sig == "" {
-		return false
-	}
-	kp, err := nkeys.FromPublicKey(pub)
-	if err != nil {
-		return false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		if raw, err = base64.StdEncoding.DecodeString(sig); err != nil {
-			return false
-		}
-	}
-	return kp.Verify(nonce, raw) == nil
 }
 
 func convert(p accounts.Permissions) *server.Permissions {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,35 +24,9 @@ import (
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
-// violations collects the permission errors the server sends a connection.
-type violations struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.errs = append(v.errs, err.Error())
-}
-
-func (v *violations) has(t *testing.T, substr string) {
+func connectWith(t *testing.T, s *brokertest.Server, name string, seed []byte, v *brokertest.Violations, inbox string) *nats.Conn {
 	t.Helper()
-	brokertest.WaitFor(t, 5*time.Second, "permissions violation for "+substr, func() bool {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		for _, e := range v.errs {
-			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, substr) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-func connectWith(t *testing.T, s *brokertest.Server, name string, seed []byte, v *violations, inbox string) *nats.Conn {
-	t.Helper()
-	return s.ConnectUser(name, seed, nats.ErrorHandler(v.handler), nats.CustomInboxPrefix(inbox))
+	return s.ConnectUser(name, seed, nats.ErrorHandler(v.Handler), nats.CustomInboxPrefix(inbox))
 }
 
 // enrollRaw enrolls an agent by hand, as the agent would, and returns its seed and id.
@@ -112,7 +85,7 @@ func TestUserConfinement(t *testing.T) {
 	s := brokertest.NewServer(t)
 	aliceSeed := s.AddUser("alice", nil, nil)
 	bobSeed := s.AddUser("bob", nil, nil)
-	var va violations
+	var va brokertest.Violations
 	alice := connectWith(t, s, "alice", aliceSeed, &va, subjects.UserInbox("alice"))
 	bob := s.ConnectUser("bob", bobSeed)
 
@@ -134,7 +107,7 @@ func TestUserConfinement(t *testing.T) {
 		if _, err := alice.Subscribe(subj, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
-		va.has(t, "Subscription to \""+subj+"\"")
+		va.Has(t, "Subscription to \""+subj+"\"")
 	}
 	for _, subj := range []string{
 		bobSession.In,                          // typing into bob's session
@@ -157,7 +130,7 @@ func TestUserConfinement(t *testing.T) {
 		if err := alice.Publish(subj, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
-		va.has(t, "Publish to \""+subj+"\"")
+		va.Has(t, "Publish to \""+subj+"\"")
 	}
 	alice.Flush()
 	// The JetStream API answers a user nothing at all.
@@ -178,7 +151,7 @@ func TestUserConfinement(t *testing.T) {
 		t.Fatalf("whoami = %q", who.Principal.Name)
 	}
 	// A user who connects with someone else's inbox prefix cannot receive replies.
-	var vb violations
+	var vb brokertest.Violations
 	conn := connectWith(t, s, "alice", aliceSeed, &vb, subjects.UserInbox("bob"))
 	if err := s.CallTimeout(time.Second, conn, "alice", api.VerbWhoAmI, nil, nil); err == nil {
 		t.Fatal("request with a foreign inbox got a reply")
@@ -189,20 +162,20 @@ func TestAgentConfinement(t *testing.T) {
 	s := brokertest.NewServer(t)
 	xSeed, x := enrollRaw(t, s, "node-x")
 	_, y := enrollRaw(t, s, "node-y")
-	var vx violations
+	var vx brokertest.Violations
 	agentX := connectWith(t, s, "agent", xSeed, &vx, subjects.AgentInbox(x))
 	ySession := subjects.ForSession(y, "alice", "alice-01")
 	for _, subj := range []string{subjects.AgentControl(y), ySession.In, ySession.Out, subjects.AgentInbox(y) + ".>", "tether.api.>", "$JS.API.>"} {
 		if _, err := agentX.Subscribe(subj, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
-		vx.has(t, "Subscription to \""+subj+"\"")
+		vx.Has(t, "Subscription to \""+subj+"\"")
 	}
 	for _, subj := range []string{ySession.Out, ySession.Ctl, ySession.Rin, subjects.AgentAPI(y, "SessionEnded"), subjects.API("alice", "WhoAmI"), "$JS.API.STREAM.INFO.TETHER_TRANSCRIPTS"} {
 		if err := agentX.Publish(subj, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
-		vx.has(t, "Publish to \""+subj+"\"")
+		vx.Has(t, "Publish to \""+subj+"\"")
 	}
 	// Its own control subject and session subjects are allowed.
 	xSession := subjects.ForSession(x, "alice", "alice-02")
@@ -218,13 +191,11 @@ func TestAgentConfinement(t *testing.T) {
 	if err := agentX.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	vx.mu.Lock()
-	for _, e := range vx.errs {
+	for _, e := range vx.Errs() {
 		if strings.Contains(e, x+".") && !strings.Contains(e, y) {
 			t.Errorf("agent denied its own subject: %s", e)
 		}
 	}
-	vx.mu.Unlock()
 	// The activation was single-use: a second enrollment with it is refused at connect.
 	acts := []api.Activation{}
 	var list api.ListActivationsResponse
@@ -339,9 +310,9 @@ func TestShipperConfinement(t *testing.T) {
 		o.Shippers = map[string]string{"ship1": pub}
 		o.Recordings.NoShip = true // the test takes the shared consumer's deliveries itself
 	})
-	var v violations
+	var v brokertest.Violations
 	nc, err := nats.Connect(s.URL(), append(brokertest.KeyOptions(t, seed),
-		nats.ErrorHandler(v.handler), nats.CustomInboxPrefix(subjects.ShipperInbox("ship1")))...)
+		nats.ErrorHandler(v.Handler), nats.CustomInboxPrefix(subjects.ShipperInbox("ship1")))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +321,7 @@ func TestShipperConfinement(t *testing.T) {
 		if _, err := nc.Subscribe(subj, func(*nats.Msg) {}); err != nil {
 			t.Fatal(err)
 		}
-		v.has(t, "Subscription to \""+subj+"\"")
+		v.Has(t, "Subscription to \""+subj+"\"")
 	}
 	for _, subj := range []string{
 		subjects.API("admin", "WhoAmI"),
@@ -370,7 +341,7 @@ func TestShipperConfinement(t *testing.T) {
 		if err := nc.Publish(subj, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
-		v.has(t, "Publish to \""+subj+"\"")
+		v.Has(t, "Publish to \""+subj+"\"")
 	}
 	// The JetStream API under its own name is not the broker's, and under the prefix the
 	// shipper's account imports it, only the shipper's few subjects are there.
@@ -397,11 +368,11 @@ func TestShipperConfinement(t *testing.T) {
 		if _, err := raw.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
 			t.Fatalf("the shipper made a consumer on %s", stream)
 		}
-		v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE."+stream+".")
+		v.Has(t, "Publish to \"$JS.API.CONSUMER.CREATE."+stream+".")
 		if _, err := js.CreateConsumer(refused(), stream, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy}); err == nil {
 			t.Fatalf("the shipper made a consumer on %s through its imports", stream)
 		}
-		v.has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE."+stream+".")
+		v.Has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE."+stream+".")
 	}
 	// The shared consumer can neither be changed, not even into a push consumer through
 	// the older API, nor deleted.
@@ -421,8 +392,8 @@ func TestShipperConfinement(t *testing.T) {
 			t.Fatal("the shipper changed the shared consumer")
 		}
 	}
-	v.has(t, "Publish to \"$JS.API.CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
-	v.has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
+	v.Has(t, "Publish to \"$JS.API.CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
+	v.Has(t, "Publish to \""+accounts.ShipperAPIPrefix+".CONSUMER.CREATE.TETHER_EVENTS.tether-shipper")
 	push := before
 	push.DeliverSubject = "elsewhere"
 	req, _ := json.Marshal(struct {

@@ -38,7 +38,7 @@ func TestShippingMetrics(t *testing.T) {
 	})
 	for _, want := range []string{"tether_ship_output_bytes_total 8\n", "tether_ship_attempts_failed_total ", "go_goroutines"} {
 		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %q", want)
+			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
 }

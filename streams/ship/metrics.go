@@ -61,9 +61,10 @@ func (m *Metrics) shippedOne(bytes int64, at time.Time) {
 	if m == nil {
 		return
 	}
-	m.shipped.Inc()
+	// The count last: a scrape that sees the session shipped sees its bytes too.
 	m.bytes.Add(float64(bytes))
 	m.lastSuccess.Set(float64(at.Unix()))
+	m.shipped.Inc()
 }
 
 func (m *Metrics) failedOne() {
