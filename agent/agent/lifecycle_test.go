@@ -11,13 +11,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tetherhq/tether/agent/agent"
+	"github.com/tetherhq/tether/agent/shell/shelltest"
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	removeHome, err := shelltest.IsolateHome()
+	if err != nil {
+		panic(err)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { removeHome() }))
 }
 
 func TestTerminate(t *testing.T) {

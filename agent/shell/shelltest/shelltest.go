@@ -34,3 +34,20 @@ func RunAsUser(t testing.TB) *user.User {
 	}
 	return u
 }
+
+// IsolateHome points HOME at a new, empty directory for the rest of the test binary and
+// returns a function removing it. Shells that tests start as their own user then read no rc
+// file of whoever runs the tests: a login shell sourcing a slow ~/.bashrc (a version
+// manager waiting 60 s on a lock) would otherwise decide whether the tests pass. Call it
+// from TestMain before m.Run.
+func IsolateHome() (remove func(), err error) {
+	dir, err := os.MkdirTemp("", "tether-test-home-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Setenv("HOME", dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return func() { os.RemoveAll(dir) }, nil
+}
