@@ -125,8 +125,8 @@ func (d *dispatcher) start(userNC, agentNC *nats.Conn) error {
 		{agentNC, subjects.AgentAPIAll, accounts.KindAgent},
 		{agentNC, subjects.EnrollAll, accounts.KindEnrollment},
 	} {
-		kind := sub.kind
-		s, err := sub.nc.QueueSubscribe(sub.subject, queueGroup, func(m *nats.Msg) { d.receive(kind, m) })
+		kind, nc := sub.kind, sub.nc
+		s, err := nc.QueueSubscribe(sub.subject, queueGroup, func(m *nats.Msg) { d.receive(nc, kind, m) })
 		if err != nil {
 			d.stop()
 			return fmt.Errorf("subscribe %s: %w", sub.subject, err)
@@ -147,32 +147,33 @@ func (d *dispatcher) stop() {
 	d.subs = nil
 }
 
-// receive runs on the subscription's goroutine: it must not block.
-func (d *dispatcher) receive(kind accounts.Kind, m *nats.Msg) {
+// receive runs on the subscription's goroutine: it must not block. The answer leaves on
+// the connection the request came in on.
+func (d *dispatcher) receive(nc *nats.Conn, kind accounts.Kind, m *nats.Msg) {
 	s := d.s
 	c, reply, err := d.identify(kind, m)
 	if err != nil {
 		s.refusal(kind, m.Subject, err)
 		if reply != "" {
-			s.replyErr(reply, err)
+			s.replyErr(nc, reply, err)
 		}
 		return
 	}
 	_, verb, _ := subjectVerb(kind, m.Subject)
 	ep, ok := d.routes[routeKey{kind, verb}]
 	if !ok {
-		s.replyErr(reply, &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("no such verb %.64q", verb)})
+		s.replyErr(nc, reply, &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("no such verb %.64q", verb)})
 		return
 	}
 	if len(m.Data) > ep.limit {
-		s.replyErr(reply, &api.Error{Code: api.CodeBadRequest,
+		s.replyErr(nc, reply, &api.Error{Code: api.CodeBadRequest,
 			Message: fmt.Sprintf("%s request is %d bytes; the limit is %d", verb, len(m.Data), ep.limit)})
 		return
 	}
 	p := d.pools[kind]
 	if err := p.acquire(c.key); err != nil {
 		s.refusal(kind, c.key, fmt.Errorf("%s busy (%s): %w", verb, p.name, err))
-		s.replyErr(reply, err)
+		s.replyErr(nc, reply, err)
 		return
 	}
 	start := s.now()
@@ -187,7 +188,7 @@ func (d *dispatcher) receive(kind accounts.Kind, m *nats.Msg) {
 		ctx = context.WithValue(ctx, afterReplyKey{}, &after)
 		defer func() {
 			if len(after.fns) > 0 {
-				_ = s.nc.FlushTimeout(time.Second) // the answer is with the server first
+				_ = nc.FlushTimeout(time.Second) // the answer is with the server first
 				after.run()
 			}
 		}()
@@ -201,11 +202,11 @@ func (d *dispatcher) receive(kind accounts.Kind, m *nats.Msg) {
 			} else {
 				log.Debug("request refused", "code", ae.Code, "err", ae.Message)
 			}
-			s.replyErr(reply, ae)
+			s.replyErr(nc, reply, ae)
 			return
 		}
 		log.Debug("request served")
-		s.reply(reply, resp)
+		s.reply(nc, reply, resp)
 	}()
 }
 
@@ -309,20 +310,20 @@ func subjectVerb(kind accounts.Kind, subject string) (name, verb string, ok bool
 const maxErrorText = 1024
 
 // reply answers a request with resp as JSON.
-func (s *Service) reply(subject string, resp any) {
+func (s *Service) reply(nc *nats.Conn, subject string, resp any) {
 	b, err := json.Marshal(resp)
 	if err != nil {
-		s.replyErr(subject, &api.Error{Code: api.CodeInternal, Message: "encode response: " + err.Error()})
+		s.replyErr(nc, subject, &api.Error{Code: api.CodeInternal, Message: "encode response: " + err.Error()})
 		return
 	}
-	if err := s.nc.Publish(subject, b); err != nil {
+	if err := nc.Publish(subject, b); err != nil {
 		s.log.Warn("respond", "err", err)
 	}
 }
 
 // replyErr answers a request with an API error, as micro would: the code and message in
 // headers, the error as JSON in the body.
-func (s *Service) replyErr(subject string, err error) {
+func (s *Service) replyErr(nc *nats.Conn, subject string, err error) {
 	var e *api.Error
 	if !errors.As(err, &e) {
 		e = &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
@@ -334,7 +335,7 @@ func (s *Service) replyErr(subject string, err error) {
 		e = &c
 	}
 	b, _ := json.Marshal(e)
-	if err := s.nc.PublishMsg(&nats.Msg{Subject: subject, Data: b, Header: nats.Header{
+	if err := nc.PublishMsg(&nats.Msg{Subject: subject, Data: b, Header: nats.Header{
 		micro.ErrorHeader:     []string{strings.ReplaceAll(e.Message, "\n", " ")},
 		micro.ErrorCodeHeader: []string{e.Code},
 	}}); err != nil {
