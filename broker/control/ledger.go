@@ -37,6 +37,7 @@ type sessionBytes struct {
 	target string
 	bytes  int64
 	last   time.Time // when the stream stored its last frame
+	seq    uint64    // and at which sequence
 }
 
 func newLedger(budget int64) *ledger {
@@ -89,27 +90,11 @@ func (s *Service) tally(m jetstream.Msg) {
 	if err != nil || size < 0 {
 		return
 	}
-	at := time.Now()
+	at, seq := time.Now(), uint64(0)
 	if md, err := m.Metadata(); err == nil {
-		at = md.Timestamp
+		at, seq = md.Timestamp, md.Sequence.Stream
 	}
-	l := s.ledger
-	l.mu.Lock()
-	sb, ok := l.bySession[sid]
-	if !ok {
-		sb = &sessionBytes{target: target}
-		l.bySession[sid] = sb
-	}
-	sb.bytes += size
-	sb.last = at
-	l.byTarget[target] += size
-	held := l.byTarget[target]
-	newlyOver := l.budget > 0 && held > l.budget && !l.over[target]
-	if newlyOver {
-		l.over[target] = true
-	}
-	l.mu.Unlock()
-	if newlyOver {
+	if held, newlyOver := s.ledger.count(target, sid, size, at, seq); newlyOver {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -118,8 +103,29 @@ func (s *Service) tally(m jetstream.Msg) {
 	}
 }
 
+// count adds a frame of size bytes, stored at seq, to session sid of target. newlyOver
+// reports that it took target past its budget.
+func (l *ledger) count(target, sid string, size int64, at time.Time, seq uint64) (held int64, newlyOver bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sb, ok := l.bySession[sid]
+	if !ok {
+		sb = &sessionBytes{target: target}
+		l.bySession[sid] = sb
+	}
+	sb.bytes += size
+	sb.last, sb.seq = at, max(sb.seq, seq)
+	l.byTarget[target] += size
+	held = l.byTarget[target]
+	newlyOver = l.budget > 0 && held > l.budget && !l.over[target]
+	if newlyOver {
+		l.over[target] = true
+	}
+	return held, newlyOver
+}
+
 // drop forgets the frames of sessions that left the stream (purged after their retention,
-// or aged out by the stream's MaxAge).
+// aged out by the stream's MaxAge, or discarded to keep it under its MaxBytes).
 func (l *ledger) drop(sids ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -149,6 +155,21 @@ func (l *ledger) aged(now time.Time) []string {
 	var out []string
 	for sid, sb := range l.bySession {
 		if now.Sub(sb.last) > l.maxAge {
+			out = append(out, sid)
+		}
+	}
+	return out
+}
+
+// discarded lists the sessions whose every frame is below first, the stream's first
+// sequence: the stream discarded them to stay under its MaxBytes. A session only partly
+// discarded still counts in full until its last frame goes.
+func (l *ledger) discarded(first uint64) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for sid, sb := range l.bySession {
+		if sb.seq < first {
 			out = append(out, sid)
 		}
 	}
@@ -193,7 +214,7 @@ func (s *Service) overBudget(target string, held int64) {
 
 // purgeExpired removes from the transcript stream the frames of ended sessions whose
 // retention (the preference transcriptRetentionDays) has passed, and forgets in the
-// ledger the sessions the stream aged out.
+// ledger the sessions the stream aged out or discarded.
 func (s *Service) purgeExpired(ctx context.Context) {
 	now := s.now()
 	s.ledger.drop(s.ledger.aged(now)...)
@@ -206,6 +227,11 @@ func (s *Service) purgeExpired(ctx context.Context) {
 	if err != nil {
 		s.log.Warn("retention: transcript stream", "err", err)
 		return
+	}
+	if info, err := st.Info(ctx); err == nil {
+		s.ledger.drop(s.ledger.discarded(info.State.FirstSeq)...)
+	} else {
+		s.log.Warn("retention: transcript stream", "err", err)
 	}
 	for _, se := range sessions {
 		r := se.Recording
