@@ -62,8 +62,15 @@ func startTether(ctx context.Context, bin, dir string, cl *cleanups) (*tether, e
 	if err := config.Write(t.cfgPath, cfg); err != nil {
 		return nil, err
 	}
+	// The throughput runs send gigabytes through one instance, past the default share of
+	// the transcript stream an instance may hold (an eighth): let it have the whole stream,
+	// whose oldest frames make way as usual.
+	brokerCfg := filepath.Join(dir, "broker.json")
+	if err := os.WriteFile(brokerCfg, []byte(`{"transcripts": {"agent_budget": 10737418240}}`), 0o600); err != nil {
+		return nil, err
+	}
 	t.broker, err = startProc("tether-broker", filepath.Join(dir, "broker.log"),
-		filepath.Join(bin, "tether-broker"), "run", "--listen", listen,
+		filepath.Join(bin, "tether-broker"), "run", "--config", brokerCfg, "--listen", listen,
 		"--state-dir", filepath.Join(dir, "broker"), "--admin", benchUser+"="+pub, "--log-level", "warn")
 	if err != nil {
 		return nil, err
