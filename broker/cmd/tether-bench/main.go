@@ -141,6 +141,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.note("tether: one broker and one agent on 127.0.0.1, sessions as the agent's user with HOME an empty directory (no rc files), the instance allowed the whole transcript stream")
 	size := int64(o.sizeMiB) << 20
 	file := filepath.Join(dir, "data.bin")
 	logf("writing %d MiB of random data to %s", o.sizeMiB, file)

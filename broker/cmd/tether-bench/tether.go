@@ -108,7 +108,13 @@ func startTether(ctx context.Context, bin, dir string, cl *cleanups) (*tether, e
 	}, &act); err != nil {
 		return nil, fmt.Errorf("create activation: %w", err)
 	}
-	t.agent, err = startProc("tether-agent", filepath.Join(dir, "agent.log"),
+	// Sessions run as the agent's user with its HOME: an empty one keeps the login shell
+	// from sourcing rc files (pyenv init, say), as SHLVL=1 does for ssh's remote bash.
+	home := filepath.Join(dir, "agent-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	t.agent, err = startProcEnv("tether-agent", filepath.Join(dir, "agent.log"), []string{"HOME=" + home},
 		filepath.Join(bin, "tether-agent"), "--broker", cfg.BrokerURL,
 		"--state-dir", filepath.Join(dir, "agent"), "--activation-id", act.ID,
 		"--activation-code", act.Code, "--log-level", "warn")

@@ -88,6 +88,11 @@ type proc struct {
 }
 
 func startProc(name, logPath string, argv ...string) (*proc, error) {
+	return startProcEnv(name, logPath, nil, argv...)
+}
+
+// startProcEnv is startProc with env added to the harness's environment.
+func startProcEnv(name, logPath string, env []string, argv ...string) (*proc, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -95,6 +100,9 @@ func startProc(name, logPath string, argv ...string) (*proc, error) {
 	defer log.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = daemonAttr() // own process group: Ctrl-C reaches only the harness
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
