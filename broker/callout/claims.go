@@ -144,11 +144,7 @@ func ServiceClaims(k *Keys, principals []accounts.Account) (*jwt.AccountClaims, 
 		ac.Exports.Add(ex)
 	}
 	for _, p := range principals {
-		kp, err := k.Account(p.Name)
-		if err != nil {
-			return nil, err
-		}
-		pub, err := kp.PublicKey()
+		kp, pub, err := k.accountPair(p.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -171,11 +167,7 @@ func AccountClaims(k *Keys, a accounts.Account) (*jwt.AccountClaims, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := k.Account(accounts.Service)
-	if err != nil {
-		return nil, err
-	}
-	svcPub, err := svc.PublicKey()
+	svc, svcPub, err := k.accountPair(accounts.Service)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +183,7 @@ func AccountClaims(k *Keys, a accounts.Account) (*jwt.AccountClaims, error) {
 		ac.Imports.Add(im)
 	}
 	if a.Gate != nil {
-		gate, err := k.Account(a.Gate.Name)
-		if err != nil {
-			return nil, err
-		}
-		gatePub, err := gate.PublicKey()
+		gate, gatePub, err := k.accountPair(a.Gate.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -227,11 +215,7 @@ func GateClaims(k *Keys, a accounts.Account, sessions ...[]accounts.Mapping) (*j
 	if err != nil {
 		return nil, err
 	}
-	svc, err := k.Account(accounts.Service)
-	if err != nil {
-		return nil, err
-	}
-	svcPub, err := svc.PublicKey()
+	svc, svcPub, err := k.accountPair(accounts.Service)
 	if err != nil {
 		return nil, err
 	}

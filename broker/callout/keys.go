@@ -80,11 +80,21 @@ func (k *Keys) Account(name string) (nkeys.KeyPair, error) {
 // AccountPub is the public key of the account named name: in operator mode, the
 // account's name as the server knows it.
 func (k *Keys) AccountPub(name string) (string, error) {
+	_, pub, err := k.accountPair(name)
+	return pub, err
+}
+
+// accountPair is the key of the account named name and its public key.
+func (k *Keys) accountPair(name string) (nkeys.KeyPair, string, error) {
 	kp, err := k.Account(name)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return kp.PublicKey()
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, "", err
+	}
+	return kp, pub, nil
 }
 
 // ServicePub is the service account's public key.

@@ -217,19 +217,11 @@ func (r *Responder) place(ctx context.Context, req *jwt.AuthorizationRequestClai
 		}
 		id = principals.Identity{Kind: principals.KindEnrollment, Name: opts.Username}
 	}
-	var g accounts.Grant
-	switch id.Kind {
-	case principals.KindControlPlane:
+	if id.Kind == principals.KindControlPlane {
 		return r.controlPlane(req.UserNkey)
-	case principals.KindUser:
-		g = accounts.User(id.Name, id.Admin)
-	case principals.KindAgent:
-		g = accounts.Agent(id.Name)
-	case principals.KindShipper:
-		g = accounts.Shipper(id.Name)
-	case principals.KindEnrollment:
-		g = accounts.Enrollment(id.Name, opts.Nkey)
-	default:
+	}
+	g, ok := id.Grant(opts.Nkey)
+	if !ok {
 		return "", refuse("key of unknown kind %q", id.Kind)
 	}
 	if err := r.accounts.Ensure(ctx, g.Account); err != nil {

@@ -86,20 +86,12 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 		}
 		id = principals.Identity{Kind: principals.KindEnrollment, Name: opts.Username}
 	}
-	var g accounts.Grant
-	switch id.Kind {
-	case principals.KindControlPlane:
+	if id.Kind == principals.KindControlPlane {
 		c.RegisterUser(&server.User{Username: "control-plane", Account: svc}) // every permission
 		return "control-plane", nil
-	case principals.KindUser:
-		g = accounts.User(id.Name, id.Admin)
-	case principals.KindAgent:
-		g = accounts.Agent(id.Name)
-	case principals.KindShipper:
-		g = accounts.Shipper(id.Name)
-	case principals.KindEnrollment:
-		g = accounts.Enrollment(id.Name, opts.Nkey)
-	default:
+	}
+	g, ok := id.Grant(opts.Nkey)
+	if !ok {
 		return who, fmt.Errorf("key of unknown kind %q", id.Kind)
 	}
 	who = string(g.Account.Kind) + ":" + id.Name

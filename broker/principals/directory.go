@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/accounts"
 )
 
 // Kinds of principal.
@@ -35,6 +36,24 @@ type Identity struct {
 	Kind  string
 	Name  string // user name or instance id
 	Admin bool
+}
+
+// Grant is the account id connects into and what it may do there; nkey is the key it
+// connected with (an enrolling agent's account is its key's). The control plane has no
+// grant (it connects into the service account with every permission), nor has a kind
+// this package does not know: ok is false for both.
+func (id Identity) Grant(nkey string) (g accounts.Grant, ok bool) {
+	switch id.Kind {
+	case KindUser:
+		return accounts.User(id.Name, id.Admin), true
+	case KindAgent:
+		return accounts.Agent(id.Name), true
+	case KindShipper:
+		return accounts.Shipper(id.Name), true
+	case KindEnrollment:
+		return accounts.Enrollment(id.Name, nkey), true
+	}
+	return accounts.Grant{}, false
 }
 
 // Directory is safe for concurrent use. The control plane writes it; the server's auth
