@@ -58,7 +58,11 @@ func (s *Server) Restart(opts ...Option) *Server {
 	return start(s.T, o, s.AdminSeed, s.ClientOptions)
 }
 
-// options are the test defaults (fast heartbeats) with opts applied.
+// options are the test defaults with opts applied: fast heartbeats, but an agent is lost
+// only after 3 s without one (or three intervals, if opts slow them). Three missed
+// heartbeats (600 ms), production's ratio, is a stall a race-detector run on two busy
+// cores reaches while an agent sends megabytes: its sessions would end as agent_lost
+// under a test that never meant it.
 func options(t testing.TB, stateDir string, opts []Option) node.Options {
 	o := node.Options{
 		StateDir: stateDir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
@@ -66,6 +70,9 @@ func options(t testing.TB, stateDir string, opts []Option) node.Options {
 	}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.AgentLostAfter == 0 {
+		o.AgentLostAfter = max(3*time.Second, 3*o.HeartbeatInterval)
 	}
 	return o
 }

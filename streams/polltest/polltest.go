@@ -4,6 +4,7 @@
 package polltest
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -44,6 +45,25 @@ func Until(t testing.TB, d time.Duration, what string, cond func() bool) {
 		return errNotYet
 	}) != nil {
 		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// Returns fails t unless wait returns within d, with every goroutine's stack so that what
+// it waits on is named. Use it where a test would otherwise hang until go test's timeout
+// kills the whole package (a cleanup waiting for a component to stop, say). A wait still
+// blocked is left running.
+func Returns(t testing.TB, d time.Duration, what string, wait func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); wait() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		buf := make([]byte, 4<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("%s did not return within %v; goroutines:\n%s", what, d, buf)
 	}
 }
 

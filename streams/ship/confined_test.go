@@ -21,6 +21,7 @@ import (
 	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/store"
 	"github.com/tetherhq/tether/streams/subjects"
@@ -114,7 +115,7 @@ func TestConfinedShipperStreamsShipsAndArchives(t *testing.T) {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = sh.Run(ctx) }()
 	go func() { defer wg.Done(); _ = st.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping the shippers", wg.Wait) })
 
 	var start api.StartSessionResponse
 	if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{
@@ -127,7 +128,7 @@ func TestConfinedShipperStreamsShipsAndArchives(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		_, err := session.Run(context.Background(), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+		_, err := session.Run(sessionCtx(t), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
 		done <- err
 	}()
 	// The streamer holds its lease on the session while it runs.

@@ -14,6 +14,7 @@ import (
 	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/miniotest"
 	"github.com/tetherhq/tether/streams/ship/store"
@@ -45,7 +46,7 @@ func TestShipsToS3ThroughAnOutage(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = sh.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping the shippers", wg.Wait) })
 
 	status := func() api.ShipStatusResponse {
 		t.Helper()

@@ -25,6 +25,7 @@ import (
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/cast/casttest"
@@ -42,12 +43,20 @@ func startAgent(t *testing.T, s *brokertest.Server, name string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping agent "+name, func() { <-done }) })
 	brokertest.WaitFor(t, 10*time.Second, name+" online", func() bool {
 		var r api.DescribeInstancesResponse
 		return s.Call(s.Admin, "admin", api.VerbDescribeInstances, api.DescribeInstancesRequest{InstanceIDs: []string{name}}, &r) == nil &&
 			len(r.Instances) == 1 && r.Instances[0].PingStatus == api.PingOnline
 	})
+}
+
+// sessionCtx bounds a session the test attaches to: one that never ends fails the test
+// instead of hanging the package until go test's timeout.
+func sessionCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // run runs argv on target as the admin and returns what the client saw on stdout.
@@ -58,7 +67,7 @@ func run(t *testing.T, s *brokertest.Server, target string, argv ...string) (str
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	code, err := session.Run(context.Background(), s.Admin, start, session.Options{Stdout: &out, Stderr: io.Discard, NoStdin: true})
+	code, err := session.Run(sessionCtx(t), s.Admin, start, session.Options{Stdout: &out, Stderr: io.Discard, NoStdin: true})
 	if err != nil || code != 0 {
 		t.Fatalf("session %v: code %d, err %v", argv, code, err)
 	}
@@ -216,7 +225,7 @@ func TestShippersShareWork(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = sh.Run(ctx) }()
 	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping the shippers", wg.Wait) })
 	var ids []string
 	for i := range 12 {
 		id, _ := run(t, s, "web-1", "echo", strings.Repeat("x", i))

@@ -18,6 +18,7 @@ import (
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/miniotest"
 	"github.com/tetherhq/tether/streams/ship/store"
@@ -62,7 +63,7 @@ func TestStreamsPartsWhileRunning(t *testing.T) {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = sh.Run(ctx) }()
 	go func() { defer wg.Done(); _ = st.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping the shippers", wg.Wait) })
 	// The streamer must be consuming before the session starts (it takes new sessions).
 	brokertest.WaitFor(t, 10*time.Second, "the streamer's consumer", func() bool {
 		_, err := js.Consumer(t.Context(), "TETHER_EVENTS", ship.StreamerConsumer)
@@ -80,7 +81,7 @@ func TestStreamsPartsWhileRunning(t *testing.T) {
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		_, err := session.Run(context.Background(), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+		_, err := session.Run(sessionCtx(t), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
 		done <- err
 	}()
 	// While the session waits for input, two 5 MiB parts are in the bucket, and no object.

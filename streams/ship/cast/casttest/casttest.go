@@ -32,6 +32,9 @@ func AsciinemaCat(t testing.TB, path string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "cat", path)
+	// Killed at the deadline, asciinema may leave a child holding its output open: Run
+	// waits for that pipe no longer than this.
+	cmd.WaitDelay = 5 * time.Second
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+home, "ASCIINEMA_CONFIG_HOME="+home, "LC_ALL=C.UTF-8", "PYTHONIOENCODING=utf-8")
 	var stdout, stderr bytes.Buffer
