@@ -127,8 +127,9 @@ func TestConfinedShipperStreamsShipsAndArchives(t *testing.T) {
 	pr, pw := io.Pipe()
 	var out bytes.Buffer
 	done := make(chan error, 1)
+	sctx := sessionCtx(t)
 	go func() {
-		_, err := session.Run(sessionCtx(t), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+		_, err := session.Run(sctx, s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
 		done <- err
 	}()
 	// The streamer holds its lease on the session while it runs.

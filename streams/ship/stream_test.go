@@ -80,8 +80,9 @@ func TestStreamsPartsWhileRunning(t *testing.T) {
 	pr, pw := io.Pipe()
 	var out bytes.Buffer
 	done := make(chan error, 1)
+	sctx := sessionCtx(t)
 	go func() {
-		_, err := session.Run(sessionCtx(t), s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+		_, err := session.Run(sctx, s.Admin, start, session.Options{Stdin: pr, Stdout: &out, Stderr: io.Discard})
 		done <- err
 	}()
 	// While the session waits for input, two 5 MiB parts are in the bucket, and no object.
