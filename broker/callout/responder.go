@@ -227,11 +227,7 @@ func (r *Responder) place(ctx context.Context, req *jwt.AuthorizationRequestClai
 	if err := r.accounts.Ensure(ctx, g.Account); err != nil {
 		return "", fmt.Errorf("account %s: %w", g.Account.Name, err)
 	}
-	kp, err := r.keys.Account(g.Account.Name)
-	if err != nil {
-		return "", err
-	}
-	pub, err := kp.PublicKey()
+	kp, pub, err := r.keys.accountPair(g.Account.Name)
 	if err != nil {
 		return "", err
 	}
@@ -240,11 +236,7 @@ func (r *Responder) place(ctx context.Context, req *jwt.AuthorizationRequestClai
 
 // controlPlane places the control plane in the service account, with every permission.
 func (r *Responder) controlPlane(userPub string) (string, error) {
-	svc, err := r.keys.Account(accounts.Service)
-	if err != nil {
-		return "", err
-	}
-	svcPub, err := svc.PublicKey()
+	svc, svcPub, err := r.keys.accountPair(accounts.Service)
 	if err != nil {
 		return "", err
 	}
