@@ -3,6 +3,7 @@ package attacks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/subjects"
 )
 
@@ -151,17 +152,26 @@ func framesStored(t *testing.T, w *world) []*jetstream.RawStreamMsg {
 // shipping writes the recordings bucket, which a test comparing snapshots must see settle.
 func framesShipped(t *testing.T, w *world, n uint64) {
 	t.Helper()
-	brokertest.WaitFor(t, 15*time.Second, "ended sessions to be shipped", func() bool {
+	// A loaded -race run can fail an attempt (a read that times out) and retry it after a
+	// backoff: wait as long as that takes, and say what the shippers last reported.
+	err := polltest.Wait(time.Minute, func() error {
 		var st api.ShipStatusResponse
 		if err := w.Call(w.Admin, "admin", api.VerbShipStatus, nil, &st); err != nil {
-			return false
+			return err
 		}
 		var shipped uint64
 		for _, s := range st.Shippers {
 			shipped += s.Shipped
 		}
-		return shipped >= n && st.Pending == 0 && st.AckPending == 0
+		if shipped >= n && st.Pending == 0 && st.AckPending == 0 {
+			return nil
+		}
+		return fmt.Errorf("%d of %d shipped, %d pending, %d unacknowledged; shippers: %+v",
+			shipped, n, st.Pending, st.AckPending, st.Shippers)
 	})
+	if err != nil {
+		t.Fatalf("ended sessions not shipped: %v\nbroker warnings:\n%s", err, w.warnings())
+	}
 }
 
 // The stream's duplicate detection erases nobody's frames: a frame an agent stores on its

@@ -85,6 +85,19 @@ func (h *attrsHandler) Handle(_ context.Context, rec slog.Record) error {
 	return h.r.add(rec, h.attrs)
 }
 
+// warnings are the WARN and ERROR lines logged so far, for a failure's message.
+func (w *world) warnings() string {
+	w.logs.mu.Lock()
+	defer w.logs.mu.Unlock()
+	var b strings.Builder
+	for _, l := range w.logs.lines {
+		if strings.HasPrefix(l, "WARN ") || strings.HasPrefix(l, "ERROR ") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
 // logged waits until a log line contains every one of parts.
 func (w *world) logged(t *testing.T, parts ...string) {
 	t.Helper()
