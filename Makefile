@@ -26,8 +26,8 @@ test:
 # Benchmarks: Go micro-benchmarks, then the end-to-end harness (real broker and agent
 # processes), printed next to their references.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./streams/frame ./streams/flow ./policies
-	$(GO) test -run '^$$' -bench StartSession -benchtime 300x ./broker/node
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./streams/wire/frame ./streams/wire/flow ./policies
+	$(GO) test -run '^$$' -bench StartSession -benchtime 300x ./broker/brokerd
 	$(GO) run ./broker/cmd/tether-bench -bin $(BIN)
 
 lint:
@@ -36,7 +36,7 @@ lint:
 
 # Run each fuzz target for a short while.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/frame
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/wire/frame
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./broker/document
 	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 30s ./broker/document
 	$(GO) test -run '^$$' -fuzz FuzzSplitWords -fuzztime 15s ./broker/control

@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Limits of the output publisher shared by all sessions.

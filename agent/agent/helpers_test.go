@@ -20,11 +20,11 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/flow"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/polltest"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/flow"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 const (

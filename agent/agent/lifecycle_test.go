@@ -12,9 +12,9 @@ import (
 
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/agent/shell/shelltest"
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 func TestMain(m *testing.M) {

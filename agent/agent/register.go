@@ -7,9 +7,9 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 const (

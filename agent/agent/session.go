@@ -12,11 +12,11 @@ import (
 
 	"github.com/tetherhq/tether/agent/channel"
 	"github.com/tetherhq/tether/agent/limits"
-	"github.com/tetherhq/tether/agent/logkey"
 	"github.com/tetherhq/tether/agent/shell"
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Session timings.

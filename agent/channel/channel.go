@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/flow"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/flow"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // Publisher is the part of a JetStream context the channel records output with.

@@ -5,8 +5,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // inbox queues stdin for the writer goroutine, so a process that does not read its input

@@ -12,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // readAhead is how many reads each output may hold ready for the publisher.

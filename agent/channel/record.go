@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/agent/logkey"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // pending is a frame published on Out (or Rin) and not yet acknowledged by the stream.

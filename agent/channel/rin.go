@@ -5,7 +5,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // recorder is the recorded-input side, used when Config.RecordInput is set. onIn queues

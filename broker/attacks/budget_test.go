@@ -10,9 +10,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // A compromised agent printing past its share of the transcript stream: its session ends
@@ -20,7 +20,7 @@ import (
 // and another agent's sessions run and record as before.
 func TestBudgetOneAgentCannotFillTheStream(t *testing.T) {
 	const budget = 256 << 10
-	w := newWorld(t, func(o *node.Options) { o.Limits.AgentTranscriptBytes = budget })
+	w := newWorld(t, func(o *brokerd.Options) { o.Limits.AgentTranscriptBytes = budget })
 	a := w.agent(t, "web-1")
 	b := w.agent(t, "web-2")
 	a.keepAlive(100 * time.Millisecond)
@@ -97,7 +97,7 @@ func TestBudgetOneAgentCannotFillTheStream(t *testing.T) {
 // The size the ledger counts is the stream's, not one the agent writes: a frame carrying
 // its own Nats-Msg-Size header counts for what it holds.
 func TestBudgetCountsTheStoredSizeNotTheAgentsHeader(t *testing.T) {
-	w := newWorld(t, func(o *node.Options) { o.Limits.AgentTranscriptBytes = 256 << 10 })
+	w := newWorld(t, func(o *brokerd.Options) { o.Limits.AgentTranscriptBytes = 256 << 10 })
 	a := w.agent(t, "web-1")
 	a.keepAlive(100 * time.Millisecond)
 	floodLeave(t, w, a)

@@ -14,12 +14,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/accounts"
-	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // One user sending requests as fast as 64 goroutines can: the control plane tells it it
@@ -28,7 +28,7 @@ import (
 // flood.
 func TestFloodOneUserStarvesNobody(t *testing.T) {
 	const lostAfter = 2 * time.Second
-	w := newWorld(t, func(o *node.Options) {
+	w := newWorld(t, func(o *brokerd.Options) {
 		o.HeartbeatInterval = 100 * time.Millisecond
 		o.AgentLostAfter = lostAfter
 	})
@@ -141,7 +141,7 @@ func TestFloodOneUserStarvesNobody(t *testing.T) {
 // outlives an agent-lost timeout shorter than the flood.
 func TestFloodOneAgentStarvesNoOtherAgent(t *testing.T) {
 	const lostAfter = 2 * time.Second
-	w := newWorld(t, func(o *node.Options) {
+	w := newWorld(t, func(o *brokerd.Options) {
 		o.HeartbeatInterval = 100 * time.Millisecond
 		o.AgentLostAfter = lostAfter
 	})
@@ -210,7 +210,7 @@ func TestFloodOneAgentStarvesNoOtherAgent(t *testing.T) {
 // another agent's heartbeats, and nothing reaches the stream.
 func TestFloodRefusedFramesStarveNoAgent(t *testing.T) {
 	const lostAfter = 2 * time.Second
-	w := newWorld(t, func(o *node.Options) {
+	w := newWorld(t, func(o *brokerd.Options) {
 		o.HeartbeatInterval = 100 * time.Millisecond
 		o.AgentLostAfter = lostAfter
 	})

@@ -3,7 +3,7 @@ package attacks_test
 import (
 	"testing"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // The harness itself: a user, an agent and a session between them, and a broker state

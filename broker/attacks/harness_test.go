@@ -14,12 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // world is a broker under attack, with a record of what it logged.
@@ -33,7 +33,7 @@ type world struct {
 func newWorld(t *testing.T, opts ...brokertest.Option) *world {
 	t.Helper()
 	rec := &logRecorder{}
-	opts = append([]brokertest.Option{func(o *node.Options) { o.Logger = slog.New(rec) }}, opts...)
+	opts = append([]brokertest.Option{func(o *brokerd.Options) { o.Logger = slog.New(rec) }}, opts...)
 	return &world{Server: brokertest.NewServer(t, opts...), logs: rec}
 }
 

@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // relayForge marks the messages the compromised agent answers with a reply subject of its

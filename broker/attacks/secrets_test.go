@@ -12,12 +12,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // The secrets the broker keeps about agents (each activation code's hash, each agent's
@@ -332,7 +332,7 @@ func (ev *secretsEvents) wait(t *testing.T, subject string) {
 // admin_groups ["sre"], a member of sre reads them, a member of admins may not.
 func TestSecretsEventsFollowThePolicysAdminGroups(t *testing.T) {
 	rootSeed, rootKey := brokertest.NewKey(t)
-	w := newWorld(t, func(o *node.Options) {
+	w := newWorld(t, func(o *brokerd.Options) {
 		o.PolicyData = map[string]any{"tether": map[string]any{"admin_groups": []any{"sre"}}}
 		o.Admins = append(o.Admins, api.User{Name: "root", NKey: rootKey, Groups: []string{"sre"}})
 	})

@@ -11,14 +11,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // A shipper outside the broker, with its key, asks JetStream for what would turn it into a
@@ -28,10 +28,10 @@ import (
 // deleted, the other buckets read; under the JetStream API's own name and under the
 // prefix its account imports. Each is refused by the server as a permission violation,
 // and afterwards every stream and consumer is as it was. The shipper's own reads work.
-// (broker/node's TestShipperConfinement covers the shipper's work itself.)
+// (broker/brokerd's TestShipperConfinement covers the shipper's work itself.)
 func TestShipperCannotTap(t *testing.T) {
 	seed, pub := brokertest.NewKey(t)
-	w := newWorld(t, steerQuiet, func(o *node.Options) { o.Shippers = map[string]string{"ship1": pub} })
+	w := newWorld(t, steerQuiet, func(o *brokerd.Options) { o.Shippers = map[string]string{"ship1": pub} })
 	sc := newSteerScene(t, w, "victim-1")
 	shipper := steerShipper(t, w, "ship1", seed)
 	bobs := subjects.ForSession("victim-1", "bob", sc.session.Session.ID)
@@ -220,7 +220,7 @@ func shipperTaps(t *testing.T, w *world) []string {
 // the victim agent receive nothing.
 func TestShipperSteersPull(t *testing.T) {
 	seed, pub := brokertest.NewKey(t)
-	w := newWorld(t, steerQuiet, func(o *node.Options) { o.Shippers = map[string]string{"ship1": pub} })
+	w := newWorld(t, steerQuiet, func(o *brokerd.Options) { o.Shippers = map[string]string{"ship1": pub} })
 	sc := newSteerScene(t, w, "victim-1")
 	shipper := steerShipper(t, w, "ship1", seed)
 	home := subjects.ShipperInbox("ship1") + ".pull"

@@ -13,17 +13,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // steerQuiet is the world of the steering and relay attacks: no in-process shipper (its
 // consumers and bucket writes would blur what an attack changed) and fake agents that
 // need no heartbeat to keep their sessions.
-func steerQuiet(o *node.Options) {
+func steerQuiet(o *brokerd.Options) {
 	o.Recordings.NoShip = true
 	o.AgentLostAfter = time.Hour
 }

@@ -6,12 +6,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // steerRequest is a request a principal may make, sent with a reply subject of its
@@ -80,7 +80,7 @@ var malformedEnroll = []byte(`{"hostname": 1}`)
 // there, where none of these exist: nothing changes, nothing arrives anywhere.
 func TestSteerReplies(t *testing.T) {
 	shipSeed, shipPub := brokertest.NewKey(t)
-	w := newWorld(t, steerQuiet, func(o *node.Options) { o.Shippers = map[string]string{"ship1": shipPub} })
+	w := newWorld(t, steerQuiet, func(o *brokerd.Options) { o.Shippers = map[string]string{"ship1": shipPub} })
 	sc := newSteerScene(t, w, "victim-1")
 
 	mallory := w.user(t, "mallory", nil, nil) // no group, no attribute: no grant

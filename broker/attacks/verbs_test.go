@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // verbsDenyAll is a whole policy: it denies everything, to everyone.
@@ -168,8 +168,8 @@ func TestVerbsEveryUserVerbAsksThePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	w = &world{Server: w.Restart(
-		func(o *node.Options) { o.Logger = slog.New(w.logs) },
-		func(o *node.Options) { o.PolicyDir = dir },
+		func(o *brokerd.Options) { o.Logger = slog.New(w.logs) },
+		func(o *brokerd.Options) { o.PolicyDir = dir },
 	), logs: w.logs}
 	alice = w.userWithSeed(t, "alice", aliceSeed)
 	before := w.snapshot(t)

@@ -19,13 +19,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/config"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/secretfile"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // DevTarget is the instance id of the dev mode's local agent.
@@ -88,7 +88,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	// A demo's state may hold a transcript stream an earlier Tether made, which let
 	// agents set how long their frames are kept: the demo makes it again.
 	o.Limits.ResetTranscripts = true
-	n, err := node.Start(ctx, o)
+	n, err := brokerd.Start(ctx, o)
 	if err != nil {
 		return 0, err
 	}

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/agent/cpuprofile"
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/config"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Version is set at build time.
@@ -161,7 +161,7 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	o.Limits.ResetTranscripts = *resetTranscripts
-	n, err := node.Start(ctx, o)
+	n, err := brokerd.Start(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func run(args []string, stderr io.Writer) error {
 	return n.Close()
 }
 
-func nodeOptions(cfg config.Config, log *slog.Logger) (node.Options, error) {
-	o := node.Options{
+func nodeOptions(cfg config.Config, log *slog.Logger) (brokerd.Options, error) {
+	o := brokerd.Options{
 		Listen: cfg.Listen, MonitorListen: cfg.MonitorListen, ServerName: cfg.ServerName, MetricsListen: cfg.MetricsListen,
 		StateDir: cfg.StateDir, PolicyDir: cfg.PolicyDir, TLSCert: cfg.TLSCertFile, TLSKey: cfg.TLSKeyFile,
 		Limits: jsdef.Limits{

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/tetherhq/tether/broker/config"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/secretfile"
+	"github.com/tetherhq/tether/streams/ship/shipd"
 	"github.com/tetherhq/tether/streams/ship/store"
 )
 
@@ -77,9 +77,9 @@ func (r *recFlags) apply(c *config.Config) {
 	c.Recordings.NoShip = c.Recordings.NoShip || *r.noShip
 }
 
-// recordingsOptions turns the configuration into the node's.
-func recordingsOptions(c config.Recordings) (node.Recordings, error) {
-	o := node.Recordings{Dir: c.Dir, Prefix: c.Prefix, Recipients: c.Recipients, NoShip: c.NoShip}
+// recordingsOptions turns the configuration into the broker's.
+func recordingsOptions(c config.Recordings) (shipd.Recordings, error) {
+	o := shipd.Recordings{Dir: c.Dir, Prefix: c.Prefix, Recipients: c.Recipients, NoShip: c.NoShip}
 	if s3 := c.S3; s3 != nil {
 		sc := store.S3Config{
 			Endpoint: s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket, PathStyle: s3.PathStyle,

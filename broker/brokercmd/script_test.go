@@ -23,13 +23,13 @@ import (
 
 	"github.com/tetherhq/tether/agent/agentcmd"
 	"github.com/tetherhq/tether/agent/shell/shelltest"
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokercmd"
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship/seal"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 func TestMain(m *testing.M) {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -19,12 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tetherhq/tether/broker/config"
-	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/broker/metrics"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/ship/shipd"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // shipMain runs a shipper (and the streamer and the events/audit archiver) outside the
@@ -101,45 +101,29 @@ func shipMain(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	up, err := node.OpenUploader(ctx, rec, *stateDir)
+	up, err := shipd.OpenUploader(ctx, rec, *stateDir)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	metrics, err := ship.NewMetrics(reg, js)
+	shipMetrics, err := ship.NewMetrics(reg, js)
 	if err != nil {
 		return err
 	}
 	if *metricsListen != "" {
-		ms, err := node.ServeMetrics(*metricsListen, reg, log)
+		ms, err := metrics.Serve(*metricsListen, reg, log)
 		if err != nil {
 			return err
 		}
 		defer ms.Close()
 	}
-	sh, err := node.NewShipper(js, b, up, rec, *name, log, metrics)
+	w, err := shipd.Start(ctx, shipd.Config{
+		JS: js, Buckets: b, Uploader: up, Recordings: rec, Name: *name, Logger: log, Metrics: shipMetrics,
+	})
 	if err != nil {
 		return err
 	}
-	arch, err := ship.NewArchiver(ship.ArchiveConfig{JS: js, Index: b.Recordings, Uploader: up, Prefix: rec.Prefix, Logger: log})
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	var shipErr error
-	if st := ship.NewStreamer(sh); st != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := st.Run(ctx); err != nil {
-				log.Error("streamer stopped", "err", err)
-			}
-		}()
-	}
-	wg.Add(2)
-	go func() { defer wg.Done(); shipErr = sh.Run(ctx) }()
-	go func() { defer wg.Done(); _ = arch.Run(ctx) }()
-	wg.Wait()
+	shipErr := w.Wait()
 	log.Info("shipper stopped")
 	return shipErr
 }

@@ -11,15 +11,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/broker/node"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/streams/polltest"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Server is an in-process broker bound to a test.
 type Server struct {
-	*node.Node
+	*brokerd.Broker
 	T        testing.TB
 	StateDir string
 	// Admin is a connection of the user "admin" (group admins).
@@ -30,8 +30,8 @@ type Server struct {
 	ClientOptions []nats.Option
 }
 
-// Option adjusts the node's options before start.
-type Option func(*node.Options)
+// Option adjusts the broker's options before start.
+type Option func(*brokerd.Options)
 
 // NewServer starts a broker on a free loopback port with its state in a temp dir. It is
 // closed by t.Cleanup.
@@ -45,14 +45,14 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 func NewTLSServer(t testing.TB, opts ...Option) (*Server, string) {
 	t.Helper()
 	ca, cert, key := writeTestCerts(t)
-	tls := func(o *node.Options) { o.TLSCert, o.TLSKey = cert, key }
+	tls := func(o *brokerd.Options) { o.TLSCert, o.TLSKey = cert, key }
 	return start(t, options(t, t.TempDir(), append([]Option{tls}, opts...)), nil, []nats.Option{nats.RootCAs(ca)}), ca
 }
 
 // Restart closes s and starts a new broker on the same port and state directory.
 func (s *Server) Restart(opts ...Option) *Server {
 	s.T.Helper()
-	listen := func(o *node.Options) { o.Listen = hostPort(s.URL()) }
+	listen := func(o *brokerd.Options) { o.Listen = hostPort(s.URL()) }
 	o := options(s.T, s.StateDir, append([]Option{listen}, opts...))
 	_ = s.Close()
 	return start(s.T, o, s.AdminSeed, s.ClientOptions)
@@ -63,8 +63,8 @@ func (s *Server) Restart(opts ...Option) *Server {
 // heartbeats (600 ms), production's ratio, is a stall a race-detector run on two busy
 // cores reaches while an agent sends megabytes: its sessions would end as agent_lost
 // under a test that never meant it.
-func options(t testing.TB, stateDir string, opts []Option) node.Options {
-	o := node.Options{
+func options(t testing.TB, stateDir string, opts []Option) brokerd.Options {
+	o := brokerd.Options{
 		StateDir: stateDir, ServerName: "test", HeartbeatInterval: 200 * time.Millisecond,
 		AgentTimeout: 5 * time.Second, Logger: TestLogger(t),
 	}
@@ -77,7 +77,7 @@ func options(t testing.TB, stateDir string, opts []Option) node.Options {
 	return o
 }
 
-func start(t testing.TB, o node.Options, seed []byte, clientOpts []nats.Option) *Server {
+func start(t testing.TB, o brokerd.Options, seed []byte, clientOpts []nats.Option) *Server {
 	t.Helper()
 	if seed == nil {
 		seed, _ = NewKey(t)
@@ -88,11 +88,11 @@ func start(t testing.TB, o node.Options, seed []byte, clientOpts []nats.Option) 
 	}
 	pub, _ := kp.PublicKey()
 	o.Admins = append(o.Admins, api.User{Name: "admin", NKey: pub})
-	n, err := node.Start(context.Background(), o)
+	n, err := brokerd.Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	s := &Server{Node: n, T: t, StateDir: o.StateDir, AdminSeed: seed, ClientOptions: clientOpts}
+	s := &Server{Broker: n, T: t, StateDir: o.StateDir, AdminSeed: seed, ClientOptions: clientOpts}
 	t.Cleanup(func() { _ = s.Close() })
 	s.Admin = s.ConnectUser("admin", seed)
 	return s

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/accounts"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // xkeyHeader carries the server's public xkey on an encrypted request

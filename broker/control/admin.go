@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/principals"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 const maxActivationLife = 30 * 24 * time.Hour

@@ -5,8 +5,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // pendingAudit is the audit record of an allowed decision, written once the request has

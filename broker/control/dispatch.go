@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/accounts"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Dispatch limits: a principal may have PerPrincipal requests in flight at once; past

@@ -15,9 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/document"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // storedDocument is one version of a document in the documents bucket, keyed by name.

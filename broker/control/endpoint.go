@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // authz is how an endpoint is authorized. The zero value is no declaration at all, which

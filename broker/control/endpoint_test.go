@@ -7,8 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Every endpoint declares who calls it and how it is authorized; none is left out.

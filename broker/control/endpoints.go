@@ -1,8 +1,8 @@
 package control
 
 import (
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // documentLimit is the request limit of verbs that carry a document: a document may be up

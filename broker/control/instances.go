@@ -11,10 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/policies"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // checkHostFacts bounds what an agent says about its host.

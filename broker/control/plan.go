@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/document"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // plan is what a StartSession will run, worked out from the request, its document and the

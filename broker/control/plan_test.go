@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func TestSplitWords(t *testing.T) {

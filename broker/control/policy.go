@@ -13,10 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
-	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // PolicyLoader compiles policy bundles and puts them in force.

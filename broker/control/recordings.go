@@ -11,10 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // recordingState is a recording as GetRecording's decision found it: its index entry

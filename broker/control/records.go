@@ -3,8 +3,8 @@ package control
 import (
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/principals"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Records as the buckets keep them. They are not the wire types: what a caller may see

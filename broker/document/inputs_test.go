@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func TestInputs(t *testing.T) {

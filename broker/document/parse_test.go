@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // SSM's own example documents, verbatim (from the Session Manager user guide and the

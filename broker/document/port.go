@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // PortForwardingLocal is the one properties.type of a Port document SSM defines.

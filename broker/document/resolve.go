@@ -1,7 +1,7 @@
 package document
 
 import (
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Invocation is what a session runs: a document resolved with its parameters.

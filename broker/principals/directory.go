@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Kinds of principal.

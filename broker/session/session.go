@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 var allowed = map[string][]string{

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func (a *app) newPolicyAdmin() *cobra.Command {

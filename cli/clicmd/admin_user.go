@@ -7,9 +7,9 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 func (a *app) newUser() *cobra.Command {

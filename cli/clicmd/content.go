@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // maxContent bounds a document's content, as SSM bounds a Session document.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 var opsShell = api.DocumentDescription{Name: "Ops-Shell", DocumentType: api.DocumentTypeSession,

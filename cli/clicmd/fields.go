@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // writeFields prints label/value pairs, the values aligned, cleaned of control characters

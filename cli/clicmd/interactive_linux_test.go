@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tetherhq/tether/cli/session/sessiontest"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/polltest"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // TestInteractiveSession runs a shell session on a real pseudo-terminal: raw mode while

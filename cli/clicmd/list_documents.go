@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 var sessionTypes = []string{api.SessionTypeStandardStream, api.SessionTypeInteractive,

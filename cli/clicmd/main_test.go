@@ -14,10 +14,10 @@ import (
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nkeys"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/cli/session/sessiontest"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 func TestMain(m *testing.M) {

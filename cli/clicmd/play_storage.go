@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // recordingReader reads a shipped recording's cast file through GetRecording, a page at a

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/ship/seal"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // castEv is one event of a hand-built cast file.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // recording builds transcript frames, one second apart.

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Limits of a policy bundle, checked before it is sent.

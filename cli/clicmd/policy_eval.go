@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // exitDenied is policy eval's exit code for a denial.

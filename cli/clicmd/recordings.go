@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func (a *app) newRecordings() *cobra.Command {

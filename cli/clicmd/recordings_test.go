@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func TestRecordingsList(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/cli/session/sessiontest"
-	"github.com/tetherhq/tether/streams/frame"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // serveSessions answers StartSession by starting a fake agent and running script on it

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 func (a *app) newUpdateDocument() *cobra.Command {

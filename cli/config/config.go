@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Config is the client configuration file, JSON-encoded.

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/streams/secretfile"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // RefusedError is Connect's error when the broker rejected the user's key.

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/tetherhq/tether/streams/flow"
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/flow"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // FuzzOutput feeds arbitrary messages to the output handling of a client: it must never

@@ -1,7 +1,7 @@
 package accounts
 
 import (
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // Service is the name of the service account: the control plane, JetStream (every stream

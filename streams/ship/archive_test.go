@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/streams/ship"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Events and audit records are archived as hourly JSON Lines, each message once: a second

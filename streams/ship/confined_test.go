@@ -15,16 +15,16 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/store"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // The subjects a shipper is allowed name the streams, buckets and consumers it uses.
@@ -63,7 +63,7 @@ inputs:
 // and the server refuses it nothing.
 func TestConfinedShipperStreamsShipsAndArchives(t *testing.T) {
 	seed, pub := brokertest.NewKey(t)
-	s := brokertest.NewServer(t, func(o *node.Options) {
+	s := brokertest.NewServer(t, func(o *brokerd.Options) {
 		o.Recordings.NoShip = true
 		o.Shippers = map[string]string{"ship1": pub}
 	})

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Keys are where one session's files go: PREFIX/YYYY/MM/DD/SESSION_ID.{cast,log,json}, by

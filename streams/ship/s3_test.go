@@ -11,13 +11,13 @@ import (
 
 	"github.com/minio/minio-go/v7/pkg/sse"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/miniotest"
 	"github.com/tetherhq/tether/streams/ship/store"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Against a real MinIO: the default preferences (s3EncryptionEnabled, as SSM's) refuse a
@@ -34,7 +34,7 @@ func TestShipsToS3ThroughAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.Recordings.NoShip = true })
 	startAgent(t, s, "web-1")
 	js, b := buckets(t, s)
 	sh, err := ship.New(ship.Config{JS: js, Sessions: b.Sessions, Index: b.Recordings, Uploader: up, Name: "s3",

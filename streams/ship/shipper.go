@@ -18,13 +18,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/events"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // ConsumerName is the durable consumer every shipper shares: each ended session is

@@ -20,9 +20,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/polltest"
@@ -30,6 +29,7 @@ import (
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/cast/casttest"
 	"github.com/tetherhq/tether/streams/ship/store"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // startAgent runs a real agent in-process, enrolled as name.
@@ -102,7 +102,7 @@ func waitShipped(t *testing.T, b *jsdef.Buckets, id string) api.Recording {
 // "web-1", and a directory backend at root.
 func noShipServer(t *testing.T) (s *brokertest.Server, js jetstream.JetStream, b *jsdef.Buckets, dir *store.Dir, root string) {
 	t.Helper()
-	s = brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
+	s = brokertest.NewServer(t, func(o *brokerd.Options) { o.Recordings.NoShip = true })
 	startAgent(t, s, "web-1")
 	js, b = buckets(t, s)
 	root = t.TempDir()

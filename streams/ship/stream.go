@@ -15,11 +15,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/streams/events"
-	"github.com/tetherhq/tether/streams/frame"
 	"github.com/tetherhq/tether/streams/ship/cast"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // StreamerConsumer is the durable consumer of session starts the streamers share.

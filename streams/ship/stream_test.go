@@ -14,14 +14,14 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/miniotest"
 	"github.com/tetherhq/tether/streams/ship/store"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 const streamingPrefs = `schemaVersion: '1.0'
@@ -44,7 +44,7 @@ func TestStreamsPartsWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := brokertest.NewServer(t, func(o *node.Options) { o.Recordings.NoShip = true })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.Recordings.NoShip = true })
 	startAgent(t, s, "web-1")
 	if err := s.Call(s.Admin, "admin", api.VerbUpdatePreferences, api.UpdateDocumentRequest{Content: streamingPrefs}, nil); err != nil {
 		t.Fatal(err)

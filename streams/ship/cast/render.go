@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 // Default terminal size, for a Header that gives none.

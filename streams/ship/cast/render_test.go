@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 func TestHeader(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/streams/frame"
+	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
 func TestLog(t *testing.T) {

@@ -1,13 +1,13 @@
-package node
+package brokerd
 
 import (
 	"context"
 	"fmt"
 	"sync"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/control"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 var (
@@ -18,10 +18,10 @@ var (
 // policyLoader compiles pushed bundles and swaps them into the live policy.
 type policyLoader struct {
 	live *policies.Live
-	opts []policies.Option // the node's own policy data, laid over every bundle's
+	opts []policies.Option // this broker's own policy data, laid over every bundle's
 
 	mu      sync.Mutex
-	applied string // revision of the pushed bundle in force, "" for the one the node started with
+	applied string // revision of the pushed bundle in force, "" for the one the broker started with
 	// checked is the bundle Check compiled last, so that Apply, which a push calls next,
 	// does not compile it again.
 	checked    *policies.Evaluator

@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // Shipping shows in the Prometheus metrics: sessions shipped, bytes, and the backlog.
 func TestShippingMetrics(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.MetricsListen = "127.0.0.1:0" })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.MetricsListen = "127.0.0.1:0" })
 	startAgent(t, s, "web-1")
 	var start api.StartSessionResponse
 	if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{Target: "web-1", Command: []string{"echo", "metered"}}, &start); err != nil {

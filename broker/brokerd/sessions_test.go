@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"encoding/json"
@@ -11,12 +11,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // fakeAgent is an enrolled agent connection that accepts or refuses sessions as told; it
@@ -229,7 +229,7 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 func TestAgentLostEndsSessions(t *testing.T) {
-	s := brokertest.NewServer(t, func(o *node.Options) { o.AgentLostAfter = 600 * time.Millisecond })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.AgentLostAfter = 600 * time.Millisecond })
 	next := eventLog(t, s)
 	agent := newFakeAgent(t, s, "web-2")
 	var start api.StartSessionResponse
@@ -248,7 +248,7 @@ func TestAgentLostEndsSessions(t *testing.T) {
 
 func TestBrokerShutdownEndsSessions(t *testing.T) {
 	// The fake agent does not heartbeat: a long interval keeps it from looking lost.
-	s := brokertest.NewServer(t, func(o *node.Options) { o.HeartbeatInterval = 10 * time.Second })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.HeartbeatInterval = 10 * time.Second })
 	newFakeAgent(t, s, "web-3")
 	var start api.StartSessionResponse
 	if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{Target: "web-3", Interactive: true}, &start); err != nil {

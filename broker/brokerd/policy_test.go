@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"encoding/json"
@@ -10,13 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 // shippedWith is the shipped bundle with more target grants in data.json.
@@ -56,7 +56,7 @@ func status(t *testing.T, s *brokertest.Server) api.PolicyStatusResponse {
 
 func TestPolicyPushedEvaluatedAndEnforced(t *testing.T) {
 	// The fake agent does not heartbeat: a long interval keeps it from looking lost.
-	s := brokertest.NewServer(t, func(o *node.Options) { o.HeartbeatInterval = 10 * time.Second })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.HeartbeatInterval = 10 * time.Second })
 	next := eventLog(t, s)
 	agent := newFakeAgent(t, s, "web-1") // tagged env=test
 	carolSeed := s.AddUser("carol", []string{"testers"}, nil)

@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
 	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // A client that loses its session resumes it: the output it missed comes from the

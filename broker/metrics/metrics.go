@@ -1,4 +1,6 @@
-package node
+// Package metrics serves a process's Prometheus registry (with the Go and process
+// collectors) on /metrics: the broker's and a standalone shipper's.
+package metrics
 
 import (
 	"context"
@@ -14,15 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// MetricsServer serves a Prometheus registry on /metrics.
-type MetricsServer struct {
+// Server serves a Prometheus registry on /metrics.
+type Server struct {
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{}
 }
 
-// ServeMetrics listens on addr and serves reg (with the Go and process collectors).
-func ServeMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*MetricsServer, error) {
+// Serve listens on addr and serves reg (with the Go and process collectors).
+func Serve(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func ServeMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*Met
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m := &MetricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
+	m := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -46,10 +48,10 @@ func ServeMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*Met
 }
 
 // Addr is where the metrics are served.
-func (m *MetricsServer) Addr() string { return m.ln.Addr().String() }
+func (m *Server) Addr() string { return m.ln.Addr().String() }
 
 // Close stops serving.
-func (m *MetricsServer) Close() error {
+func (m *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := m.srv.Shutdown(ctx)

@@ -1,4 +1,4 @@
-package node
+package brokerd
 
 import (
 	"context"
@@ -17,18 +17,20 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/control"
+	"github.com/tetherhq/tether/broker/metrics"
 	"github.com/tetherhq/tether/broker/natsembed"
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/ship/shipd"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
-// Options configure a broker node.
+// Options configure a broker.
 type Options struct {
 	Listen        string // host:port for clients; "" picks a free loopback port
 	MonitorListen string
@@ -48,14 +50,14 @@ type Options struct {
 	AgentTimeout      time.Duration
 	Logger            *slog.Logger
 	// Recordings say where recordings are shipped; the zero value ships to
-	// StateDir/recordings with a shipper in this node.
-	Recordings Recordings
+	// StateDir/recordings with a shipper in this broker.
+	Recordings shipd.Recordings
 	// MetricsListen, when set, serves Prometheus metrics on host:port/metrics.
 	MetricsListen string
 }
 
-// Node is a running broker.
-type Node struct {
+// Broker is a running broker.
+type Broker struct {
 	NATS    *natsembed.Server
 	Control *control.Service
 	Dir     *principals.Directory
@@ -67,22 +69,21 @@ type Node struct {
 	// Shipper is the in-process shipper, nil with Recordings.NoShip.
 	Shipper *ship.Shipper
 	// Metrics serves /metrics when Options.MetricsListen is set.
-	Metrics  *MetricsServer
-	stopShip context.CancelFunc
-	shipDone chan struct{}
+	Metrics  *metrics.Server
+	shipping *shipd.Workers
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Start starts a node. A policy that does not compile stops it before anything listens.
-func Start(ctx context.Context, o Options) (_ *Node, err error) {
+// Start starts a broker. A policy that does not compile stops it before anything listens.
+func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if o.StateDir == "" {
-		return nil, errors.New("node: a state directory is required")
+		return nil, errors.New("brokerd: a state directory is required")
 	}
 	if o.ServerName == "" {
 		o.ServerName, _ = os.Hostname()
@@ -116,7 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		dir.PutShipper(name, key)
 	}
 
-	n := &Node{Dir: dir, log: log}
+	n := &Broker{Dir: dir, log: log}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -155,7 +156,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := ship.EnsureConsumer(ctx, js); err != nil {
 		return nil, err
 	}
-	uploader, err := OpenUploader(ctx, o.Recordings, o.StateDir)
+	uploader, err := shipd.OpenUploader(ctx, o.Recordings, o.StateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -183,49 +184,24 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	metrics, err := ship.NewMetrics(reg, js)
+	shipMetrics, err := ship.NewMetrics(reg, js)
 	if err != nil {
 		return nil, err
 	}
 	if o.MetricsListen != "" {
-		if n.Metrics, err = ServeMetrics(o.MetricsListen, reg, log); err != nil {
+		if n.Metrics, err = metrics.Serve(o.MetricsListen, reg, log); err != nil {
 			return nil, err
 		}
 	}
 	if !o.Recordings.NoShip {
-		sh, err := NewShipper(js, b, uploader, o.Recordings, o.ServerName, log, metrics)
+		n.shipping, err = shipd.Start(context.WithoutCancel(ctx), shipd.Config{
+			JS: js, Buckets: b, Uploader: uploader, Recordings: o.Recordings,
+			Name: o.ServerName, Logger: log, Metrics: shipMetrics,
+		})
 		if err != nil {
 			return nil, err
 		}
-		arch, err := ship.NewArchiver(ship.ArchiveConfig{JS: js, Index: b.Recordings, Uploader: uploader, Prefix: o.Recordings.Prefix, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		n.Shipper = sh
-		shipCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		n.stopShip, n.shipDone = stop, make(chan struct{})
-		var workers sync.WaitGroup
-		if st := ship.NewStreamer(sh); st != nil {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				if err := st.Run(shipCtx); err != nil {
-					log.Error("streamer stopped", "err", err)
-				}
-			}()
-		}
-		workers.Add(2)
-		go func() {
-			defer workers.Done()
-			if err := sh.Run(shipCtx); err != nil {
-				log.Error("shipper stopped", "err", err)
-			}
-		}()
-		go func() {
-			defer workers.Done()
-			_ = arch.Run(shipCtx)
-		}()
-		go func() { workers.Wait(); close(n.shipDone) }()
+		n.Shipper = n.shipping.Shipper
 	}
 	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir,
 		"recordings", uploader.Describe())
@@ -242,7 +218,7 @@ func appendUnique(s []string, v string) []string {
 }
 
 // revoke closes every client connection authenticated with nkey.
-func (n *Node) revoke(nkey string) {
+func (n *Broker) revoke(nkey string) {
 	conns, err := n.NATS.Connz(&server.ConnzOptions{User: nkey, Username: true, Limit: 1 << 16})
 	if err != nil {
 		n.log.Error("list connections to revoke", "nkey", nkey, "err", err)
@@ -263,34 +239,10 @@ func (n *Node) revoke(nkey string) {
 // shipDrainWait bounds how long Close waits for the shipper to catch up.
 const shipDrainWait = 5 * time.Second
 
-// drainShipping waits, up to d, until no ended session waits to be shipped.
-func (n *Node) drainShipping(d time.Duration) {
-	js, err := jetstream.New(n.nc)
-	if err != nil {
-		return
-	}
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		info, err := func() (*jetstream.ConsumerInfo, error) {
-			c, err := js.Consumer(ctx, jsdef.StreamEvents, ship.ConsumerName)
-			if err != nil {
-				return nil, err
-			}
-			return c.Info(ctx)
-		}()
-		cancel()
-		if err != nil || info.NumPending+uint64(info.NumAckPending) == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // InternalConn opens another in-process connection with the control plane's key and
 // every permission: for in-process workers (and tests that play one), never for anything a
 // user controls. The caller closes it.
-func (n *Node) InternalConn(name string) (*nats.Conn, error) {
+func (n *Broker) InternalConn(name string) (*nats.Conn, error) {
 	pub, _ := n.internal.PublicKey()
 	// In-process: no socket and no TLS (the server offers TLS but does not require it
 	// of in-process connections), whatever the client port does.
@@ -305,14 +257,14 @@ func (n *Node) InternalConn(name string) (*nats.Conn, error) {
 
 // Conn is the control plane's own in-process connection, with every permission: for
 // in-process workers and tests, never for anything a user controls.
-func (n *Node) Conn() *nats.Conn { return n.nc }
+func (n *Broker) Conn() *nats.Conn { return n.nc }
 
 // URL is where clients and agents connect.
-func (n *Node) URL() string { return n.NATS.ClientURL() }
+func (n *Broker) URL() string { return n.NATS.ClientURL() }
 
 // Close ends active sessions (publishing their events), stops the control plane, drains
 // its connection and shuts the server down. It is idempotent.
-func (n *Node) Close() error {
+func (n *Broker) Close() error {
 	n.closeOnce.Do(func() {
 		if n.Control != nil {
 			n.closeErr = n.Control.Close()
@@ -320,10 +272,9 @@ func (n *Node) Close() error {
 		// Give the shipper a moment to ship the sessions just ended; what it has not
 		// shipped by then is shipped after the next start (the events wait in the
 		// stream), and a shipment under way is abandoned and delivered again.
-		if n.stopShip != nil {
-			n.drainShipping(shipDrainWait)
-			n.stopShip()
-			<-n.shipDone
+		if n.shipping != nil {
+			n.shipping.Drain(shipDrainWait)
+			_ = n.shipping.Stop()
 		}
 		if n.Metrics != nil {
 			_ = n.Metrics.Close()

@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 // TestTLS: with TLS on, agents and users connect over TLS (verifying the broker's

@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"context"
@@ -14,14 +14,14 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/ship"
-	"github.com/tetherhq/tether/streams/subjects"
+	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 func connectWith(t *testing.T, s *brokertest.Server, name string, seed []byte, v *brokertest.Violations, inbox string) *nats.Conn {
@@ -258,7 +258,7 @@ func TestMalformedRequests(t *testing.T) {
 // the connections they already have, not just their next one.
 func TestRemovedPrincipalsAreDisconnected(t *testing.T) {
 	// The fake agent does not heartbeat: a long interval keeps it from looking lost.
-	s := brokertest.NewServer(t, func(o *node.Options) { o.HeartbeatInterval = 10 * time.Second })
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.HeartbeatInterval = 10 * time.Second })
 	newFakeAgent(t, s, "web-9") // tagged env=test
 	seed := s.AddUser("alice", nil, map[string]string{"env": "test"})
 	alice := s.ConnectUser("alice", seed, nats.MaxReconnects(2), nats.ReconnectWait(50*time.Millisecond))
@@ -306,7 +306,7 @@ func TestRemovedPrincipalsAreDisconnected(t *testing.T) {
 // recordings bucket.
 func TestShipperConfinement(t *testing.T) {
 	seed, pub := brokertest.NewKey(t)
-	s := brokertest.NewServer(t, func(o *node.Options) {
+	s := brokertest.NewServer(t, func(o *brokerd.Options) {
 		o.Shippers = map[string]string{"ship1": pub}
 		o.Recordings.NoShip = true // the test takes the shared consumer's deliveries itself
 	})

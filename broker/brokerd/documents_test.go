@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"os"
@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/broker/api"
 	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 const echoDoc = `schemaVersion: '1.0'

@@ -1,4 +1,4 @@
-package node_test
+package brokerd_test
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/broker/api"
+	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/broker/node"
 	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/wire/api"
 )
 
 type countingWriter struct{ n atomic.Int64 }
@@ -77,7 +77,7 @@ func BenchmarkStartSession(b *testing.B) {
 		dir  string
 	}{{"policy=shipped", ""}, {"policy=allow-all", allowAll}} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := brokertest.NewServer(b, func(o *node.Options) { o.PolicyDir = bc.dir })
+			s := brokertest.NewServer(b, func(o *brokerd.Options) { o.PolicyDir = bc.dir })
 			startAgent(b, s, "bench")
 			var took []time.Duration
 			for b.Loop() {

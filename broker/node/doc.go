@@ -1,4 +1,0 @@
-// Package node assembles one broker: the embedded NATS server with its auth hook, the
-// JetStream streams and buckets, the policy evaluator and the control plane, started and
-// stopped as a unit.
-package node
