@@ -142,10 +142,13 @@ type GetDocumentResponse struct {
 
 type ListDocumentsRequest struct {
 	SessionType string `json:"session_type,omitempty"` // filter
+	MaxResults  int    `json:"max_results,omitempty"`
+	NextToken   string `json:"next_token,omitempty"`
 }
 
 type ListDocumentsResponse struct {
 	Documents []DocumentDescription `json:"documents"`
+	NextToken string                `json:"next_token,omitempty"`
 }
 
 type DeleteDocumentRequest struct {

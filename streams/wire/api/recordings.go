@@ -67,10 +67,12 @@ type ListRecordingsRequest struct {
 	User       string    `json:"user,omitempty"`
 	Since      time.Time `json:"since,omitzero"`
 	MaxResults int       `json:"max_results,omitempty"`
+	NextToken  string    `json:"next_token,omitempty"`
 }
 
 type ListRecordingsResponse struct {
 	Recordings []Recording `json:"recordings"`
+	NextToken  string      `json:"next_token,omitempty"`
 }
 
 // GetRecordingRequest reads a shipped recording's file of the given kind (default the

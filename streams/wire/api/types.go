@@ -212,18 +212,24 @@ type DescribeSessionsRequest struct {
 	Target     string `json:"target,omitempty"`
 	Owner      string `json:"owner,omitempty"`
 	MaxResults int    `json:"max_results,omitempty"`
+	NextToken  string `json:"next_token,omitempty"`
 }
 
 type DescribeSessionsResponse struct {
 	Sessions []Session `json:"sessions"`
+	// NextToken, when set, asks for the next page: pass it back as the request's.
+	NextToken string `json:"next_token,omitempty"`
 }
 
 type DescribeInstancesRequest struct {
 	InstanceIDs []string `json:"instance_ids,omitempty"`
+	MaxResults  int      `json:"max_results,omitempty"`
+	NextToken   string   `json:"next_token,omitempty"`
 }
 
 type DescribeInstancesResponse struct {
 	Instances []Instance `json:"instances"`
+	NextToken string     `json:"next_token,omitempty"`
 }
 
 // ReadTranscriptRequest pages through a session's recorded output frames. After is the
