@@ -89,16 +89,3 @@ func (s *Service) permits(ctx context.Context, c caller, action string, in polic
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	return err == nil && d.Allow
 }
-
-func targetInput(in storedInstance) *policies.Target {
-	return &policies.Target{ID: in.ID, Name: in.Name, Hostname: in.Hostname, OS: in.OS, Tags: in.Tags}
-}
-
-// recordingInput is a recording's session, for a recording whose session record may be gone.
-func recordingInput(rec api.Recording) *policies.Session {
-	return &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
-}
-
-func sessionInput(se api.Session) *policies.Session {
-	return &policies.Session{ID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document}
-}

@@ -20,6 +20,21 @@ import (
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
+// documentEndpoints are the verbs on documents and the preferences document. Each is
+// decided by policy on the document it names.
+func (s *Service) documentEndpoints() []endpoint {
+	return []endpoint{
+		policyVerb(s, api.VerbCreateDocument, api.VerbCreateDocument, documentLimit, prepareCreateDocument, s.createDocument),
+		policyVerb(s, api.VerbUpdateDocument, api.VerbUpdateDocument, documentLimit, s.prepareVersion(api.VerbUpdateDocument), s.putVersion(api.VerbUpdateDocument)),
+		policyVerb(s, api.VerbGetDocument, api.VerbGetDocument, api.MaxRequest, s.prepareGetDocument, s.getDocument),
+		// Asked once without a document, then once per document listed (see permitted).
+		policyVerb(s, api.VerbListDocuments, api.VerbListDocuments, api.MaxRequest, noInput[api.ListDocumentsRequest], s.listDocuments),
+		policyVerb(s, api.VerbDeleteDocument, api.VerbDeleteDocument, api.MaxRequest, s.prepareDeleteDocument, s.deleteDocument),
+		policyVerb(s, api.VerbGetPreferences, api.VerbGetPreferences, api.MaxRequest, s.preparePreferences, s.getPreferences),
+		policyVerb(s, api.VerbUpdatePreferences, api.VerbUpdatePreferences, documentLimit, s.prepareVersion(api.VerbUpdatePreferences), s.putVersion(api.VerbUpdatePreferences)),
+	}
+}
+
 // storedDocument is one version of a document in the documents bucket, keyed by name.
 // Older versions are the key's history.
 type storedDocument struct {

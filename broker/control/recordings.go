@@ -17,6 +17,16 @@ import (
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
+// recordingEndpoints are the verbs on shipped recordings.
+func (s *Service) recordingEndpoints() []endpoint {
+	return []endpoint{
+		// Asked once without a session, then as GetRecording once per recording listed.
+		policyVerb(s, api.VerbListRecordings, api.VerbListRecordings, api.MaxRequest, checkListRecordings, s.listRecordings),
+		policyVerb(s, api.VerbGetRecording, api.VerbGetRecording, api.MaxRequest, s.prepareRecording, s.getRecording),
+		policyVerb(s, api.VerbShipStatus, api.VerbShipStatus, api.MaxRequest, noInput[api.Empty], s.shipStatus),
+	}
+}
+
 // recordingState is a recording as GetRecording's decision found it: its index entry
 // (missing if not shipped yet) and its session (missing once the record is gone).
 type recordingState struct {
@@ -195,4 +205,9 @@ func (s *Service) oldestUnshipped(ctx context.Context, floor uint64) (time.Time,
 		}
 	}
 	return oldest, !oldest.IsZero()
+}
+
+// recordingInput is a recording's session, for a recording whose session record may be gone.
+func recordingInput(rec api.Recording) *policies.Session {
+	return &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
 }

@@ -250,55 +250,6 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// endOnAgent asks the agent to end a session and records the end ourselves, so the
-// session is over even if the agent never reports.
-func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
-	se, ok := s.activeSession(id)
-	if !ok {
-		return
-	}
-	reply, err := s.askAgent(ctx, se.Target, api.AgentControl{Terminate: &api.AgentTerminate{SessionID: id, Reason: reason}})
-	if err == nil && reply.OK {
-		// Give the agent a moment to drain the process's output and report, so the
-		// client sees the Exit frame live and the record has the exit code.
-		select {
-		case <-s.whenEnded(id):
-			return
-		case <-time.After(agentReportWait):
-		case <-ctx.Done():
-		}
-	}
-	if _, err := s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), ""); err != nil {
-		s.log.Error("end session", keySession, id, "err", err)
-	}
-}
-
-// agentReportWait bounds how long ending a session waits for the agent's own report.
-const agentReportWait = 3 * time.Second
-
-// whenEnded returns a channel closed once session id is no longer active.
-func (s *Service) whenEnded(id string) <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := make(chan struct{})
-	if _, active := s.active[id]; !active {
-		close(ch)
-		return ch
-	}
-	if old, ok := s.endedCh[id]; ok {
-		return old
-	}
-	s.endedCh[id] = ch
-	return ch
-}
-
-func (s *Service) activeSession(id string) (api.Session, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se, ok := s.active[id]
-	return se, ok
-}
-
 // decode reads a JSON request strictly: unknown fields and trailing data are errors.
 func decode(verb string, data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
