@@ -3,10 +3,8 @@ package control
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -250,21 +248,22 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// decode reads a JSON request strictly: unknown fields and trailing data are errors.
-func decode(verb string, data []byte, v any) error {
+// decodeRequest reads a request body with the contract's strict decoder (api.Decode):
+// unknown fields, trailing data and bodies over limit are refused, as BadRequest naming
+// the verb. An empty body is an empty request.
+func decodeRequest(verb string, data []byte, v any, limit int) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return badRequest("malformed %s request: %v", verb, err)
-	}
-	// More is false before a stray '}' or ']': only the end of the input will do.
-	if _, err := d.Token(); err != io.EOF {
-		return badRequest("malformed %s request: data after the JSON object", verb)
+	if err := api.Decode(data, v, limit); err != nil {
+		return badRequest("%s request: %v", verb, err)
 	}
 	return nil
+}
+
+// decode is decodeRequest within the largest limit of any verb.
+func decode(verb string, data []byte, v any) error {
+	return decodeRequest(verb, data, v, max(api.MaxPolicyRequest, documentLimit, api.MaxRequest))
 }
 
 func badRequest(format string, a ...any) error {
