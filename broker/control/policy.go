@@ -72,7 +72,9 @@ func (s *Service) startPolicy(ctx context.Context) error {
 		return nil
 	}
 	s.policy.loadedAt = s.now().UTC()
-	w, err := s.b.Policy.Watch(ctx, policyBundleKey)
+	// The watcher lives as long as the service, not as long as Start's context: nats.go
+	// stops a watcher whose context ends.
+	w, err := s.b.Policy.Watch(s.ctx, policyBundleKey)
 	if err != nil {
 		return fmt.Errorf("watch policy bundle: %w", err)
 	}

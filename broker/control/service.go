@@ -152,10 +152,27 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// Start loads users, agents, activations and active sessions, then starts answering.
+// Start loads users, agents, activations and active sessions, then starts answering. A
+// Start that fails stops what it started before it returns (Close is then a no-op).
 func (s *Service) Start(ctx context.Context) (err error) {
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.started = s.now()
+	// What starts is stopped again if a later step fails, in reverse order, and its
+	// goroutines have ended when Start returns.
+	var undo []func()
+	defer func() {
+		if err == nil {
+			return
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		s.stop()
+		s.wg.Wait()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+	}()
 	if err := s.loadDirectory(ctx); err != nil {
 		return err
 	}
@@ -168,32 +185,23 @@ func (s *Service) Start(ctx context.Context) (err error) {
 			s.setActive(se)
 		}
 	}
-	// What starts is stopped again if a later step fails.
-	var undo []func()
-	defer func() {
-		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
-			s.stop()
-		}
-	}()
+	// Before startPolicy: a watcher it started is stopped even if it fails itself.
+	undo = append(undo, s.stopPolicy)
 	if err = s.startPolicy(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopPolicy)
 	d, err := newDispatcher(s, s.endpoints())
 	if err != nil {
 		return err
 	}
+	undo = append(undo, s.stopRefusals)
 	if err = s.startRefusals(); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopRefusals)
+	undo = append(undo, s.stopLedger)
 	if err = s.startLedger(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopLedger)
 	if err = d.start(s.nc, s.agentNC); err != nil {
 		return err
 	}
@@ -232,7 +240,9 @@ func (s *Service) Close() error {
 		}()
 	}
 	wg.Wait()
-	s.dispatch.stop()
+	if s.dispatch != nil {
+		s.dispatch.stop()
+	}
 	s.stopRefusals()
 	s.stopLedger()
 	s.flushAudit(ctx)
