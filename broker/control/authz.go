@@ -31,6 +31,7 @@ func (s *Service) decide(ctx context.Context, c caller, action string, in polici
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
+	in.SourceIP = c.sourceIP
 	start := time.Now()
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	took := time.Since(start)
@@ -86,6 +87,7 @@ func (s *Service) permits(ctx context.Context, c caller, action string, in polic
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
+	in.SourceIP = c.sourceIP
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	return err == nil && d.Allow
 }
