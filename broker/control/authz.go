@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/tetherhq/tether/policies"
@@ -63,21 +62,9 @@ func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, it
 	return out
 }
 
-// maxResults checks a list request's max_results (1-1000, default 100).
-func maxResults(verb string, n int) (int, error) {
-	if n < 0 || n > 1000 {
-		return 0, badRequest("%s: max_results must be between 1 and 1000", verb)
-	}
-	if n == 0 {
-		return 100, nil
-	}
-	return n, nil
-}
-
-// newestFirst sorts items by start time, newest first, and keeps at most max.
-func newestFirst[T any](items []T, started func(T) time.Time, max int) []T {
-	sort.Slice(items, func(i, j int) bool { return started(items[i]).After(started(items[j])) })
-	return items[:min(len(items), max)]
+// newestFirst is the page key of an item listed newest first (ties by id).
+func newestFirst(started time.Time, id string) pageKey {
+	return pageKey{Rank: -started.UnixNano(), ID: id}
 }
 
 // permits answers a per-item question of a list request (may c see this session, this

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -20,14 +19,15 @@ func (s *Service) instanceEndpoints() []endpoint {
 	}
 }
 
-func checkDescribeInstances(_ context.Context, _ caller, r *api.DescribeInstancesRequest) (policies.Input, struct{}, error) {
+func checkDescribeInstances(_ context.Context, _ caller, r *api.DescribeInstancesRequest) (policies.Input, pageRequest, error) {
 	if len(r.InstanceIDs) > 1000 {
-		return policies.Input{}, struct{}{}, badRequest("DescribeInstanceInformation: at most 1000 instance ids")
+		return policies.Input{}, pageRequest{}, badRequest("DescribeInstanceInformation: at most 1000 instance ids")
 	}
-	return policies.Input{}, struct{}{}, nil
+	p, err := checkPage(api.VerbDescribeInstances, r.MaxResults, r.NextToken, false)
+	return policies.Input{}, p, err
 }
 
-func (s *Service) describeInstances(ctx context.Context, c caller, r *api.DescribeInstancesRequest, _ struct{}, d *decision) (any, error) {
+func (s *Service) describeInstances(ctx context.Context, c caller, r *api.DescribeInstancesRequest, pr pageRequest, d *decision) (any, error) {
 	all, err := listJSON[storedInstance](ctx, s.b.Instances)
 	if err != nil {
 		return nil, err
@@ -59,8 +59,8 @@ func (s *Service) describeInstances(ctx context.Context, c caller, r *api.Descri
 		}
 		views = append(views, in)
 	}
-	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
-	return api.DescribeInstancesResponse{Instances: views}, nil
+	views, next := page(api.VerbDescribeInstances, views, func(in api.Instance) pageKey { return pageKey{ID: in.ID} }, pr)
+	return api.DescribeInstancesResponse{Instances: views, NextToken: next}, nil
 }
 
 func (s *Service) deregisterInstance(ctx context.Context, c caller, r *api.DeregisterInstanceRequest, _ struct{}, _ *decision) (any, error) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -286,15 +285,15 @@ func (s *Service) getSession(_ context.Context, _ caller, _ *api.GetSessionReque
 	return api.GetSessionResponse{Session: se}, nil
 }
 
-func checkDescribeSessions(_ context.Context, _ caller, r *api.DescribeSessionsRequest) (policies.Input, int, error) {
+func checkDescribeSessions(_ context.Context, _ caller, r *api.DescribeSessionsRequest) (policies.Input, pageRequest, error) {
 	if r.State != "Active" && r.State != "History" {
-		return policies.Input{}, 0, badRequest("DescribeSessions: state must be Active or History, not %.32q", r.State)
+		return policies.Input{}, pageRequest{}, badRequest("DescribeSessions: state must be Active or History, not %.32q", r.State)
 	}
-	max, err := maxResults(api.VerbDescribeSessions, r.MaxResults)
-	return policies.Input{}, max, err
+	p, err := checkPage(api.VerbDescribeSessions, r.MaxResults, r.NextToken, true)
+	return policies.Input{}, p, err
 }
 
-func (s *Service) describeSessions(ctx context.Context, c caller, r *api.DescribeSessionsRequest, max int, d *decision) (any, error) {
+func (s *Service) describeSessions(ctx context.Context, c caller, r *api.DescribeSessionsRequest, pr pageRequest, d *decision) (any, error) {
 	all, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
 		return nil, err
@@ -323,8 +322,8 @@ func (s *Service) describeSessions(ctx context.Context, c caller, r *api.Describ
 		}
 		return in
 	})
-	out = newestFirst(out, func(se api.Session) time.Time { return se.StartedAt }, max)
-	return api.DescribeSessionsResponse{Sessions: out}, nil
+	out, next := page(api.VerbDescribeSessions, out, func(se api.Session) pageKey { return newestFirst(se.StartedAt, se.ID) }, pr)
+	return api.DescribeSessionsResponse{Sessions: out, NextToken: next}, nil
 }
 
 func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTranscriptRequest, se api.Session, _ *decision) (any, error) {
