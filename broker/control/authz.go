@@ -46,13 +46,28 @@ func (s *Service) decide(ctx context.Context, c caller, action string, in polici
 	return &decision{Decision: d}, pendingAudit{s: s, c: c, in: in, d: d, took: took}, nil
 }
 
+// itemsAuthorizer is an Authorizer that decides the items of one list request
+// together, doing what depends on the principal alone once (policies.Live does).
+type itemsAuthorizer interface {
+	ForItems(ctx context.Context, base policies.Input) *policies.Items
+}
+
+var _ itemsAuthorizer = (*policies.Live)(nil)
+
 // permitted keeps the items of a list whose own question, itemAction with input(item),
-// the policy allows, and counts what it showed and hid in the list's decision.
+// the policy allows, and counts what it showed and hid in the list's decision. The
+// answers are Decide's, item by item; an authorizer that can (itemsAuthorizer) works
+// out the principal's part once for the whole list.
 func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, itemAction string, items []T, input func(T) policies.Input) []T {
+	allowed := func(in policies.Input) bool { return s.permits(ctx, c, itemAction, in) }
+	if ia, ok := s.cfg.Authorizer.(itemsAuthorizer); ok && len(items) >= itemsAtOnce {
+		batch := ia.ForItems(ctx, policies.Input{Principal: c.principal, Action: itemAction, Time: s.now().UTC(), SourceIP: c.sourceIP})
+		allowed = func(in policies.Input) bool { return batch.Allowed(ctx, in) }
+	}
 	out := []T{}
 	hidden := 0
 	for _, it := range items {
-		if s.permits(ctx, c, itemAction, input(it)) {
+		if allowed(input(it)) {
 			out = append(out, it)
 		} else {
 			hidden++
@@ -61,6 +76,10 @@ func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, it
 	d.count(len(out), hidden)
 	return out
 }
+
+// itemsAtOnce is the length of list from which preparing its decisions together
+// (a few milliseconds) costs less than deciding item by item (~0.2 ms each).
+const itemsAtOnce = 32
 
 // newestFirst is the page key of an item listed newest first (ties by id).
 func newestFirst(started time.Time, id string) pageKey {

@@ -13,7 +13,7 @@ import (
 // once, in name order; a forged token and an out-of-range max_results are refused.
 func TestListDocumentsPages(t *testing.T) {
 	srv := brokertest.NewServer(t)
-	for i := range 12 {
+	for i := range 40 { // more than a page, and enough to be decided together (itemsAtOnce)
 		req := api.CreateDocumentRequest{Name: fmt.Sprintf("Paged-%02d", i), Content: "schemaVersion: '1.0'\nsessionType: Standard_Stream\n"}
 		if err := srv.Call(srv.Admin, "admin", api.VerbCreateDocument, req, nil); err != nil {
 			t.Fatal(err)
@@ -23,7 +23,7 @@ func TestListDocumentsPages(t *testing.T) {
 	if err := srv.Call(srv.Admin, "admin", api.VerbListDocuments, api.ListDocumentsRequest{}, &whole); err != nil {
 		t.Fatal(err)
 	}
-	if whole.NextToken != "" || len(whole.Documents) < 12 {
+	if whole.NextToken != "" || len(whole.Documents) < 40 {
 		t.Fatalf("unpaged list: %d documents, token %q", len(whole.Documents), whole.NextToken)
 	}
 	var names []string
