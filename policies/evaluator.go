@@ -38,9 +38,13 @@ func Shipped() Bundle {
 
 // Evaluator decides requests against a compiled policy. It is safe for concurrent use.
 type Evaluator struct {
-	query       rego.PreparedEvalQuery
-	revision    string
-	adminGroups []string
+	query rego.PreparedEvalQuery
+	// allowPartial partially evaluates decision.allow with the item of a list request
+	// unknown (see ForItems); store is the data it and its residues read.
+	allowPartial *rego.PreparedPartialQuery
+	store        storage.Store
+	revision     string
+	adminGroups  []string
 }
 
 // AdminGroups are the groups the policy names as administrators
@@ -155,7 +159,16 @@ func compile(ctx context.Context, b Bundle, prefix string, c config) (*Evaluator
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", where, err)
 	}
-	return &Evaluator{query: pq, revision: b.Revision(), adminGroups: admins}, nil
+	ev := &Evaluator{query: pq, revision: b.Revision(), adminGroups: admins, store: store}
+	if pp, err := rego.New(
+		rego.Query(decisionQuery+".allow"),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.Unknowns(itemUnknowns),
+	).PrepareForPartial(ctx); err == nil {
+		ev.allowPartial = &pp // without it, lists are decided item by item
+	}
+	return ev, nil
 }
 
 // adminGroupQueries are where a policy names its admin groups, in order of preference.

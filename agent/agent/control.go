@@ -1,11 +1,9 @@
 package agent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 
@@ -25,12 +23,8 @@ func decodeControl(data []byte) (api.AgentControl, error) {
 	if len(data) > api.MaxRequest {
 		return c, fmt.Errorf("request of %d bytes exceeds the %d-byte limit", len(data), api.MaxRequest)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("malformed request: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return c, errors.New("malformed request: data after the JSON object")
+	if err := api.Decode(data, &c, api.MaxRequest); err != nil {
+		return c, fmt.Errorf("malformed request: %w", err)
 	}
 	switch {
 	case c.Start == nil && c.Terminate == nil:

@@ -98,6 +98,8 @@ func TestControlRejects(t *testing.T) {
 	}{
 		{"not json", `{"start":`, "malformed request"},
 		{"trailing", `{"terminate":{"session_id":"a"}} x`, "malformed request"},
+		{"trailing brace", `{"terminate":{"session_id":"a"}}}`, "data after the JSON value"},
+		{"unknown field", `{"terminate":{"session_id":"a","also":"rm -rf"}}`, `unknown field "also"`},
 		{"empty", `{}`, "neither start nor terminate"},
 		{"both", `{"start":{},"terminate":{}}`, "both start and terminate"},
 		{"too big", `{"start":{"session_id":"` + strings.Repeat("a", api.MaxRequest) + `"}}`, "exceeds"},

@@ -63,9 +63,21 @@ var verbsAgent = map[string]string{
 // to this suite too.
 func verbsEndpoints(t *testing.T) (user, agent []string) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "control", "endpoints.go"))
+	// Each resource's file declares its verbs (see control/endpoints.go).
+	files, err := filepath.Glob(filepath.Join("..", "control", "*.go"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for _, m := range regexp.MustCompile(`policyVerb\(s, api\.(Verb\w+)`).FindAllStringSubmatch(string(src), -1) {
 		user = append(user, m[1])
@@ -74,7 +86,7 @@ func verbsEndpoints(t *testing.T) (user, agent []string) {
 		agent = append(agent, m[1])
 	}
 	if len(user) < 20 || len(agent) < 3 {
-		t.Fatalf("read %d user and %d agent verbs from endpoints.go: has its form changed?", len(user), len(agent))
+		t.Fatalf("read %d user and %d agent verbs from endpoints.go: has the form of the declarations changed?", len(user), len(agent))
 	}
 	return user, agent
 }
@@ -309,8 +321,8 @@ func TestVerbsRefuseTrailingData(t *testing.T) {
 			}
 			err = api.DecodeReply(m, nil)
 			var ae *api.Error
-			if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest || !strings.Contains(ae.Message, "after the JSON object") {
-				t.Errorf("%s with the body %s: %v; want BadRequest, data after the JSON object", verb, body, err)
+			if !errors.As(err, &ae) || ae.Code != api.CodeBadRequest || !strings.Contains(ae.Message, "data after the JSON value") {
+				t.Errorf("%s with the body %s: %v; want BadRequest, data after the JSON value", verb, body, err)
 			}
 		}
 	}

@@ -283,6 +283,9 @@ func importFrom(exporterPub string, exporter nkeys.KeyPair, importerPub string, 
 	if remote != i.Local {
 		im.LocalSubject = jwt.RenamingSubject(i.Local)
 	}
+	// Service imports share the caller's connection info (its address: policy's
+	// source_ip) in the request info the server writes.
+	im.Share = typ == jwt.Service
 	act := jwt.NewActivationClaims(importerPub)
 	act.Name = i.Local
 	act.ImportSubject = jwt.Subject(remote)

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/tetherhq/tether/policies"
@@ -31,6 +30,7 @@ func (s *Service) decide(ctx context.Context, c caller, action string, in polici
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
+	in.SourceIP = c.sourceIP
 	start := time.Now()
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	took := time.Since(start)
@@ -46,13 +46,28 @@ func (s *Service) decide(ctx context.Context, c caller, action string, in polici
 	return &decision{Decision: d}, pendingAudit{s: s, c: c, in: in, d: d, took: took}, nil
 }
 
+// itemsAuthorizer is an Authorizer that decides the items of one list request
+// together, doing what depends on the principal alone once (policies.Live does).
+type itemsAuthorizer interface {
+	ForItems(ctx context.Context, base policies.Input) *policies.Items
+}
+
+var _ itemsAuthorizer = (*policies.Live)(nil)
+
 // permitted keeps the items of a list whose own question, itemAction with input(item),
-// the policy allows, and counts what it showed and hid in the list's decision.
+// the policy allows, and counts what it showed and hid in the list's decision. The
+// answers are Decide's, item by item; an authorizer that can (itemsAuthorizer) works
+// out the principal's part once for the whole list.
 func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, itemAction string, items []T, input func(T) policies.Input) []T {
+	allowed := func(in policies.Input) bool { return s.permits(ctx, c, itemAction, in) }
+	if ia, ok := s.cfg.Authorizer.(itemsAuthorizer); ok && len(items) >= itemsAtOnce {
+		batch := ia.ForItems(ctx, policies.Input{Principal: c.principal, Action: itemAction, Time: s.now().UTC(), SourceIP: c.sourceIP})
+		allowed = func(in policies.Input) bool { return batch.Allowed(ctx, in) }
+	}
 	out := []T{}
 	hidden := 0
 	for _, it := range items {
-		if s.permits(ctx, c, itemAction, input(it)) {
+		if allowed(input(it)) {
 			out = append(out, it)
 		} else {
 			hidden++
@@ -62,21 +77,13 @@ func permitted[T any](ctx context.Context, s *Service, c caller, d *decision, it
 	return out
 }
 
-// maxResults checks a list request's max_results (1-1000, default 100).
-func maxResults(verb string, n int) (int, error) {
-	if n < 0 || n > 1000 {
-		return 0, badRequest("%s: max_results must be between 1 and 1000", verb)
-	}
-	if n == 0 {
-		return 100, nil
-	}
-	return n, nil
-}
+// itemsAtOnce is the length of list from which preparing its decisions together
+// (a few milliseconds) costs less than deciding item by item (~0.2 ms each).
+const itemsAtOnce = 32
 
-// newestFirst sorts items by start time, newest first, and keeps at most max.
-func newestFirst[T any](items []T, started func(T) time.Time, max int) []T {
-	sort.Slice(items, func(i, j int) bool { return started(items[i]).After(started(items[j])) })
-	return items[:min(len(items), max)]
+// newestFirst is the page key of an item listed newest first (ties by id).
+func newestFirst(started time.Time, id string) pageKey {
+	return pageKey{Rank: -started.UnixNano(), ID: id}
 }
 
 // permits answers a per-item question of a list request (may c see this session, this
@@ -86,19 +93,7 @@ func (s *Service) permits(ctx context.Context, c caller, action string, in polic
 	in.Principal = c.principal
 	in.Action = action
 	in.Time = s.now().UTC()
+	in.SourceIP = c.sourceIP
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	return err == nil && d.Allow
-}
-
-func targetInput(in storedInstance) *policies.Target {
-	return &policies.Target{ID: in.ID, Name: in.Name, Hostname: in.Hostname, OS: in.OS, Tags: in.Tags}
-}
-
-// recordingInput is a recording's session, for a recording whose session record may be gone.
-func recordingInput(rec api.Recording) *policies.Session {
-	return &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
-}
-
-func sessionInput(se api.Session) *policies.Session {
-	return &policies.Session{ID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document}
 }

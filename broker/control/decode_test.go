@@ -11,18 +11,18 @@ func TestDecodeStrict(t *testing.T) {
 	var r api.StartSessionRequest
 	for _, tc := range []struct{ in, want string }{
 		{`{"target":"a","nope":1}`, `unknown field "nope"`},
-		{`{"target":"a"} {"target":"b"}`, "data after the JSON object"},
-		{`{"target":"a"}}`, "data after the JSON object"},
-		{`{"target":"a"}]`, "data after the JSON object"},
-		{`{"target":`, "malformed StartSession request"},
-		{`[]`, "malformed StartSession request"},
+		{`{"target":"a"} {"target":"b"}`, "data after the JSON value"},
+		{`{"target":"a"}}`, "data after the JSON value"},
+		{`{"target":"a"}]`, "data after the JSON value"},
+		{`{"target":`, "StartSession request: malformed JSON"},
+		{`[]`, "StartSession request: malformed JSON"},
 	} {
-		err := decode(api.VerbStartSession, []byte(tc.in), &r)
+		err := decodeRequest(api.VerbStartSession, []byte(tc.in), &r, api.MaxRequest)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !api.IsCode(err, api.CodeBadRequest) {
 			t.Errorf("decode(%s) = %v, want BadRequest with %q", tc.in, err, tc.want)
 		}
 	}
-	if err := decode(api.VerbStartSession, nil, &r); err != nil {
+	if err := decodeRequest(api.VerbStartSession, nil, &r, api.MaxRequest); err != nil {
 		t.Errorf("empty body: %v", err)
 	}
 }
@@ -64,7 +64,7 @@ func FuzzStartSessionRequest(f *testing.F) {
 	f.Add([]byte(`{"target":"a.b"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r api.StartSessionRequest
-		if decode(api.VerbStartSession, b, &r) != nil || validateStart(&r) != nil {
+		if decodeRequest(api.VerbStartSession, b, &r, api.MaxRequest) != nil || validateStart(&r) != nil {
 			return
 		}
 		if r.Target == "" || strings.ContainsAny(r.Target, ".*> ") || len(r.Command) > maxArgs || r.Cols > maxDim {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,10 @@ type caller struct {
 	principal api.Principal
 	// key counts the caller's requests in flight: its account.
 	key string
+	// sourceIP is the address the caller's connection comes from, as the server saw it
+	// (the host of the Nats-Request-Info header); "" when it has none: an in-process
+	// connection, or the service account's own.
+	sourceIP string
 }
 
 type routeKey struct {
@@ -248,17 +253,21 @@ func (d *dispatcher) identify(kind accounts.Kind, m *nats.Msg) (caller, string, 
 	if m.Reply == "" {
 		return caller{}, "", errors.New("request without a reply subject")
 	}
-	from := ""
+	from, host := "", ""
 	if h := m.Header.Get(requestInfoHdr); h != "" {
 		var info struct {
 			Account string `json:"acc"`
+			Host    string `json:"host"`
 		}
 		if err := json.Unmarshal([]byte(h), &info); err != nil {
 			return caller{}, "", fmt.Errorf("unreadable %s header", requestInfoHdr)
 		}
-		from = info.Account
+		from, host = info.Account, info.Host
 	}
 	c := caller{name: name, kind: string(kind)}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		c.sourceIP = ip.Unmap().WithZone("").String()
+	}
 	switch {
 	case from == "" || from == accounts.Service:
 		if !strings.HasPrefix(m.Reply, subjects.ControlPlaneInbox+".") {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,21 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
+
+// documentEndpoints are the verbs on documents and the preferences document. Each is
+// decided by policy on the document it names.
+func (s *Service) documentEndpoints() []endpoint {
+	return []endpoint{
+		policyVerb(s, api.VerbCreateDocument, api.VerbCreateDocument, documentLimit, prepareCreateDocument, s.createDocument),
+		policyVerb(s, api.VerbUpdateDocument, api.VerbUpdateDocument, documentLimit, s.prepareVersion(api.VerbUpdateDocument), s.putVersion(api.VerbUpdateDocument)),
+		policyVerb(s, api.VerbGetDocument, api.VerbGetDocument, api.MaxRequest, s.prepareGetDocument, s.getDocument),
+		// Asked once without a document, then once per document listed (see permitted).
+		policyVerb(s, api.VerbListDocuments, api.VerbListDocuments, api.MaxRequest, checkListDocuments, s.listDocuments),
+		policyVerb(s, api.VerbDeleteDocument, api.VerbDeleteDocument, api.MaxRequest, s.prepareDeleteDocument, s.deleteDocument),
+		policyVerb(s, api.VerbGetPreferences, api.VerbGetPreferences, api.MaxRequest, s.preparePreferences, s.getPreferences),
+		policyVerb(s, api.VerbUpdatePreferences, api.VerbUpdatePreferences, documentLimit, s.prepareVersion(api.VerbUpdatePreferences), s.putVersion(api.VerbUpdatePreferences)),
+	}
+}
 
 // storedDocument is one version of a document in the documents bucket, keyed by name.
 // Older versions are the key's history.
@@ -393,7 +407,12 @@ func (s *Service) documentContent(ctx context.Context, desc api.DocumentDescript
 	return sd.Content, nil
 }
 
-func (s *Service) listDocuments(ctx context.Context, c caller, r *api.ListDocumentsRequest, _ struct{}, dec *decision) (any, error) {
+func checkListDocuments(_ context.Context, _ caller, r *api.ListDocumentsRequest) (policies.Input, pageRequest, error) {
+	p, err := checkPage(api.VerbListDocuments, r.MaxResults, r.NextToken, false)
+	return policies.Input{}, p, err
+}
+
+func (s *Service) listDocuments(ctx context.Context, c caller, r *api.ListDocumentsRequest, pr pageRequest, dec *decision) (any, error) {
 	stored, err := listJSON[storedDocument](ctx, s.b.Documents)
 	if err != nil {
 		return nil, err
@@ -421,8 +440,8 @@ func (s *Service) listDocuments(ctx context.Context, c caller, r *api.ListDocume
 	out := permitted(ctx, s, c, dec, api.VerbListDocuments, asked, func(desc api.DocumentDescription) policies.Input {
 		return policies.Input{Document: docInput(desc)}
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return api.ListDocumentsResponse{Documents: out}, nil
+	out, next := page(api.VerbListDocuments, out, func(d api.DocumentDescription) pageKey { return pageKey{ID: d.Name} }, pr)
+	return api.ListDocumentsResponse{Documents: out, NextToken: next}, nil
 }
 
 func (s *Service) prepareDeleteDocument(ctx context.Context, _ caller, r *api.DeleteDocumentRequest) (policies.Input, loadedDocument, error) {

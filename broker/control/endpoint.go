@@ -74,7 +74,7 @@ func policyVerb[Req, St any](s *Service, verb, action string, limit int, prepare
 	return endpoint{kind: accounts.KindUser, verb: verb, authz: byPolicy, action: action, limit: limit,
 		serve: func(ctx context.Context, c caller, body []byte) (any, error) {
 			var r Req
-			if err := decode(verb, body, &r); err != nil {
+			if err := decodeRequest(verb, body, &r, limit); err != nil {
 				return nil, err
 			}
 			in, st, err := prepare(ctx, c, &r)
@@ -101,7 +101,7 @@ func selfVerb[Req any](kind accounts.Kind, verb string, limit int, handle func(c
 	return endpoint{kind: kind, verb: verb, authz: bySelf, limit: limit,
 		serve: func(ctx context.Context, c caller, body []byte) (any, error) {
 			var r Req
-			if err := decode(verb, body, &r); err != nil {
+			if err := decodeRequest(verb, body, &r, limit); err != nil {
 				return nil, err
 			}
 			return handle(ctx, c, &r)

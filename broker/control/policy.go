@@ -15,9 +15,18 @@ import (
 
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/wire/api"
-	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
+
+// policyEndpoints are the verbs on the policy itself.
+func (s *Service) policyEndpoints() []endpoint {
+	return []endpoint{
+		policyVerb(s, api.VerbPushPolicy, api.VerbPushPolicy, api.MaxPolicyRequest, noInput[api.PushPolicyRequest], s.pushPolicy),
+		policyVerb(s, api.VerbPolicyStatus, api.VerbPolicyStatus, api.MaxRequest, noInput[api.Empty], s.policyStatus),
+		// Whom the evaluation is about is the decision's input.
+		policyVerb(s, api.VerbEvaluatePolicy, api.VerbEvaluatePolicy, api.MaxRequest, prepareEvaluate, s.evaluatePolicy),
+	}
+}
 
 // PolicyLoader compiles policy bundles and puts them in force.
 type PolicyLoader interface {
@@ -63,7 +72,9 @@ func (s *Service) startPolicy(ctx context.Context) error {
 		return nil
 	}
 	s.policy.loadedAt = s.now().UTC()
-	w, err := s.b.Policy.Watch(ctx, policyBundleKey)
+	// The watcher lives as long as the service, not as long as Start's context: nats.go
+	// stops a watcher whose context ends.
+	w, err := s.b.Policy.Watch(s.ctx, policyBundleKey)
 	if err != nil {
 		return fmt.Errorf("watch policy bundle: %w", err)
 	}
@@ -311,18 +322,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func (s *Service) resumeSession(_ context.Context, _ caller, _ *api.ResumeSessionRequest, se api.Session, _ *decision) (any, error) {
-	if se.Ended() {
-		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s has ended (%s, %s); start a new one", se.ID, se.State, se.Reason)}
-	}
-	if se.State != api.StateConnected {
-		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s is %s, not Connected", se.ID, se.State)}
-	}
-	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
-	// The resumed client numbers its input from now, in nanoseconds: above every frame
-	// an earlier client of the session can have sent, since frames are numbered from 1.
-	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl},
-		Window: frame.DefaultWindow, InputSeq: uint64(s.now().UnixNano())}, nil
 }

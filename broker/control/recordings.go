@@ -17,6 +17,16 @@ import (
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
+// recordingEndpoints are the verbs on shipped recordings.
+func (s *Service) recordingEndpoints() []endpoint {
+	return []endpoint{
+		// Asked once without a session, then as GetRecording once per recording listed.
+		policyVerb(s, api.VerbListRecordings, api.VerbListRecordings, api.MaxRequest, checkListRecordings, s.listRecordings),
+		policyVerb(s, api.VerbGetRecording, api.VerbGetRecording, api.MaxRequest, s.prepareRecording, s.getRecording),
+		policyVerb(s, api.VerbShipStatus, api.VerbShipStatus, api.MaxRequest, noInput[api.Empty], s.shipStatus),
+	}
+}
+
 // recordingState is a recording as GetRecording's decision found it: its index entry
 // (missing if not shipped yet) and its session (missing once the record is gone).
 type recordingState struct {
@@ -75,12 +85,12 @@ func (st recordingState) shippedRecording() (api.Recording, error) {
 	return st.rec, notFound("session %s is still %s: its recording is shipped when it ends", st.se.ID, st.se.State)
 }
 
-func checkListRecordings(_ context.Context, _ caller, r *api.ListRecordingsRequest) (policies.Input, int, error) {
-	max, err := maxResults(api.VerbListRecordings, r.MaxResults)
-	return policies.Input{}, max, err
+func checkListRecordings(_ context.Context, _ caller, r *api.ListRecordingsRequest) (policies.Input, pageRequest, error) {
+	p, err := checkPage(api.VerbListRecordings, r.MaxResults, r.NextToken, true)
+	return policies.Input{}, p, err
 }
 
-func (s *Service) listRecordings(ctx context.Context, c caller, r *api.ListRecordingsRequest, max int, d *decision) (any, error) {
+func (s *Service) listRecordings(ctx context.Context, c caller, r *api.ListRecordingsRequest, pr pageRequest, d *decision) (any, error) {
 	keys, err := listKeys(ctx, s.b.Recordings)
 	if err != nil {
 		return nil, err
@@ -104,8 +114,8 @@ func (s *Service) listRecordings(ctx context.Context, c caller, r *api.ListRecor
 	out := permitted(ctx, s, c, d, api.VerbGetRecording, all, func(rec api.Recording) policies.Input {
 		return policies.Input{Session: recordingInput(rec)}
 	})
-	out = newestFirst(out, func(rec api.Recording) time.Time { return rec.StartedAt }, max)
-	return api.ListRecordingsResponse{Recordings: out}, nil
+	out, next := page(api.VerbListRecordings, out, func(rec api.Recording) pageKey { return newestFirst(rec.StartedAt, rec.SessionID) }, pr)
+	return api.ListRecordingsResponse{Recordings: out, NextToken: next}, nil
 }
 
 func (s *Service) getRecording(ctx context.Context, _ caller, r *api.GetRecordingRequest, st recordingState, _ *decision) (any, error) {
@@ -195,4 +205,9 @@ func (s *Service) oldestUnshipped(ctx context.Context, floor uint64) (time.Time,
 		}
 	}
 	return oldest, !oldest.IsZero()
+}
+
+// recordingInput is a recording's session, for a recording whose session record may be gone.
+func recordingInput(rec api.Recording) *policies.Session {
+	return &policies.Session{ID: rec.SessionID, Owner: rec.Owner, Target: rec.Target, Document: rec.Document}
 }

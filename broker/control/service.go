@@ -3,10 +3,8 @@ package control
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -154,10 +152,27 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// Start loads users, agents, activations and active sessions, then starts answering.
+// Start loads users, agents, activations and active sessions, then starts answering. A
+// Start that fails stops what it started before it returns (Close is then a no-op).
 func (s *Service) Start(ctx context.Context) (err error) {
 	s.ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s.started = s.now()
+	// What starts is stopped again if a later step fails, in reverse order, and its
+	// goroutines have ended when Start returns.
+	var undo []func()
+	defer func() {
+		if err == nil {
+			return
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		s.stop()
+		s.wg.Wait()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+	}()
 	if err := s.loadDirectory(ctx); err != nil {
 		return err
 	}
@@ -170,32 +185,23 @@ func (s *Service) Start(ctx context.Context) (err error) {
 			s.setActive(se)
 		}
 	}
-	// What starts is stopped again if a later step fails.
-	var undo []func()
-	defer func() {
-		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
-			s.stop()
-		}
-	}()
+	// Before startPolicy: a watcher it started is stopped even if it fails itself.
+	undo = append(undo, s.stopPolicy)
 	if err = s.startPolicy(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopPolicy)
 	d, err := newDispatcher(s, s.endpoints())
 	if err != nil {
 		return err
 	}
+	undo = append(undo, s.stopRefusals)
 	if err = s.startRefusals(); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopRefusals)
+	undo = append(undo, s.stopLedger)
 	if err = s.startLedger(ctx); err != nil {
 		return err
 	}
-	undo = append(undo, s.stopLedger)
 	if err = d.start(s.nc, s.agentNC); err != nil {
 		return err
 	}
@@ -234,7 +240,9 @@ func (s *Service) Close() error {
 		}()
 	}
 	wg.Wait()
-	s.dispatch.stop()
+	if s.dispatch != nil {
+		s.dispatch.stop()
+	}
 	s.stopRefusals()
 	s.stopLedger()
 	s.flushAudit(ctx)
@@ -250,70 +258,22 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// endOnAgent asks the agent to end a session and records the end ourselves, so the
-// session is over even if the agent never reports.
-func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
-	se, ok := s.activeSession(id)
-	if !ok {
-		return
-	}
-	reply, err := s.askAgent(ctx, se.Target, api.AgentControl{Terminate: &api.AgentTerminate{SessionID: id, Reason: reason}})
-	if err == nil && reply.OK {
-		// Give the agent a moment to drain the process's output and report, so the
-		// client sees the Exit frame live and the record has the exit code.
-		select {
-		case <-s.whenEnded(id):
-			return
-		case <-time.After(agentReportWait):
-		case <-ctx.Done():
-		}
-	}
-	if _, err := s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), ""); err != nil {
-		s.log.Error("end session", keySession, id, "err", err)
-	}
-}
-
-// agentReportWait bounds how long ending a session waits for the agent's own report.
-const agentReportWait = 3 * time.Second
-
-// whenEnded returns a channel closed once session id is no longer active.
-func (s *Service) whenEnded(id string) <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := make(chan struct{})
-	if _, active := s.active[id]; !active {
-		close(ch)
-		return ch
-	}
-	if old, ok := s.endedCh[id]; ok {
-		return old
-	}
-	s.endedCh[id] = ch
-	return ch
-}
-
-func (s *Service) activeSession(id string) (api.Session, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se, ok := s.active[id]
-	return se, ok
-}
-
-// decode reads a JSON request strictly: unknown fields and trailing data are errors.
-func decode(verb string, data []byte, v any) error {
+// decodeRequest reads a request body with the contract's strict decoder (api.Decode):
+// unknown fields, trailing data and bodies over limit are refused, as BadRequest naming
+// the verb. An empty body is an empty request.
+func decodeRequest(verb string, data []byte, v any, limit int) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return badRequest("malformed %s request: %v", verb, err)
-	}
-	// More is false before a stray '}' or ']': only the end of the input will do.
-	if _, err := d.Token(); err != io.EOF {
-		return badRequest("malformed %s request: data after the JSON object", verb)
+	if err := api.Decode(data, v, limit); err != nil {
+		return badRequest("%s request: %v", verb, err)
 	}
 	return nil
+}
+
+// decode is decodeRequest within the largest limit of any verb.
+func decode(verb string, data []byte, v any) error {
+	return decodeRequest(verb, data, v, max(api.MaxPolicyRequest, documentLimit, api.MaxRequest))
 }
 
 func badRequest(format string, a ...any) error {

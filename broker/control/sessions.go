@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/document"
@@ -24,6 +21,24 @@ import (
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
+
+// sessionEndpoints are the session verbs. Each is decided by policy on the session it
+// names (and the instance it runs on); StartSession on the target and the document.
+func (s *Service) sessionEndpoints() []endpoint {
+	return []endpoint{
+		policyVerb(s, api.VerbStartSession, api.VerbStartSession, api.MaxRequest, s.prepareStart, s.startSession, s.startDenied),
+		policyVerb(s, api.VerbTerminateSession, api.VerbTerminateSession, api.MaxRequest,
+			prepareSession(s, func(r *api.TerminateSessionRequest) string { return r.SessionID }), s.terminateSession),
+		policyVerb(s, api.VerbResumeSession, api.VerbResumeSession, api.MaxRequest,
+			prepareSession(s, func(r *api.ResumeSessionRequest) string { return r.SessionID }), s.resumeSession),
+		policyVerb(s, api.VerbGetSession, api.VerbGetSession, api.MaxRequest,
+			prepareSession(s, func(r *api.GetSessionRequest) string { return r.SessionID }), s.getSession),
+		policyVerb(s, api.VerbReadTranscript, api.VerbReadTranscript, api.MaxRequest,
+			prepareSession(s, func(r *api.ReadTranscriptRequest) string { return r.SessionID }), s.readTranscript),
+		// Asked once without a session, then once per session listed (see permitted).
+		policyVerb(s, api.VerbDescribeSessions, api.VerbDescribeSessions, api.MaxRequest, checkDescribeSessions, s.describeSessions),
+	}
+}
 
 // maxTranscriptPage bounds the frame bytes of one ReadTranscript answer, so that its JSON
 // (base64) stays well under the server's 2 MiB message limit.
@@ -206,142 +221,6 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow}, nil
 }
 
-// askAgentPatiently is askAgent for a start: an agent that is between connections (its
-// last heartbeat still fresh, its control subject not yet subscribed again) gets until the
-// agent timeout to come back, instead of failing the session at once.
-func (s *Service) askAgentPatiently(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.AgentTimeout)
-	defer cancel()
-	wait := 20 * time.Millisecond
-	for {
-		reply, err := s.askAgent(ctx, agent, req)
-		if !errors.Is(err, nats.ErrNoResponders) {
-			return reply, err
-		}
-		select {
-		case <-ctx.Done():
-			return reply, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 500*time.Millisecond)
-	}
-}
-
-// askAgent sends a control request to an agent and decodes its reply.
-func (s *Service) askAgent(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
-	var reply api.AgentReply
-	body, err := json.Marshal(req)
-	if err != nil {
-		return reply, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.AgentTimeout)
-	defer cancel()
-	msg, err := s.nc.RequestWithContext(ctx, subjects.AgentControl(agent), body)
-	if err != nil {
-		return reply, fmt.Errorf("agent %s did not answer: %w", agent, err)
-	}
-	if err := json.Unmarshal(msg.Data, &reply); err != nil {
-		return reply, fmt.Errorf("agent %s answered garbage: %w", agent, err)
-	}
-	return reply, nil
-}
-
-// setActive keeps the control plane's view of a session current, and with it the
-// gate: an agent's frames reach the record only while their session is active.
-func (s *Service) setActive(se api.Session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if se.Ended() {
-		s.cfg.Sessions.EndSession(se.Target, se.ID)
-		delete(s.active, se.ID)
-		if ch, ok := s.endedCh[se.ID]; ok {
-			close(ch)
-			delete(s.endedCh, se.ID)
-		}
-		if t, ok := s.limits[se.ID]; ok {
-			t.Stop()
-			delete(s.limits, se.ID)
-		}
-		return
-	}
-	if _, known := s.active[se.ID]; !known {
-		if err := s.cfg.Sessions.AllowSession(se.Target, se.Owner, se.ID); err != nil {
-			s.log.Error("admit the session's frames", keySession, se.ID, "err", err)
-		}
-	}
-	s.active[se.ID] = se
-	if _, armed := s.limits[se.ID]; !armed && se.MaxDuration > 0 && !se.ConnectedAt.IsZero() && !s.closed {
-		// The agent ends the session at its maximum duration; this is the broker's own
-		// enforcement, a little later, for an agent that does not.
-		left := se.ConnectedAt.Add(se.MaxDuration.Std() + maxDurationGrace).Sub(s.now())
-		id := se.ID
-		s.limits[id] = time.AfterFunc(max(left, 0), func() { s.enforceMaxDuration(id) })
-	}
-}
-
-// maxDurationGrace is how long past a session's maximum duration the broker waits for the
-// agent to end it before ending it itself.
-const maxDurationGrace = 2 * time.Second
-
-func (s *Service) enforceMaxDuration(id string) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	delete(s.limits, id)
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.AgentTimeout)
-	defer cancel()
-	s.log.Info("session reached its maximum duration", keySession, id)
-	s.endOnAgent(ctx, id, api.ReasonMaxDuration, "maximum session duration reached")
-}
-
-func sessionEnd(reason, detail string, code *int, frames, bytes uint64, at time.Time) session.End {
-	return session.End{Reason: reason, Detail: detail, ExitCode: code, OutFrames: frames, OutBytes: bytes, At: at.UTC()}
-}
-
-// finish ends a session: it publishes the terminal event first (its id is derived from
-// the session, so a retry is deduplicated by the stream), then stores the ended record.
-// A crash between the two leaves the session active, and the next attempt redoes both.
-func (s *Service) finish(ctx context.Context, id string, e session.End, actor string) (api.Session, error) {
-	cur, _, err := getJSON[api.Session](ctx, s.b.Sessions, id)
-	if err != nil {
-		return cur, err
-	}
-	next, changed, err := session.Finish(cur, e)
-	if err != nil {
-		return cur, err
-	}
-	if changed {
-		typ := events.Terminated
-		if next.State == api.StateFailed {
-			typ = events.Failed
-		}
-		if actor == "" {
-			actor = next.TerminatedBy
-		}
-		if err := s.cfg.Emitter.Emit(ctx, typ, events.Data{Session: next, Actor: actor}); err != nil {
-			return cur, err
-		}
-	}
-	out, err := updateJSON(ctx, s.b.Sessions, id, func(v *api.Session) error {
-		n, _, err := session.Finish(*v, e)
-		*v = n
-		return err
-	})
-	if err != nil {
-		return out, err
-	}
-	s.setActive(out)
-	if changed {
-		s.log.Info("session ended", keySession, id, keyReason, out.Reason, "state", out.State)
-	}
-	return out, nil
-}
-
 func (s *Service) terminateSession(ctx context.Context, c caller, _ *api.TerminateSessionRequest, se api.Session, _ *decision) (any, error) {
 	if se.Ended() {
 		return api.TerminateSessionResponse{SessionID: se.ID}, nil
@@ -406,15 +285,15 @@ func (s *Service) getSession(_ context.Context, _ caller, _ *api.GetSessionReque
 	return api.GetSessionResponse{Session: se}, nil
 }
 
-func checkDescribeSessions(_ context.Context, _ caller, r *api.DescribeSessionsRequest) (policies.Input, int, error) {
+func checkDescribeSessions(_ context.Context, _ caller, r *api.DescribeSessionsRequest) (policies.Input, pageRequest, error) {
 	if r.State != "Active" && r.State != "History" {
-		return policies.Input{}, 0, badRequest("DescribeSessions: state must be Active or History, not %.32q", r.State)
+		return policies.Input{}, pageRequest{}, badRequest("DescribeSessions: state must be Active or History, not %.32q", r.State)
 	}
-	max, err := maxResults(api.VerbDescribeSessions, r.MaxResults)
-	return policies.Input{}, max, err
+	p, err := checkPage(api.VerbDescribeSessions, r.MaxResults, r.NextToken, true)
+	return policies.Input{}, p, err
 }
 
-func (s *Service) describeSessions(ctx context.Context, c caller, r *api.DescribeSessionsRequest, max int, d *decision) (any, error) {
+func (s *Service) describeSessions(ctx context.Context, c caller, r *api.DescribeSessionsRequest, pr pageRequest, d *decision) (any, error) {
 	all, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
 		return nil, err
@@ -443,8 +322,8 @@ func (s *Service) describeSessions(ctx context.Context, c caller, r *api.Describ
 		}
 		return in
 	})
-	out = newestFirst(out, func(se api.Session) time.Time { return se.StartedAt }, max)
-	return api.DescribeSessionsResponse{Sessions: out}, nil
+	out, next := page(api.VerbDescribeSessions, out, func(se api.Session) pageKey { return newestFirst(se.StartedAt, se.ID) }, pr)
+	return api.DescribeSessionsResponse{Sessions: out, NextToken: next}, nil
 }
 
 func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTranscriptRequest, se api.Session, _ *decision) (any, error) {
@@ -516,4 +395,22 @@ func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTrans
 		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(page) < r.Max)
 	}
 	return resp, nil
+}
+
+func (s *Service) resumeSession(_ context.Context, _ caller, _ *api.ResumeSessionRequest, se api.Session, _ *decision) (any, error) {
+	if se.Ended() {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s has ended (%s, %s); start a new one", se.ID, se.State, se.Reason)}
+	}
+	if se.State != api.StateConnected {
+		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s is %s, not Connected", se.ID, se.State)}
+	}
+	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
+	// The resumed client numbers its input from now, in nanoseconds: above every frame
+	// an earlier client of the session can have sent, since frames are numbered from 1.
+	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl},
+		Window: frame.DefaultWindow, InputSeq: uint64(s.now().UnixNano())}, nil
+}
+
+func sessionInput(se api.Session) *policies.Session {
+	return &policies.Session{ID: se.ID, Owner: se.Owner, Target: se.Target, Document: se.Document}
 }

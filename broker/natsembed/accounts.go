@@ -191,6 +191,11 @@ func (as *accountSet) importAll(acc *server.Account, imports []accounts.Import) 
 			}
 		} else {
 			err = acc.AddServiceImport(as.svc, im.Local, im.RemoteSubject())
+			if err == nil {
+				// The control plane reads the caller's address from the request info the
+				// server writes (policy's source_ip); the server shares it only if asked.
+				err = acc.SetServiceImportSharing(as.svc, im.RemoteSubject(), true)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("import %s: %w", im.Local, err)

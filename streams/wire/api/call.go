@@ -78,7 +78,10 @@ func DecodeReply(msg *nats.Msg, resp any) error {
 	if resp == nil {
 		return nil
 	}
-	if err := json.Unmarshal(msg.Data, resp); err != nil {
+	// A reply is bounded and must be one JSON value, but may carry fields this client
+	// does not know: the control plane is authenticated, and a newer broker adds fields
+	// to its answers without cutting off older agents and CLIs.
+	if err := decode(msg.Data, resp, MaxReply, false); err != nil {
 		return fmt.Errorf("decode reply: %w", err)
 	}
 	return nil
