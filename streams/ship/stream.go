@@ -94,19 +94,20 @@ func (st *Streamer) Run(ctx context.Context) error {
 		it.Stop()
 	}()
 	defer func() { <-stopped }()
+	b := st.sh.backoff().Start()
 	for {
 		msg, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			select {
-			case <-ctx.Done():
+			st.log.Debug("next started session", "err", err)
+			if b.Wait(ctx) != nil {
 				return nil
-			case <-time.After(time.Second):
 			}
 			continue
 		}
+		b.Reset()
 		var ev struct {
 			Data events.Data `json:"data"`
 		}
