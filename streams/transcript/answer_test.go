@@ -1,6 +1,7 @@
 package transcript
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -138,5 +139,45 @@ func TestAnswerBoundsBytes(t *testing.T) {
 	resp, err := Answer(t.Context(), js, jsdef.StreamTranscripts, out, api.ReadTranscriptRequest{}, End{}, 10)
 	if err != nil || len(resp.Frames) != 1 {
 		t.Fatalf("bound below one frame: %d frames, %v", len(resp.Frames), err)
+	}
+}
+
+// The two halves of ReadTranscript meet: a Reader over the API, answered by Answer, reads
+// the same frames as a Reader straight from the stream, however small the pages.
+func TestAPIReadsWhatAnswerServes(t *testing.T) {
+	js := jetStream(t)
+	out := subjects.ForSession("web-1", "alice", "alice-1").Out
+	order := []uint64{1, 2, 4, 5, 3, 6, 6, 8, 9, 7, 10, 11, 12}
+	for _, seq := range order {
+		publishFrame(t, js, out, seq, strings.Repeat("x", int(seq)))
+	}
+	publish(t, js, natsMsg(out, []byte("garbage")))
+	end := End{Ended: true, OutFrames: 12}
+	want, _, err := ReadAll(t.Context(), NewDirect(js, jsdef.StreamTranscripts, 1, out, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, max := range []int{1, 2, 5, 500} {
+		calls := 0
+		src := NewAPI("alice-1", max, func(ctx context.Context, req api.ReadTranscriptRequest) (api.ReadTranscriptResponse, error) {
+			calls++
+			return Answer(ctx, js, jsdef.StreamTranscripts, out, req, end, 1<<20)
+		})
+		rd := NewReader(src, 0)
+		var got []Frame
+		for calls < 100 {
+			b, err := rd.Read(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, b.Frames...)
+			got = append(got, rd.Flush()...)
+			if b.Complete {
+				break
+			}
+		}
+		if !slices.Equal(seqs(got), seqs(want)) || len(want) != 12 {
+			t.Fatalf("max %d: read %v through the API, %v from the stream", max, seqs(got), seqs(want))
+		}
 	}
 }
