@@ -301,6 +301,15 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 		case <-time.After(pollWait):
 		}
 	}
+	// Recorded input still waiting for a frame before it will not get it now: it goes in,
+	// in its order. Output after a gap does not: the recording ends where the output did.
+	for _, f := range rd.Flush() {
+		if f.Input {
+			if err := add(cast.Frame{Time: f.Time, Type: f.Type, Payload: f.Payload}); err != nil {
+				return api.Recording{}, err
+			}
+		}
+	}
 	sum, err := r.Close()
 	if err != nil {
 		return api.Recording{}, err
