@@ -302,7 +302,7 @@ func (c *client) loop(ctx context.Context) (int, error) {
 		case <-probe:
 			// Output has been silent: frames at the end (an Exit) may have been lost
 			// while nothing followed them to reveal the gap.
-			rd, _ := c.transcript(fetchMax)
+			rd, _ := c.transcriptReader(fetchMax)
 			if _, code, done, err := c.readMissing(ctx, rd); err != nil || done {
 				return code, err
 			}
@@ -353,7 +353,7 @@ func (c *client) repair(ctx context.Context, seq uint64) (code int, done bool, e
 	}
 	c.log.Debug("repairing output gap", "from", from, "to", seq-1)
 	deadline := time.Now().Add(gapTimeout)
-	rd, src := c.transcript(fetchMax)
+	rd, src := c.transcriptReader(fetchMax)
 	b := fetchBackoff.Start()
 	for c.last < seq-1 {
 		src.Max = int(min(seq-1-c.last, uint64(fetchMax)))
@@ -375,9 +375,9 @@ func (c *client) repair(ctx context.Context, seq uint64) (code int, done bool, e
 	return 0, false, nil
 }
 
-// transcript reads the output after the last frame delivered from the session's
+// transcriptReader reads the output after the last frame delivered from the session's
 // transcript through Fetch, max frames a call.
-func (c *client) transcript(max int) (*transcript.Reader, *transcript.API) {
+func (c *client) transcriptReader(max int) (*transcript.Reader, *transcript.API) {
 	src := transcript.NewAPI("", max, func(ctx context.Context, req api.ReadTranscriptRequest) (api.ReadTranscriptResponse, error) {
 		frames, err := c.opts.Fetch(ctx, req.After, req.Max)
 		return api.ReadTranscriptResponse{Frames: frames}, err
