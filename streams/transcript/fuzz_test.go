@@ -5,6 +5,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
@@ -79,6 +82,31 @@ func FuzzReader(f *testing.F) {
 		st := r.Stats()
 		if n := len(got) + st.Malformed + st.Duplicates; n != len(all) {
 			t.Fatalf("%d handed out (%d of them held), %d malformed, %d duplicates: %d of %d messages", len(got), held, st.Malformed, st.Duplicates, n, len(all))
+		}
+	})
+}
+
+// FuzzStored feeds arbitrary header values (a publisher may add its own before the
+// server's) to stored: it must not panic, and what it accepts never goes back nor is of
+// another subject.
+func FuzzStored(f *testing.F) {
+	f.Add("7", "tether.s.a.b.c.out", "2026-01-02T03:04:05Z", "3", "99", uint64(7))
+	f.Add("", "", "", "", "", uint64(1))
+	f.Add("18446744073709551615", "x", "garbage", "-1", "0", uint64(0))
+	f.Fuzz(func(t *testing.T, seq, subject, ts, pending, forgedSeq string, from uint64) {
+		const want = "tether.s.a.b.c.out"
+		h := nats.Header{}
+		h.Add(jetstream.SequenceHeader, forgedSeq)
+		h.Add(jetstream.SequenceHeader, seq)
+		h.Add(jetstream.SubjectHeader, subject)
+		h.Add(jetstream.TimeStampHeaer, ts)
+		h.Add(numPendingHeader, pending)
+		m, _, err := stored(&jetstream.RawStreamMsg{Header: h, Data: []byte("x")}, want, from)
+		if err != nil {
+			return
+		}
+		if m.Seq < from || m.Seq == 0 || m.Subject != want {
+			t.Fatalf("accepted %+v reading %s from %d", m, want, from)
 		}
 	})
 }
