@@ -2,13 +2,13 @@ package agent
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -29,7 +29,7 @@ func (a *Agent) connect() error {
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
-			return jitter(backoffDelay(attempts, a.cfg.ReconnectMax))
+			return reconnectPolicy(a.cfg.ReconnectMax).Delay(attempts)
 		}),
 		nats.ConnectHandler(func(*nats.Conn) {
 			a.log.Info("connected to broker")
@@ -76,19 +76,9 @@ func (a *Agent) kick() {
 	}
 }
 
-// backoffDelay is 250ms doubled per attempt, capped at max.
-func backoffDelay(attempt int, max time.Duration) time.Duration {
-	d := 250 * time.Millisecond
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
-}
-
-// jitter spreads d over [d/2, d) so agents that lost the same broker do not return in step.
-func jitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
+// reconnectPolicy spaces reconnections, registrations and end reports: about half a
+// second at first (jittered, so agents that lost the same broker do not return in step),
+// doubling up to max.
+func reconnectPolicy(max time.Duration) retry.Policy {
+	return retry.Policy{Min: min(500*time.Millisecond, max), Max: max}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -53,18 +54,25 @@ func FuzzControl(f *testing.F) {
 	})
 }
 
-func TestBackoff(t *testing.T) {
+// Reconnections, registrations and end reports wait about half a second at first, then
+// double, jittered, never past ReconnectMax; a ReconnectMax below half a second caps even
+// the first wait.
+func TestReconnectPolicy(t *testing.T) {
 	for _, tc := range []struct {
+		max     time.Duration
 		attempt int
-		want    string
-	}{{0, "250ms"}, {1, "500ms"}, {3, "2s"}, {10, "10s"}, {1000, "10s"}} {
-		if got := backoffDelay(tc.attempt, 10e9).String(); got != tc.want {
-			t.Errorf("backoffDelay(%d) = %s, want %s", tc.attempt, got, tc.want)
-		}
-	}
-	for range 100 {
-		if d := jitter(1e9); d < 5e8 || d >= 1e9 {
-			t.Fatalf("jitter(1s) = %v", d)
+		lo, hi  time.Duration
+	}{
+		{10 * time.Second, 1, 250 * time.Millisecond, 750 * time.Millisecond},
+		{10 * time.Second, 3, time.Second, 3 * time.Second},
+		{10 * time.Second, 10, 5 * time.Second, 10 * time.Second},
+		{10 * time.Second, 1000, 5 * time.Second, 10 * time.Second},
+		{200 * time.Millisecond, 1, 100 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		for range 100 {
+			if d := reconnectPolicy(tc.max).Delay(tc.attempt); d < tc.lo || d > tc.hi {
+				t.Fatalf("max %v, attempt %d: delay %v, want within [%v, %v]", tc.max, tc.attempt, d, tc.lo, tc.hi)
+			}
 		}
 	}
 }

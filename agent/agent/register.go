@@ -62,6 +62,7 @@ func (a *Agent) heartbeats(ctx context.Context, interval time.Duration) bool {
 // register calls Register until it succeeds or ctx is done.
 func (a *Agent) register(ctx context.Context) (api.RegisterResponse, bool) {
 	host, _ := os.Hostname()
+	b := reconnectPolicy(a.cfg.ReconnectMax).Start()
 	for attempt := 0; ; attempt++ {
 		req := api.RegisterRequest{
 			Hostname:     host,
@@ -83,12 +84,8 @@ func (a *Agent) register(ctx context.Context) (api.RegisterResponse, bool) {
 			return resp, false
 		}
 		a.log.Warn("register failed: retrying", logkey.Attempt, attempt+1, logkey.Err, err)
-		t := time.NewTimer(jitter(backoffDelay(attempt+1, a.cfg.ReconnectMax)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if b.Wait(ctx) != nil {
 			return resp, false
-		case <-t.C:
 		}
 	}
 }

@@ -204,7 +204,19 @@ func (s *session) finish(code int, reason, detail string) {
 func (a *Agent) reportEnded(req api.SessionEndedRequest, log *slog.Logger) {
 	deadline := time.Now().Add(reportFor)
 	subject := subjects.AgentAPI(a.id.instanceID, api.VerbSessionEnded)
-	for attempt := 0; ; attempt++ {
+	// The report is due even while the agent shuts down: the waits end at the deadline,
+	// or when the connection closes.
+	wctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.connClosed:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	b := reconnectPolicy(a.cfg.ReconnectMax).Start()
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		err := api.Call(ctx, a.nc, subject, req, nil)
 		cancel()
@@ -221,6 +233,6 @@ func (a *Agent) reportEnded(req api.SessionEndedRequest, log *slog.Logger) {
 			return
 		}
 		log.Debug("report session end: retrying", logkey.Err, err)
-		time.Sleep(jitter(backoffDelay(attempt+1, a.cfg.ReconnectMax)))
+		_ = b.Wait(wctx)
 	}
 }

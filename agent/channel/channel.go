@@ -106,6 +106,10 @@ type Channel struct {
 	failed   chan struct{}
 	failOnce sync.Once
 	failErr  error
+	// stop ends the waits between attempts to record a frame: cancelled when the channel
+	// fails or finishes.
+	stop       context.Context
+	cancelStop context.CancelFunc
 
 	quit       chan struct{}
 	writerDone chan struct{}
@@ -145,11 +149,13 @@ func Open(cfg Config) (*Channel, error) {
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	c.stop, c.cancelStop = context.WithCancel(context.Background())
 	c.in.init()
 	c.out.init()
 	c.rin.init(cfg.RecordInput)
 	sub, err := cfg.Conn.Subscribe(cfg.Subjects.In, c.onIn)
 	if err != nil {
+		c.cancelStop()
 		return nil, fmt.Errorf("subscribe %s: %w", cfg.Subjects.In, err)
 	}
 	c.sub = sub
@@ -227,6 +233,7 @@ func (c *Channel) Finish(ctx context.Context, st frame.ExitStatus) Stats {
 		<-c.writerDone
 		<-c.rin.done
 		c.ReleaseWindow()
+		c.cancelStop()
 		c.stats = Stats{
 			Frames: c.out.frames, Bytes: c.out.bytes,
 			InputFrames: c.rin.seq, InputBytes: c.rin.bytes,
@@ -241,6 +248,7 @@ func (c *Channel) fail(err error) {
 		c.failErr = err
 		c.log.Error("recording failed", logkey.Err, err)
 		close(c.failed)
+		c.cancelStop()
 		c.ReleaseWindow()
 	})
 }
@@ -259,13 +267,4 @@ func (c *Channel) isFailed() bool {
 	default:
 		return false
 	}
-}
-
-// backoff doubles a delay from min up to max.
-type backoff struct{ cur, max time.Duration }
-
-func (b *backoff) next() time.Duration {
-	d := b.cur
-	b.cur = min(2*b.cur, b.max)
-	return d
 }

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
@@ -41,7 +43,7 @@ func (p pending) name() string {
 // publishes awaiting acks, connection trouble) for up to RecordTimeout.
 func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 	var first time.Time
-	b := backoff{cur: 20 * time.Millisecond, max: 2 * time.Second}
+	b := publishBackoff.Start()
 	for {
 		fut, err := c.cfg.JS.PublishMsgAsync(p.msg)
 		if err == nil {
@@ -57,8 +59,23 @@ func (c *Channel) publishRetry(p pending) jetstream.PubAckFuture {
 			return nil
 		}
 		c.log.Debug("publish frame: retrying", logkey.Subject, p.msg.Subject, logkey.Frame, p.seq, logkey.Err, err)
-		time.Sleep(b.next())
+		c.waitRetry(b, first)
 	}
+}
+
+// Backoffs between attempts to publish a frame the client refused, and to publish again a
+// frame the stream did not acknowledge.
+var (
+	publishBackoff = retry.Policy{Min: 20 * time.Millisecond, Max: 2 * time.Second}
+	recordBackoff  = retry.Policy{Min: 50 * time.Millisecond, Max: 2 * time.Second}
+)
+
+// waitRetry waits for b's next delay, or until the channel fails or finishes, or the frame
+// first refused at first has been refused for RecordTimeout.
+func (c *Channel) waitRetry(b *retry.Backoff, first time.Time) {
+	ctx, cancel := context.WithDeadline(c.stop, first.Add(c.cfg.RecordTimeout))
+	defer cancel()
+	_ = b.Wait(ctx)
 }
 
 // track awaits the stream's acknowledgement of each published frame, in order, and
@@ -72,7 +89,7 @@ func (c *Channel) track() {
 
 func (c *Channel) await(p pending) {
 	var first time.Time
-	b := backoff{cur: 50 * time.Millisecond, max: 2 * time.Second}
+	b := recordBackoff.Start()
 	fut := p.fut
 	for fut != nil {
 		var err error
@@ -96,7 +113,10 @@ func (c *Channel) await(p pending) {
 				c.fail(fmt.Errorf("record %s: %w", p.name(), err))
 				return
 			}
-			time.Sleep(b.next())
+			c.waitRetry(b, first)
+			if c.isFailed() {
+				return
+			}
 			if fut, err = c.cfg.JS.PublishMsgAsync(p.msg); err == nil {
 				break
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
@@ -116,21 +117,31 @@ func (a *app) play(ctx context.Context, id string, o playOptions) error {
 func (a *app) playStream(ctx context.Context, id string, o playOptions) (*recordingReader, error) {
 	auto := o.source == sourceAuto
 	var (
-		after  uint64 // last frame written
-		cursor uint64 // where the broker resumes reading its stream
 		first  = true
 		ended  bool      // GetSession said the session is over while the stream was empty
+		gone   bool      // the same, once something was read or with --source stream
 		origin time.Time // the session start (when the agent connected), for --from and --to
 		p      = newPlayer(o)
 	)
-	for {
+	rd := transcript.NewReader(transcript.NewAPI(id, playPage, func(ctx context.Context, req api.ReadTranscriptRequest) (api.ReadTranscriptResponse, error) {
 		var resp api.ReadTranscriptResponse
-		req := api.ReadTranscriptRequest{SessionID: id, After: after, Max: playPage, Cursor: cursor}
-		if err := a.call(ctx, api.VerbReadTranscript, req, &resp); err != nil {
+		err := a.call(ctx, api.VerbReadTranscript, req, &resp)
+		return resp, err
+	}), 0)
+	for {
+		start, malformed := rd.Last(), rd.Stats().Malformed
+		b, err := rd.Read(ctx)
+		if err != nil {
 			if first && auto && isNotFound(err) {
 				return a.recordingInstead(ctx, id, err)
 			}
 			return nil, err
+		}
+		// The broker hands out frames in order and has waited for any stored late: a gap
+		// left in a page is not going to fill.
+		frames := append(b.Frames, rd.Flush()...)
+		if n := rd.Stats().Malformed - malformed; n > 0 {
+			a.log.Warn("skipping malformed transcript frames", "session_id", id, "frames", n)
 		}
 		if first && (o.from > 0 || o.to > 0) {
 			se, err := a.getSession(ctx, id)
@@ -143,29 +154,18 @@ func (a *app) playStream(ctx context.Context, id string, o playOptions) (*record
 				origin = se.ConnectedAt
 			}
 		}
-		if auto && after == 0 {
-			rr, err := a.checkStream(ctx, id, resp, first, &ended)
+		if auto && start == 0 {
+			rr, err := a.checkStream(ctx, id, b, frames, first, &ended)
 			if rr != nil || err != nil {
 				return rr, err
 			}
 		}
 		first = false
-		cursor = max(cursor, resp.Cursor)
-		start := after
-		for _, tf := range resp.Frames {
-			f, err := frame.Decode(tf.Frame)
-			if err != nil {
-				a.log.Warn("skipping malformed transcript frame", "session_id", id, "err", err)
-				continue
-			}
-			if f.Seq <= after {
-				continue
-			}
-			after = f.Seq
+		for _, f := range frames {
 			if origin.IsZero() {
-				origin = tf.Time // offsets only matter relative to each other
+				origin = f.Time // offsets only matter relative to each other
 			}
-			at := tf.Time.Sub(origin)
+			at := f.Time.Sub(origin)
 			switch f.Type {
 			case frame.Stdout, frame.Stderr:
 				w := a.stdout
@@ -184,15 +184,20 @@ func (a *app) playStream(ctx context.Context, id string, o playOptions) (*record
 				}
 			}
 		}
-		if resp.Complete {
+		if b.Complete {
 			return nil, nil
 		}
-		if after == start {
-			if len(resp.Frames) > 0 {
-				return nil, fmt.Errorf("transcript of %s: no readable frame after %d", id, after)
+		if rd.Last() == start {
+			if b.Msgs > 0 {
+				return nil, fmt.Errorf("transcript of %s: no readable frame after %d", id, start)
 			}
 			if o.to > 0 && !origin.IsZero() && time.Since(origin) > o.to {
 				return nil, nil // the window is over; nothing more will fall in it
+			}
+			if !auto || start > 0 {
+				if err := a.checkGone(ctx, id, start, &gone); err != nil {
+					return nil, err
+				}
 			}
 			// The session is still running: wait for more output.
 			if err := pause(ctx, playPoll); err != nil {
@@ -202,11 +207,37 @@ func (a *app) playStream(ctx context.Context, id string, o playOptions) (*record
 	}
 }
 
+// checkGone is called when the stream has nothing after frame after and does not say the
+// transcript is complete: it returns an error if the session has ended, for then the
+// stream no longer holds the rest of it. A session that ended just now gets one more read
+// (gone remembers it) for its last frames to land.
+func (a *app) checkGone(ctx context.Context, id string, after uint64, gone *bool) error {
+	se, err := a.getSession(ctx, id)
+	if err != nil {
+		// The stream is what is being played: keep following it.
+		a.log.Debug("look whether the session ended", "session_id", id, "err", err)
+		return ctx.Err()
+	}
+	if !se.Ended() {
+		return nil // still running: follow the stream
+	}
+	if !*gone {
+		*gone = true
+		return nil
+	}
+	what := "it"
+	if after > 0 {
+		what = fmt.Sprintf("its frames after %d", after)
+	}
+	return hintError{fmt.Errorf("session %s has ended, but the transcript stream no longer holds %s", id, what),
+		"tether play " + id + " --source storage"}
+}
+
 // checkStream looks at a page read from the start of the stream and says whether the
 // shipped recording should be played instead (rr), or there is nothing to play (err).
-func (a *app) checkStream(ctx context.Context, id string, resp api.ReadTranscriptResponse, first bool, ended *bool) (*recordingReader, error) {
+func (a *app) checkStream(ctx context.Context, id string, b transcript.Batch, frames []transcript.Frame, first bool, ended *bool) (*recordingReader, error) {
 	switch {
-	case len(resp.Frames) == 0 && resp.Complete:
+	case b.Msgs == 0 && b.Complete:
 		// Ended: either it never wrote anything, or its frames are gone from the stream.
 		rr, err := a.openRecording(ctx, id)
 		if notInStorage(err) || isCode(err, api.CodeAccessDenied) {
@@ -215,10 +246,10 @@ func (a *app) checkStream(ctx context.Context, id string, resp api.ReadTranscrip
 			return nil, nil
 		}
 		return rr, err
-	case len(resp.Frames) == 0 && *ended:
+	case b.Msgs == 0 && *ended:
 		return nil, hintError{fmt.Errorf("session %s has ended, but its transcript is no longer in the stream and no recording of it has been shipped", id),
 			"tether admin ship status"}
-	case len(resp.Frames) == 0:
+	case b.Msgs == 0:
 		se, err := a.getSession(ctx, id)
 		if isNotFound(err) {
 			return a.recordingInstead(ctx, id, err)
@@ -234,13 +265,12 @@ func (a *app) checkStream(ctx context.Context, id string, resp api.ReadTranscrip
 		}
 		return rr, err
 	case first:
-		f, err := frame.Decode(resp.Frames[0].Frame)
-		if err != nil || f.Seq <= 1 {
+		if len(frames) == 0 || frames[0].Seq <= 1 {
 			return nil, nil
 		}
 		rr, err := a.openRecording(ctx, id)
 		if notInStorage(err) {
-			fmt.Fprintf(a.stderr, "tether: the stream no longer holds the start of session %s: playing from frame %d\n", id, f.Seq)
+			fmt.Fprintf(a.stderr, "tether: the stream no longer holds the start of session %s: playing from frame %d\n", id, frames[0].Seq)
 			return nil, nil
 		}
 		return rr, err

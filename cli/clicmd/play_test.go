@@ -1,10 +1,25 @@
 package clicmd
 
 import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tetherhq/tether/agent/agent"
+	"github.com/tetherhq/tether/broker/brokerd"
+	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/cli/session"
+	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/polltest"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -125,5 +140,95 @@ func TestPlayTiming(t *testing.T) {
 	}
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("played in %v, want at least two 50ms pauses", d)
+	}
+}
+
+// startAgent runs a real agent in-process, enrolled as name.
+func startAgent(t *testing.T, s *brokertest.Server, name string) {
+	t.Helper()
+	act := s.Activation(name, map[string]string{"env": "test"}, 1)
+	ag, err := agent.New(agent.Config{BrokerURL: s.URL(), StateDir: t.TempDir(), ActivationID: act.ID, ActivationCode: act.Code, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ag.Run(ctx) }()
+	t.Cleanup(func() { cancel(); polltest.Returns(t, time.Minute, "stopping agent "+name, func() { <-done }) })
+	brokertest.WaitFor(t, 10*time.Second, name+" online", func() bool {
+		var r api.DescribeInstancesResponse
+		return s.Call(s.Admin, "admin", api.VerbDescribeInstances, api.DescribeInstancesRequest{InstanceIDs: []string{name}}, &r) == nil &&
+			len(r.Instances) == 1 && r.Instances[0].PingStatus == api.PingOnline
+	})
+}
+
+// tetherFor is a tether configured as the broker's admin.
+func tetherFor(t *testing.T, s *brokertest.Server) *env {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "admin.nk"), append(s.AdminSeed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, cfgPath: filepath.Join(dir, "config.json")}
+	if err := config.Write(e.cfgPath, &config.Config{BrokerURL: s.URL(), User: "admin", NKeySeedFile: "admin.nk"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// A session whose frames the transcript stream no longer holds cannot be played from the
+// stream: play says so and fails, rather than waiting for frames that will never come.
+func TestPlayStreamNoLongerHoldsSession(t *testing.T) {
+	t.Setenv("HOME", t.TempDir()) // the agent's commands read no rc file of the user's
+	s := brokertest.NewServer(t, func(o *brokerd.Options) { o.Recordings.NoShip = true })
+	startAgent(t, s, "web-1")
+	var start api.StartSessionResponse
+	if err := s.Call(s.Admin, "admin", api.VerbStartSession, api.StartSessionRequest{Target: "web-1", Command: []string{"echo", "recorded"}}, &start); err != nil {
+		t.Fatal(err)
+	}
+	id := start.Session.ID
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if code, err := session.Run(ctx, s.Admin, start, session.Options{Stdout: io.Discard, NoStdin: true}); err != nil || code != 0 {
+		t.Fatalf("session: code %d, err %v", code, err)
+	}
+	brokertest.WaitFor(t, 30*time.Second, "the session's end", func() bool {
+		var r api.GetSessionResponse
+		return s.Call(s.Admin, "admin", api.VerbGetSession, api.GetSessionRequest{SessionID: id}, &r) == nil && r.Session.Ended() && r.Session.OutFrames > 0
+	})
+	tether := tetherFor(t, s)
+	// While the stream holds it, it plays.
+	if r := tether.run("", "play", id, "--source", "stream", "--raw"); r.code != 0 || r.stdout != "recorded\n" {
+		t.Fatalf("play from the stream: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	js, err := jetstream.New(s.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(t.Context(), jsdef.StreamTranscripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := subjects.ForSession(start.Session.Target, start.Session.Owner, id)
+	if err := st.Purge(t.Context(), jetstream.WithPurgeSubject(sub.Out)); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan result, 1)
+	go func() { done <- tether.run("", "play", id, "--source", "stream", "--raw") }()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("play --source stream of a session the stream no longer holds did not return")
+	}
+	if r.code == 0 || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q: want a failure and no output", r.code, r.stdout)
+	}
+	for _, want := range []string{id, "transcript stream no longer holds it", "Try: tether play " + id + " --source storage"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q does not say %q", r.stderr, want)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherhq/tether/streams/retry"
+	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/flow"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -52,14 +54,14 @@ var ErrConnClosed = errors.New("session: the connection to the broker closed")
 
 // Tunables, variables so tests can shorten them.
 var (
-	gapTimeout  = 10 * time.Second       // how long to wait for missing frames to appear
-	idleFlush   = 20 * time.Millisecond  // report consumption after output idles this long
-	probeFirst  = 2 * time.Second        // look for lost frames after this much silence…
-	probeMax    = 30 * time.Second       // …backing off to this
-	pendingSize = 256 << 20              // bytes nats.go may queue per subscription
-	fetchMax    = 500                    // frames asked for per Fetch
-	backoffMin  = 20 * time.Millisecond  // first pause between Fetch attempts
-	backoffMax  = 500 * time.Millisecond // longest pause between Fetch attempts
+	gapTimeout  = 10 * time.Second      // how long to wait for missing frames to appear
+	idleFlush   = 20 * time.Millisecond // report consumption after output idles this long
+	probeFirst  = 2 * time.Second       // look for lost frames after this much silence…
+	probeMax    = 30 * time.Second      // …backing off to this
+	pendingSize = 256 << 20             // bytes nats.go may queue per subscription
+	fetchMax    = 500                   // frames asked for per Fetch
+	// fetchBackoff spaces the Fetch attempts that repair a gap.
+	fetchBackoff = retry.Policy{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 )
 
 // Run attaches to a started session and runs it to the end. It returns the process's exit
@@ -300,14 +302,8 @@ func (c *client) loop(ctx context.Context) (int, error) {
 		case <-probe:
 			// Output has been silent: frames at the end (an Exit) may have been lost
 			// while nothing followed them to reveal the gap.
-			frames, err := c.opts.Fetch(ctx, c.last, fetchMax)
-			if err != nil {
-				if ctx.Err() != nil {
-					return -1, ctx.Err()
-				}
-				c.log.Debug("look for lost output", "err", err)
-			}
-			if _, code, done, err := c.apply(frames); err != nil || done {
+			rd, _ := c.transcriptReader(fetchMax)
+			if _, code, done, err := c.readMissing(ctx, rd); err != nil || done {
 				return code, err
 			}
 			if c.unacked {
@@ -357,54 +353,59 @@ func (c *client) repair(ctx context.Context, seq uint64) (code int, done bool, e
 	}
 	c.log.Debug("repairing output gap", "from", from, "to", seq-1)
 	deadline := time.Now().Add(gapTimeout)
-	wait := backoffMin
+	rd, src := c.transcriptReader(fetchMax)
+	b := fetchBackoff.Start()
 	for c.last < seq-1 {
-		frames, err := c.opts.Fetch(ctx, c.last, int(min(seq-1-c.last, uint64(fetchMax))))
-		if err != nil {
-			if ctx.Err() != nil {
-				return -1, true, ctx.Err()
-			}
-			c.log.Debug("fetch missing output", "err", err)
-		}
-		progress, code, done, err := c.apply(frames)
+		src.Max = int(min(seq-1-c.last, uint64(fetchMax)))
+		progress, code, done, err := c.readMissing(ctx, rd)
 		if err != nil || done {
 			return code, done, err
 		}
 		if progress {
-			wait = backoffMin
+			b.Reset()
 			continue
 		}
 		if time.Now().After(deadline) {
 			return -1, true, fmt.Errorf("session: output frames %d to %d are missing from the transcript", c.last+1, seq-1)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return -1, true, ctx.Err()
-		case <-t.C:
+		if err := b.Wait(ctx); err != nil {
+			return -1, true, err
 		}
-		wait = min(2*wait, backoffMax)
 	}
 	return 0, false, nil
 }
 
-// apply delivers the fetched frames that continue the output in order.
-func (c *client) apply(frames []api.TranscriptFrame) (progress bool, code int, done bool, err error) {
-	for _, tf := range frames {
-		f, err := frame.Decode(tf.Frame)
-		if err != nil {
-			c.log.Warn("dropping malformed transcript frame", "err", err)
-			continue
+// transcriptReader reads the output after the last frame delivered from the session's
+// transcript through Fetch, max frames a call.
+func (c *client) transcriptReader(max int) (*transcript.Reader, *transcript.API) {
+	src := transcript.NewAPI("", max, func(ctx context.Context, req api.ReadTranscriptRequest) (api.ReadTranscriptResponse, error) {
+		frames, err := c.opts.Fetch(ctx, req.After, req.Max)
+		return api.ReadTranscriptResponse{Frames: frames}, err
+	})
+	return transcript.NewReader(src, c.last), src
+}
+
+// readMissing reads one page of the transcript and delivers the frames that continue the
+// output in order; a frame after a gap waits in rd for the frames before it.
+func (c *client) readMissing(ctx context.Context, rd *transcript.Reader) (progress bool, code int, done bool, err error) {
+	skipped := rd.Stats().Malformed
+	b, err := rd.Read(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, -1, true, ctx.Err()
 		}
+		c.log.Debug("fetch missing output", "err", err)
+		return false, 0, false, nil
+	}
+	if n := rd.Stats().Malformed - skipped; n > 0 {
+		c.log.Warn("dropping malformed transcript frames", "frames", n)
+	}
+	for _, f := range b.Frames {
 		if f.Seq <= c.last {
-			continue
-		}
-		if f.Seq != c.last+1 {
-			break
+			continue // delivered live meanwhile
 		}
 		progress = true
-		if code, done, err := c.deliver(f); err != nil || done {
+		if code, done, err := c.deliver(f.Frame); err != nil || done {
 			return progress, code, done, err
 		}
 	}

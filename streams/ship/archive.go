@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/transcript"
 )
 
 // ArchiveConfig wires an Archiver.
@@ -142,29 +143,29 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 		return nil
 	}
 	for from := cp.Seq + 1; ; {
-		p, err := readPage(ctx, a.cfg.JS, stream, "", from)
+		p, err := transcript.ReadPage(ctx, a.cfg.JS, stream, "", from)
 		if err != nil {
 			return err
 		}
-		for _, m := range p.msgs {
-			h := m.time.UTC().Truncate(time.Hour)
+		for _, m := range p.Msgs {
+			h := m.Time.UTC().Truncate(time.Hour)
 			if batch.Len() > 0 && !h.Equal(hour) {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
 			if batch.Len() == 0 {
-				hour, first = h, m.seq
+				hour, first = h, m.Seq
 			}
-			if err := appendLine(&batch, m.data); err != nil {
-				a.log.Warn("message is not JSON; archived as a string", "stream", stream, "seq", m.seq)
-				quoted, _ := json.Marshal(string(m.data))
+			if err := appendLine(&batch, m.Data); err != nil {
+				a.log.Warn("message is not JSON; archived as a string", "stream", stream, "seq", m.Seq)
+				quoted, _ := json.Marshal(string(m.Data))
 				batch.Write(quoted)
 				batch.WriteByte('\n')
 			}
-			last, lastAt, from = m.seq, m.time, m.seq+1
+			last, lastAt, from = m.Seq, m.Time, m.Seq+1
 		}
-		if !p.more {
+		if !p.More {
 			break
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -142,20 +143,24 @@ func EnsureConsumer(ctx context.Context, js jetstream.StreamConsumerManager) err
 // again with backoff until it is there or ctx is done: a shipper can neither make it nor
 // change it.
 func (s *Shipper) bind(ctx context.Context, name string) (jetstream.Consumer, error) {
-	delay := s.cfg.RetryMin
+	b := s.backoff().Start()
 	for {
 		cons, err := s.cfg.JS.Consumer(ctx, jsdef.StreamEvents, name)
 		if err == nil {
 			return cons, nil
 		}
+		delay := b.Next()
 		s.log.Warn("bind the broker's consumer; will retry", "consumer", name, "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
+		if retry.Sleep(ctx, delay) != nil {
 			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
-		case <-time.After(delay):
 		}
-		delay = min(2*delay, s.cfg.RetryMax)
 	}
+}
+
+// backoff spaces the attempts to bind a consumer, to read the next session, and to ship one
+// session (the delay its redelivery waits).
+func (s *Shipper) backoff() retry.Policy {
+	return retry.Policy{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}
 }
 
 // Run ships sessions until ctx is done.
@@ -185,6 +190,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 	defer func() { <-stopped }()
 	s.log.Info("shipper running", "backend", s.cfg.Uploader.Describe())
 	s.report(context.WithoutCancel(ctx))
+	b := s.backoff().Start()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -195,13 +201,12 @@ func (s *Shipper) Run(ctx context.Context) error {
 				return fmt.Errorf("ship: %w", err)
 			}
 			s.log.Warn("next ended session", "err", err)
-			select {
-			case <-ctx.Done():
+			if b.Wait(ctx) != nil {
 				return nil
-			case <-time.After(s.cfg.RetryMin):
 			}
 			continue
 		}
+		b.Reset()
 		s.handle(ctx, msg, progress)
 	}
 }
@@ -301,13 +306,12 @@ func (s *Shipper) session(ctx context.Context, fromEvent api.Session) (api.Sessi
 }
 
 func (s *Shipper) retry(msg jetstream.Msg, log *slog.Logger, id string, err error) {
-	delay := s.cfg.RetryMin
+	attempt := 1
 	if md, mdErr := msg.Metadata(); mdErr == nil {
-		for i := uint64(1); i < md.NumDelivered && delay < s.cfg.RetryMax; i++ {
-			delay *= 2
-		}
+		attempt = int(min(md.NumDelivered, 64))
 	}
-	delay = min(delay, s.cfg.RetryMax)
+	// The stream waits the delay out: it redelivers the session then.
+	delay := s.backoff().Delay(attempt)
 	log.Warn("shipping failed; will retry", "err", err, "retry_in", delay)
 	_ = msg.NakWithDelay(delay)
 	s.cfg.Metrics.failedOne()

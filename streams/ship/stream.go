@@ -17,6 +17,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/ship/cast"
+	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -93,19 +94,20 @@ func (st *Streamer) Run(ctx context.Context) error {
 		it.Stop()
 	}()
 	defer func() { <-stopped }()
+	b := st.sh.backoff().Start()
 	for {
 		msg, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			select {
-			case <-ctx.Done():
+			st.log.Debug("next started session", "err", err)
+			if b.Wait(ctx) != nil {
 				return nil
-			case <-time.After(time.Second):
 			}
 			continue
 		}
+		b.Reset()
 		var ev struct {
 			Data events.Data `json:"data"`
 		}
@@ -220,10 +222,9 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 		return api.Recording{}, err
 	}
 
-	rd := newTranscriptReader(sh.cfg.JS, se)
-	// Output frames go in in their sequence order: one the agent had to publish again is
-	// stored after later ones, and waits here for its place.
-	next, pending := uint64(1), map[uint64]cast.Frame{}
+	// Each direction's frames come in their sequence order: one the agent had to publish
+	// again is stored after later ones, and waits in the reader for its place.
+	rd := transcript.NewReader(transcriptSource(sh.cfg.JS, se), 0)
 	var rendered uint64
 	add := func(f cast.Frame) error {
 		if err := r.Add(f); err != nil && !errors.Is(err, frame.ErrBadPayload) {
@@ -240,7 +241,7 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 	lease := func() error {
 		renew()
 		cur, err := sh.session(ctx, se)
-		if err == nil && cur.Ended() && len(pending) == 0 && (cur.OutFrames == 0 || rendered >= cur.OutFrames) {
+		if err == nil && cur.Ended() && rd.Held() == 0 && (cur.OutFrames == 0 || rendered >= cur.OutFrames) {
 			exited = true
 		}
 		if idleSince.IsZero() {
@@ -251,7 +252,7 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 		return nil
 	}
 	for !exited {
-		fs, more, err := rd.poll(ctx)
+		b, err := rd.Read(ctx)
 		if ctx.Err() != nil {
 			return api.Recording{}, ctx.Err()
 		}
@@ -259,36 +260,20 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 			// Read again at the next poll; a session that stays unreadable ends at endWait.
 			st.log.Debug("read the transcript", "session_id", se.ID, "err", err)
 		}
-		if len(fs) > 0 {
+		more := b.More
+		if len(b.Frames) > 0 {
 			idleSince = time.Time{}
 		}
-		for _, f := range fs {
-			if f.input {
-				if err := add(f.f); err != nil {
-					return api.Recording{}, err
-				}
+		for _, f := range b.Frames {
+			if err := add(cast.Frame{Time: f.Time, Type: f.Type, Payload: f.Payload}); err != nil {
+				return api.Recording{}, err
+			}
+			if f.Input {
 				continue
 			}
-			if f.seq < next {
-				continue // a duplicate
-			}
-			pending[f.seq] = f.f
-			for {
-				p, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				rendered++
-				if err := add(p); err != nil {
-					return api.Recording{}, err
-				}
-				if p.Type == frame.Exit {
-					exited = true
-				}
-			}
-			if exited {
+			rendered++
+			if f.Type == frame.Exit {
+				exited = true
 				break
 			}
 		}
@@ -314,6 +299,15 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 				return api.Recording{}, err
 			}
 		case <-time.After(pollWait):
+		}
+	}
+	// Recorded input still waiting for a frame before it will not get it now: it goes in,
+	// in its order. Output after a gap does not: the recording ends where the output did.
+	for _, f := range rd.Flush() {
+		if f.Input {
+			if err := add(cast.Frame{Time: f.Time, Type: f.Type, Payload: f.Payload}); err != nil {
+				return api.Recording{}, err
+			}
 		}
 	}
 	sum, err := r.Close()

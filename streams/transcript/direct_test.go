@@ -1,4 +1,4 @@
-package ship
+package transcript
 
 import (
 	"context"
@@ -7,68 +7,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/jsdef"
-	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
-// jetStream is a bare JetStream server with the broker's streams and buckets.
-func jetStream(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := jsdef.Ensure(t.Context(), js, jsdef.Limits{}); err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
-func publish(t *testing.T, js jetstream.JetStream, m *nats.Msg) uint64 {
-	t.Helper()
-	ack, err := js.PublishMsg(t.Context(), m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ack.Sequence
-}
-
 // readAll pages through subject from the first message, as the shippers do.
-func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) (msgs []storedMsg, pages int) {
+func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) (msgs []Msg, pages int) {
 	t.Helper()
 	for from := uint64(1); ; pages++ {
-		p, err := readPage(t.Context(), js, stream, subject, from)
+		p, err := ReadPage(t.Context(), js, stream, subject, from)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.msgs) > pageSize {
-			t.Fatalf("a page of %d messages", len(p.msgs))
+		if len(p.Msgs) > PageSize {
+			t.Fatalf("a page of %d messages", len(p.Msgs))
 		}
-		msgs = append(msgs, p.msgs...)
-		if len(p.msgs) > 0 {
-			from = p.msgs[len(p.msgs)-1].seq + 1
+		msgs = append(msgs, p.Msgs...)
+		if len(p.Msgs) > 0 {
+			from = p.Msgs[len(p.Msgs)-1].Seq + 1
 		}
-		if !p.more {
+		if !p.More {
 			return msgs, pages + 1
 		}
 	}
@@ -80,7 +42,7 @@ func TestReadPagePagesThroughOneSubject(t *testing.T) {
 	a := subjects.ForSession("web-1", "alice", "alice-1").Out
 	b := subjects.ForSession("web-1", "alice", "alice-2").Out
 	var want []uint64
-	for i := range 2*pageSize + 10 {
+	for i := range 2*PageSize + 10 {
 		seq := publish(t, js, &nats.Msg{Subject: a, Data: []byte(strconv.Itoa(i))})
 		want = append(want, seq)
 		publish(t, js, &nats.Msg{Subject: b, Data: []byte("other")})
@@ -93,7 +55,7 @@ func TestReadPagePagesThroughOneSubject(t *testing.T) {
 		t.Fatalf("read %d messages, want %d", len(got), len(want))
 	}
 	for i, m := range got {
-		if m.seq != want[i] || m.subject != a || string(m.data) != strconv.Itoa(i) || m.time.IsZero() {
+		if m.Seq != want[i] || m.Subject != a || string(m.Data) != strconv.Itoa(i) || m.Time.IsZero() {
 			t.Fatalf("message %d = %+v, want seq %d of %s", i, m, want[i], a)
 		}
 	}
@@ -126,10 +88,10 @@ func TestReadPageIgnoresPublishersHeaders(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("read %d messages, want 3", len(got))
 	}
-	if m := got[1]; m.seq != forgedSeq || m.subject != a || m.time.Year() == 2001 || string(m.data) != "two" {
+	if m := got[1]; m.Seq != forgedSeq || m.Subject != a || m.Time.Year() == 2001 || string(m.Data) != "two" {
 		t.Fatalf("forged message read as %+v", m)
 	}
-	if got[2].seq != lastSeq {
+	if got[2].Seq != lastSeq {
 		t.Fatalf("last message read as %+v", got[2])
 	}
 }
@@ -159,6 +121,7 @@ func TestStored(t *testing.T) {
 		{"publisher's first, server's last", msg(append([]string{jetstream.SequenceHeader, "99", numPendingHeader, "0", jetstream.SubjectHeader, "x"}, good...)...), subj, 7, true, 7, 3},
 		{"goes back", msg(good...), subj, 8, false, 0, 0},
 		{"another subject", msg(good...), subj + "x", 1, false, 0, 0},
+		{"sequence zero", msg(jetstream.SequenceHeader, "0", jetstream.SubjectHeader, subj, jetstream.TimeStampHeaer, ts, numPendingHeader, "0"), subj, 0, false, 0, 0},
 		{"no sequence", msg(jetstream.SubjectHeader, subj, jetstream.TimeStampHeaer, ts, numPendingHeader, "0"), subj, 1, false, 0, 0},
 		{"bad sequence", msg(jetstream.SequenceHeader, "-1", jetstream.SubjectHeader, subj, jetstream.TimeStampHeaer, ts, numPendingHeader, "0"), subj, 1, false, 0, 0},
 		{"no time", msg(jetstream.SequenceHeader, "7", jetstream.SubjectHeader, subj, numPendingHeader, "0"), subj, 1, false, 0, 0},
@@ -170,7 +133,7 @@ func TestStored(t *testing.T) {
 			if ok := err == nil; ok != tc.ok {
 				t.Fatalf("err = %v, want ok %v", err, tc.ok)
 			}
-			if tc.ok && (sm.seq != tc.seq || remain != tc.remain || sm.subject != subj || sm.time.Format(time.RFC3339Nano) != ts) {
+			if tc.ok && (sm.Seq != tc.seq || remain != tc.remain || sm.Subject != subj || sm.Time.Format(time.RFC3339Nano) != ts) {
 				t.Fatalf("stored = %+v, %d", sm, remain)
 			}
 		})
@@ -178,67 +141,60 @@ func TestStored(t *testing.T) {
 }
 
 // A session's output and recorded input, read by subject, come back merged in stream
-// order, however the pages of the two subjects fall; a malformed frame is skipped.
-func TestTranscriptReaderMergesInStreamOrder(t *testing.T) {
+// order, however the pages of the two subjects fall.
+func TestDirectMergesInStreamOrder(t *testing.T) {
 	js := jetStream(t)
-	se := api.Session{ID: "alice-1", Target: "web-1", Owner: "alice", Recording: &api.SessionRecording{RecordInput: true}}
-	sub := subjects.ForSession(se.Target, se.Owner, se.ID)
+	sub := subjects.ForSession("web-1", "alice", "alice-1")
 	type sent struct {
 		input bool
-		seq   uint64 // the frame's own
+		seq   uint64 // the stream's
 	}
 	var want []sent
-	var outSeq, inSeq uint64
-	for i := range 3*pageSize + 7 {
+	for i := range 3*PageSize + 7 {
 		// Bursts of output, then of input, of varying lengths.
 		input := (i/17)%3 == 2
-		subj, seq := sub.Out, &outSeq
+		subj := sub.Out
 		if input {
-			subj, seq = sub.Rin, &inSeq
+			subj = sub.Rin
 		}
-		*seq++
-		publish(t, js, &nats.Msg{Subject: subj, Data: frame.Encode(frame.Frame{Type: frame.Stdout, Seq: *seq, Payload: []byte(fmt.Sprint(i))})})
-		want = append(want, sent{input, *seq})
-		if i == 100 {
-			publish(t, js, &nats.Msg{Subject: sub.Out, Data: []byte("not a frame")})
-		}
+		want = append(want, sent{input, publish(t, js, &nats.Msg{Subject: subj, Data: []byte(fmt.Sprint(i))})})
 	}
-	rd := newTranscriptReader(js, se)
+	d := NewDirect(js, jsdef.StreamTranscripts, 1, sub.Out, sub.Rin)
 	var got []sent
 	for polls := 0; ; polls++ {
 		if polls > 100 {
 			t.Fatal("the reader never caught up")
 		}
-		fs, more, err := rd.poll(t.Context())
+		p, err := d.Next(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range fs {
-			if f.input != (f.f.Type == frame.Stdin) {
-				t.Fatalf("frame %+v: input %v", f, f.input)
+		for _, m := range p.Msgs {
+			if m.Input != (m.Subject == sub.Rin) {
+				t.Fatalf("message %+v: input %v", m, m.Input)
 			}
-			got = append(got, sent{f.input, f.seq})
+			got = append(got, sent{m.Input, m.Seq})
 		}
-		if !more {
+		if !p.More {
 			break
 		}
 	}
 	if len(got) != len(want) {
-		t.Fatalf("read %d frames, want %d", len(got), len(want))
+		t.Fatalf("read %d messages, want %d", len(got), len(want))
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("frame %d = %+v, want %+v", i, got[i], want[i])
+			t.Fatalf("message %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	// Caught up: nothing new, and a frame stored later is read next.
-	if fs, more, err := rd.poll(t.Context()); err != nil || more || len(fs) != 0 {
-		t.Fatalf("poll when caught up = %d frames, more %v, %v", len(fs), more, err)
+	// Caught up: nothing new, and a message stored later is read next.
+	if p, err := d.Next(t.Context(), 0); err != nil || p.More || len(p.Msgs) != 0 {
+		t.Fatalf("read when caught up = %d messages, more %v, %v", len(p.Msgs), p.More, err)
 	}
-	publish(t, js, &nats.Msg{Subject: sub.Out, Data: frame.Encode(frame.Frame{Type: frame.Exit, Seq: outSeq + 1})})
-	fs, more, err := rd.poll(t.Context())
-	if err != nil || more || len(fs) != 1 || fs[0].seq != outSeq+1 || fs[0].input {
-		t.Fatalf("poll after one more frame = %+v, more %v, %v", fs, more, err)
+	last := publishFrame(t, js, sub.Out, 1, "x")
+	p, err := d.Next(t.Context(), 0)
+	if err != nil || p.More || len(p.Msgs) != 1 || p.Msgs[0].Seq != last || p.Msgs[0].Input {
+		t.Fatalf("read after one more message = %+v, %v", p, err)
 	}
 }
 
@@ -247,7 +203,51 @@ func TestReadPageStopsWithContext(t *testing.T) {
 	js := jetStream(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := readPage(ctx, js, jsdef.StreamTranscripts, "", 1); err == nil {
+	if _, err := ReadPage(ctx, js, jsdef.StreamTranscripts, "", 1); err == nil {
 		t.Fatal("read with a cancelled context")
+	}
+}
+
+// The Reader decodes what Direct reads: output and input each in its own sequence order
+// (a frame published again after later ones takes its place, a duplicate is dropped), a
+// malformed message skipped and counted.
+func TestReaderOrdersEachDirection(t *testing.T) {
+	js := jetStream(t)
+	sub := subjects.ForSession("web-1", "alice", "alice-1")
+	out := func(seq uint64) { publishFrame(t, js, sub.Out, seq, "o"+strconv.FormatUint(seq, 10)) }
+	in := func(seq uint64) { publishFrame(t, js, sub.Rin, seq, "i"+strconv.FormatUint(seq, 10)) }
+	out(1)
+	in(1)
+	out(3) // 2 is refused and published again below
+	in(3)
+	out(4)
+	publish(t, js, &nats.Msg{Subject: sub.Out, Data: []byte("not a frame")})
+	out(2)
+	in(2)
+	out(2) // stored twice: its acknowledgement was lost
+	out(5)
+	frames, stats, err := ReadAll(t.Context(), NewDirect(js, jsdef.StreamTranscripts, 1, sub.Out, sub.Rin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotOut, gotIn []string
+	for _, f := range frames {
+		if f.Input {
+			if f.Type != frame.Stdin {
+				t.Errorf("input frame %d typed %v", f.Seq, f.Type)
+			}
+			gotIn = append(gotIn, string(f.Payload))
+		} else {
+			gotOut = append(gotOut, string(f.Payload))
+		}
+		if f.Time.IsZero() || f.Stream == 0 {
+			t.Errorf("frame %+v without its time or stream sequence", f)
+		}
+	}
+	if fmt.Sprint(gotOut) != "[o1 o2 o3 o4 o5]" || fmt.Sprint(gotIn) != "[i1 i2 i3]" {
+		t.Errorf("output %v, input %v", gotOut, gotIn)
+	}
+	if stats != (Stats{Malformed: 1, Duplicates: 1}) {
+		t.Errorf("stats = %+v", stats)
 	}
 }
