@@ -23,17 +23,20 @@ var unclosedHdocRE = regexp.MustCompile("^unclosed here-document `(.*)`$")
 // closed for the parser, which is given the script with its delimiter line added.
 func parseScript(src string) (*syntax.File, error) {
 	text := src
-	for {
+	var last syntax.ParseError
+	for range 16 { // here-documents closed at most; each retry closes one more
 		f, err := newParser().Parse(strings.NewReader(text), "")
 		var pe syntax.ParseError
-		if err != nil && errors.As(err, &pe) && len(text)-len(src) < 4096 {
+		if err != nil && errors.As(err, &pe) && pe != last {
 			if m := unclosedHdocRE.FindStringSubmatch(pe.Text); m != nil {
 				text += "\n" + strings.NewReplacer(`'`, "", `"`, "", `\`, "").Replace(m[1]) + "\n"
+				last = pe
 				continue
 			}
 		}
 		return f, err
 	}
+	return nil, fmt.Errorf("more than 16 here-documents run to the end of the script")
 }
 
 // syntaxError words a parse error as Tether words its own. src is the template and
@@ -68,7 +71,7 @@ func syntaxError(err error, src string, sent *sentinels) string {
 // shape summarises a parsed script's structure: its statements and commands, their
 // operators and redirections, and each word as the kinds of its parts. Adjacent parts
 // that expand to literal text, whatever their quoting, are one kind (L): 'a'"${1}"'b' is
-// the same word as abc. A quoted reference to a positional parameter ("${1}", "x${2}")
+// the same word as abc; quotes are literal text, even empty ones ("$x" is L P). A quoted reference to a positional parameter ("${1}", "x${2}")
 // counts as literal text, since its value is never parsed, split or globbed; an unquoted
 // part holding a glob or brace or tilde character marks its word (g). Comments are not
 // part of the shape.
@@ -169,6 +172,7 @@ func (s *shaper) word(parts []syntax.WordPart) {
 			if p.Dollar {
 				add(`$"`)
 			}
+			add("L") // "" is a word, however empty
 			for _, q := range p.Parts {
 				part(q, true)
 			}

@@ -146,8 +146,11 @@ func (d *Document) lex(path, src string) (*template, error) {
 	return &t, nil
 }
 
-// sentinels is a script with each placeholder replaced by a word of letters and digits
-// found nowhere in the template: prefix, the placeholder's index, "Z".
+// sentinels is a script with each placeholder replaced by a word found nowhere in the
+// template: "+", prefix, the placeholder's index, "Z". The + ends
+// a name before it ($x{{ p }} is $x then the placeholder, x{{ p }}=1 no assignment) as a
+// quoted reference does, and is an operand in arithmetic, so that an arithmetic
+// expansion parses; the rest are letters and digits, literal in any word.
 type sentinels struct {
 	script  string
 	prefix  string
@@ -166,7 +169,7 @@ func newSentinels(src string, phs []placeholder) *sentinels {
 	last := 0
 	for k, ph := range phs {
 		b.WriteString(src[last:ph.start])
-		w := s.prefix + strconv.Itoa(k) + "Z"
+		w := "+" + s.prefix + strconv.Itoa(k) + "Z"
 		s.words = append(s.words, w)
 		s.offsets = append(s.offsets, b.Len())
 		s.lens = append(s.lens, ph.end-ph.start)
@@ -179,7 +182,8 @@ func newSentinels(src string, phs []placeholder) *sentinels {
 	return s
 }
 
-// find calls f with the index of each sentinel in text and where it starts.
+// find calls f with the index of each sentinel in text and where it starts, its + aside
+// (the + may be in text, or not, as in arithmetic where it is an operator).
 func (s *sentinels) find(text string, f func(k, at int)) {
 	for off := 0; ; {
 		i := strings.Index(text[off:], s.prefix)
@@ -203,6 +207,7 @@ func (s *sentinels) find(text string, f func(k, at int)) {
 func (s *sentinels) restore(msg string) string {
 	for k := len(s.words) - 1; k >= 0; k-- { // 10 before 1
 		msg = strings.ReplaceAll(msg, s.words[k], "{{ "+s.names[k]+" }}")
+		msg = strings.ReplaceAll(msg, s.words[k][1:], "{{ "+s.names[k]+" }}")
 	}
 	return msg
 }
@@ -296,6 +301,9 @@ func (d *Document) locate(f *syntax.File, sent *sentinels, phs []placeholder) (s
 // classify works out the site of the sentinel word at text[at:], text being the value of
 // the innermost node of stack (a Lit, a SglQuoted or a Comment).
 func classify(stack []syntax.Node, text string, at int, word string, list bool) site {
+	if at > 0 && text[at-1] == '+' {
+		at--
+	}
 	n := stack[len(stack)-1]
 	if _, ok := n.(*syntax.Comment); ok {
 		return site{comment: true}
@@ -359,10 +367,16 @@ func classify(stack []syntax.Node, text string, at int, word string, list bool) 
 	wholeWord := false
 	lit, isLit := n.(*syntax.Lit)
 	if isLit {
-		if backslashes(text[:at])%2 == 1 {
+		// What comes before, in this part and an adjacent literal one: the parser
+		// makes a lone $ a part of its own.
+		before := text[:at]
+		if at == 0 {
+			before = prevLit(stack) + before
+		}
+		if backslashes(before)%2 == 1 {
 			return site{err: errBackslash}
 		}
-		if rest := text[:at]; strings.HasSuffix(rest, "$") && backslashes(rest[:len(rest)-1])%2 == 0 {
+		if strings.HasSuffix(before, "$") && backslashes(before[:len(before)-1])%2 == 0 {
 			return site{err: errDollar}
 		}
 		switch p := stack[len(stack)-2].(type) {
@@ -406,6 +420,26 @@ func classify(stack []syntax.Node, text string, at int, word string, list bool) 
 		return site{err: errList}
 	}
 	return s
+}
+
+// prevLit is the value of the literal part just before the innermost node of stack in
+// its word or double quotes, if there is one.
+func prevLit(stack []syntax.Node) string {
+	var parts []syntax.WordPart
+	switch p := stack[len(stack)-2].(type) {
+	case *syntax.Word:
+		parts = p.Parts
+	case *syntax.DblQuoted:
+		parts = p.Parts
+	}
+	for i, part := range parts {
+		if syntax.Node(part) == stack[len(stack)-1] && i > 0 {
+			if l, ok := parts[i-1].(*syntax.Lit); ok {
+				return l.Value
+			}
+		}
+	}
+	return ""
 }
 
 // backslashes counts the backslashes that end s.

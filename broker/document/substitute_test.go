@@ -81,6 +81,8 @@ func TestLex(t *testing.T) {
 		{"escaped dollar", `echo \${{ p }}`, nil, `echo \$"${1}"`},
 		{"comment in a command substitution", "echo $(# {{ p }}\n) {{ p }}", nil, "echo $(# {{ p }}\n) \"${1}\""},
 		{"heredoc to the end", "echo {{ p }}; cat <<EOF\nx", nil, "echo \"${1}\"; cat <<EOF\nx"},
+		{"after a variable", `echo $x{{ p }} "$x{{ p }}"`, nil, `echo $x"${1}" "$x${1}"`},
+		{"not an assignment", `x{{ p }}=1 {{ p }}=2`, nil, `x"${1}"=1 "${1}"=2`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := cmdDoc(tc.commands)
@@ -121,8 +123,6 @@ func TestLexErrors(t *testing.T) {
 		{"syntax error", "echo {{ p }} )", "shell syntax error at line 1, column 14: a command can only contain words and redirects"},
 		{"process substitution", `diff <(echo {{ p }}) x`, "placeholder {{ p }} inside a command substitution is not supported"},
 		{"extended glob", `echo @({{ p }})`, "placeholder {{ p }} cannot be placed here"},
-		{"assignment name", `x{{ p }}=1`, "placeholder {{ p }} cannot be part of a name"},
-		{"whole assignment name", `{{ p }}=1 env`, "cannot be part of a name"},
 		{"function name", `{{ p }}() { :; }`, "cannot be part of a name"},
 		{"loop variable", `for {{ p }} in a; do :; done`, "cannot be part of a name"},
 		{"array index", `a[{{ p }}]=1`, "inside an arithmetic expansion"},
