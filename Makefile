@@ -39,7 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/wire/frame
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./broker/document
 	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 30s ./broker/document
-	$(GO) test -run '^$$' -fuzz FuzzSplitWords -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz FuzzSplitWords -fuzztime 15s ./broker/document
 	$(GO) test -run '^$$' -fuzz FuzzDocumentRequest -fuzztime 15s ./broker/control
 
 # The shipped policy's Rego tests with OPA's own command (they also run in go test).

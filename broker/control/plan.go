@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -111,7 +110,7 @@ func (s *Service) resolveCommand(ld loadedDocument, r *api.StartSessionRequest) 
 	if commandDocuments[name] {
 		// The value is split into words, as a shell would without expanding or running
 		// anything in it, and the words are the argv: the value is never given to a shell.
-		words, err := splitWords(inv.Parameters["command"][0])
+		words, err := document.SplitWords(inv.Parameters["command"][0])
 		if err != nil {
 			return inv, badRequest("StartSession: parameter command: %v", err)
 		}
@@ -167,60 +166,6 @@ func tighter(a, b time.Duration) time.Duration {
 		return a
 	}
 	return min(a, b)
-}
-
-// splitWords splits s into words as a POSIX shell would, honouring single quotes, double
-// quotes and backslashes, but expanding nothing: "$HOME", "*" and "$(x)" stay as they are.
-// Shell operators are not special either: "a; b" is the words "a;" and "b".
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == ' ' || ch == '\t' || ch == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case ch == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case ch == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New("unterminated double quote")
-			}
-			inWord = true
-		case ch == '\\':
-			if i+1 >= len(s) {
-				return nil, errors.New("trailing backslash")
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }
 
 // startDocInput is the document as the policy sees it for a StartSession.

@@ -1,64 +1,12 @@
 package control
 
 import (
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
-
-func TestSplitWords(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-		err  string
-	}{
-		{in: "tail -f /var/log/syslog", want: []string{"tail", "-f", "/var/log/syslog"}},
-		{in: "  top  ", want: []string{"top"}},
-		{in: "", want: nil},
-		{in: `grep "a b" 'c d' e\ f`, want: []string{"grep", "a b", "c d", "e f"}},
-		{in: `echo "say \"hi\" \$HOME \x"`, want: []string{"echo", `say "hi" $HOME \x`}},
-		{in: `echo a"b"'c'`, want: []string{"echo", "abc"}},
-		{in: `echo ""`, want: []string{"echo", ""}},
-		// Nothing is expanded and no operator is special.
-		{in: "ls; rm -rf / && $(id) `id` *", want: []string{"ls;", "rm", "-rf", "/", "&&", "$(id)", "`id`", "*"}},
-		{in: "echo 'open", err: "unterminated single quote"},
-		{in: `echo "open`, err: "unterminated double quote"},
-		{in: `echo \`, err: "trailing backslash"},
-	} {
-		got, err := splitWords(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("splitWords(%q) = %q, %v; want error %q", tc.in, got, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-// FuzzSplitWords: the splitter never panics, and text without quotes or backslashes
-// splits exactly as strings.Fields would on spaces, tabs and newlines.
-func FuzzSplitWords(f *testing.F) {
-	for _, s := range []string{"tail -f x", `a "b c" 'd' e\ f`, "'", `"\`, "a\tb\nc"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		words, err := splitWords(s)
-		if strings.ContainsAny(s, `'"\`) {
-			return
-		}
-		want := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })
-		if err != nil || !slices.Equal(words, want) {
-			t.Fatalf("splitWords(%q) = %q, %v; want %q", s, words, err, want)
-		}
-	})
-}
 
 func TestSessionLimits(t *testing.T) {
 	alice := caller{name: "alice", principal: api.Principal{Name: "alice"}}

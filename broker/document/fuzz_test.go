@@ -27,11 +27,18 @@ func FuzzParse(f *testing.F) {
 		d.Describe()
 		d.Preferences()
 		d.Resolve(nil) // defaults only: may fail (required parameters) but must not panic
+		if d.script != nil {
+			// An accepted script keeps its structure whatever the values.
+			if err := hostileDifferential(d); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 
 // FuzzResolve feeds arbitrary values to a document with every quoting context: either
-// the value is refused, or the script does not depend on it and argv carries it exactly.
+// the value is refused, or the script does not depend on it and argv carries it exactly,
+// and pasted in the script as its context is quoted it does not change its structure.
 func FuzzResolve(f *testing.F) {
 	for _, v := range []string{"", "v", "; rm -rf /", "$(id)", "`id`", "'", `"`, `\`, "a\nb", "${1}", "{{ p }}", "＄（ｉｄ）", "\x00", "\xff"} {
 		f.Add(v, v)
@@ -54,6 +61,9 @@ func FuzzResolve(f *testing.F) {
 		}
 		if got, want := inv.Argv[4:], []string{p, item, p, "1"}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("argv carries %q, want %q", got, want)
+		}
+		if err := differential(d, base.Parameters, inv.Parameters); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

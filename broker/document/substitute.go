@@ -3,8 +3,11 @@ package document
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // A commands template is run as
@@ -75,42 +78,17 @@ func (d *Document) placeholders(path, s string) ([]placeholder, error) {
 	return out, nil
 }
 
-// Contexts of the lexer's stack.
-type lexCtx int
-
-const (
-	ctxTop      lexCtx = iota
-	ctxSingle          // '...'
-	ctxDouble          // "..."
-	ctxCmdSub          // $(...)
-	ctxBacktick        // `...`
-	ctxParam           // ${...}
-	ctxArith           // $((...))
-)
-
-var ctxNames = map[lexCtx]string{
-	ctxSingle: "single quote", ctxDouble: "double quote", ctxCmdSub: "command substitution $(",
-	ctxBacktick: "command substitution `", ctxParam: "parameter expansion ${", ctxArith: "arithmetic expansion $((",
-}
-
-var ctxInside = map[lexCtx]string{ctxParam: "a parameter expansion ${...}", ctxArith: "an arithmetic expansion $((...))"}
-
-type frame struct {
-	ctx   lexCtx
-	depth int // nested ( in $( and $((, { in ${
-}
-
-type heredoc struct {
-	delim  string
-	strip  bool // <<-
-	quoted bool
-}
-
 // lex splits a commands template into literal text and parameter references, finding
-// each reference's quoting context with a small lexer of POSIX sh: quotes, backslashes,
-// comments, command substitutions, parameter and arithmetic expansions, here-documents.
-// A placeholder the lexer cannot place safely (inside a substitution or a here-document,
-// after a backslash or a $, a StringList that is not a whole word) is an error.
+// each reference's context with a real shell parser (mvdan.cc/sh/v3/syntax): each
+// {{ name }} is replaced by a sentinel word found nowhere else in the script, the script
+// is parsed, and the sentinel's place in the syntax tree is the placeholder's context.
+// A placeholder is accepted only as part of a plain word: outside quotes, inside double
+// quotes or inside single quotes. One anywhere else (in a command substitution, a
+// parameter or arithmetic expansion, a here-document, a name; after a backslash or a $;
+// a StringList that is not a whole argument) is an error, as is a script that does not
+// parse. Last, the rendered script is parsed in turn and must have the template's
+// structure (see shape), a check that nothing above missed a way for a quoted reference
+// to change it.
 func (d *Document) lex(path, src string) (*template, error) {
 	phs, err := d.placeholders(path, src)
 	if err != nil {
@@ -119,318 +97,358 @@ func (d *Document) lex(path, src string) (*template, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("document: %s: "+format, append([]any{path}, args...)...)
 	}
-	var (
-		t        template
-		stack    = []frame{{ctx: ctxTop}}
-		esc      bool   // the previous byte was an unquoted backslash
-		escWord  bool   // word, before that backslash
-		word     = true // at the start of a shell word
-		comment  bool
-		pending  []heredoc
-		litStart int
-		next     int // index into phs
-	)
-	top := func() *frame { return &stack[len(stack)-1] }
-	push := func(c lexCtx) { stack = append(stack, frame{ctx: c}) }
-	pop := func() { stack = stack[:len(stack)-1] }
-	phAt := func(i int) bool { return next < len(phs) && phs[next].start == i }
-	var ansi bool
-	// finish ends the lexing at a $'...' or $"...": shells read them differently, so
-	// nothing after one can be placed, and with no placeholder after it nothing need be.
-	finish := func() (*template, error) {
-		if next < len(phs) {
-			return nil, fail("placeholder {{ %s }} after $'...' or $\"...\" quoting is not supported (shells read them differently)", phs[next].name)
+	sent := newSentinels(src, phs)
+	f, err := parseScript(sent.script)
+	if err != nil {
+		return nil, fail("%s", syntaxError(err, src, sent))
+	}
+	sites, dollarQuotes := d.locate(f, sent, phs)
+	for k, ph := range phs {
+		s := sites[k]
+		for _, dq := range dollarQuotes {
+			if dq < sent.offsets[k] {
+				s.err = errDollarQ
+			}
 		}
-		t.segs = append(t.segs, segment{text: src[litStart:]})
-		return &t, nil
+		if s.err != "" {
+			return nil, fail(s.err, ph.name)
+		}
 	}
 
-	for i := 0; i < len(src); {
-		if next < len(phs) && phs[next].start < i { // skipped by a lookahead: no context for it
-			return nil, fail("placeholder {{ %s }} cannot be placed here", phs[next].name)
+	var t template
+	last := 0
+	for k, ph := range phs {
+		t.segs = append(t.segs, segment{text: src[last:ph.start]})
+		if sites[k].comment {
+			// The shell ignores it: it stays as written.
+			t.segs = append(t.segs, segment{text: src[ph.start:ph.end]})
+		} else {
+			t.segs = append(t.segs, segment{param: ph.name, q: sites[k].q})
 		}
-		if phAt(i) {
-			ph := phs[next]
-			p := d.params[ph.name]
-			var q quoting
-			switch {
-			case comment:
-				i = ph.end
-				next++
-				continue // stays literal text: the shell ignores it
-			case esc:
-				return nil, fail("placeholder {{ %s }} follows a backslash", ph.name)
-			}
-			for _, f := range stack {
-				switch f.ctx {
-				case ctxCmdSub, ctxBacktick:
-					return nil, fail("placeholder {{ %s }} inside a command substitution is not supported; assign it to a variable first", ph.name)
-				case ctxParam, ctxArith:
-					return nil, fail("placeholder {{ %s }} inside %s is not supported; assign it to a variable first", ph.name, ctxInside[f.ctx])
-				}
-			}
-			switch top().ctx {
-			case ctxDouble:
-				q = double
-			case ctxSingle:
-				q = single
-			}
-			if p.typ == TypeStringList && (q != bare || !word || (ph.end < len(src) && !boundary(src[ph.end]))) {
-				return nil, fail("StringList parameter {{ %s }} must be a whole word outside quotes", ph.name)
-			}
-			t.segs = append(t.segs, segment{text: src[litStart:i]}, segment{param: ph.name, q: q})
-			i, litStart = ph.end, ph.end
-			next++
-			word = false
-			continue
-		}
-		c := src[i]
-		i++
-		if comment {
-			if c == '\n' {
-				comment = false
-				word = true
-				if i, err = heredocs(src, i, pending, phs, &next, fail); err != nil {
-					return nil, err
-				}
-				pending = nil
-			}
-			continue
-		}
-		if esc {
-			esc = false
-			// A line continuation vanishes; any other escaped byte is part of a word.
-			word = c == '\n' && escWord
-			continue
-		}
-		f := top()
-		if f.ctx == ctxSingle {
-			if c == '\'' {
-				pop()
-			}
-			continue
-		}
-		if f.ctx == ctxDouble {
-			switch c {
-			case '\\':
-				esc, escWord = true, false
-			case '"':
-				pop()
-				word = false
-			case '`':
-				push(ctxBacktick)
-			case '$':
-				if phAt(i) {
-					return nil, fail("placeholder {{ %s }} follows a $", phs[next].name)
-				}
-				if i, ansi = dollarAt(src, i, push, false); ansi {
-					return finish()
-				}
-			}
-			continue
-		}
-		// A code context.
-		isWordStart := word
-		word = false
-		switch c {
-		case '\\':
-			esc, escWord = true, isWordStart
-		case '\'':
-			push(ctxSingle)
-		case '"':
-			push(ctxDouble)
-		case '`':
-			if f.ctx == ctxBacktick {
-				pop()
-			} else {
-				push(ctxBacktick)
-			}
-		case '$':
-			if phAt(i) {
-				return nil, fail("placeholder {{ %s }} follows a $", phs[next].name)
-			}
-			if i, ansi = dollarAt(src, i, push, true); ansi {
-				return finish()
-			}
-		case '#':
-			if isWordStart && f.ctx != ctxParam && f.ctx != ctxArith {
-				comment = true
-			}
-		case '(':
-			switch {
-			case isWordStart && f.ctx != ctxParam && f.ctx != ctxArith && i < len(src) && src[i] == '(':
-				push(ctxArith) // (( ... )), bash's arithmetic command (dash: two subshells)
-				i++
-			case f.ctx == ctxCmdSub || f.ctx == ctxArith:
-				f.depth++
-			}
-			word = true
-		case ')':
-			switch {
-			case f.ctx == ctxCmdSub && f.depth == 0:
-				pop()
-			case f.ctx == ctxArith && f.depth == 0:
-				if i < len(src) && src[i] == ')' {
-					i++
-				}
-				pop()
-			case f.ctx == ctxCmdSub || f.ctx == ctxArith:
-				f.depth--
-			default:
-				word = true
-			}
-		case '{':
-			if f.ctx == ctxParam {
-				f.depth++
-			}
-		case '}':
-			if f.ctx == ctxParam {
-				if f.depth == 0 {
-					pop()
-				} else {
-					f.depth--
-				}
-			}
-		case '<':
-			switch {
-			case f.ctx == ctxArith || f.ctx == ctxParam || !strings.HasPrefix(src[i:], "<"):
-			case strings.HasPrefix(src[i:], "<<"):
-				i += 2 // <<<, bash's here-string
-			default:
-				h, end, err := heredocStart(src, i+1, phs, next)
-				if err != nil {
-					return nil, fail("%v", err)
-				}
-				pending = append(pending, h)
-				i = end
-			}
-			word = true
-		case '\n':
-			word = true
-			if len(pending) > 0 {
-				if i, err = heredocs(src, i, pending, phs, &next, fail); err != nil {
-					return nil, err
-				}
-				pending = nil
-			}
-		case ' ', '\t', ';', '&', '|', '>':
-			word = true
-		}
+		last = ph.end
 	}
-	if len(stack) > 1 {
-		return nil, fail("unterminated %s", ctxNames[top().ctx])
+	t.segs = append(t.segs, segment{text: src[last:]})
+
+	// The rendered script must parse to the template's structure, a reference standing
+	// where its placeholder stood.
+	one := map[string][]string{}
+	for name := range d.params {
+		one[name] = []string{"v"}
 	}
-	t.segs = append(t.segs, segment{text: src[litStart:]})
+	rendered, _ := t.build(one)
+	rf, err := parseScript(rendered)
+	if err != nil {
+		return nil, fail("the script does not parse once its placeholders are quoted: %s", syntaxError(err, rendered, nil))
+	}
+	if got, want := shape(rf), shape(f); got != want {
+		return nil, fail("the script does not keep its structure once its placeholders are quoted: a placeholder is where it cannot be placed")
+	}
 	return &t, nil
 }
 
-// boundary reports whether c ends a shell word.
-func boundary(c byte) bool { return strings.IndexByte(" \t\n;&|)<>", c) >= 0 }
-
-// dollarAt handles a $ just read (src[i-1]): $( $(( and ${ open contexts; $' and $"
-// outside double quotes (code) are reported in ansi; anything else is a plain $. It
-// returns where to go on.
-func dollarAt(src string, i int, push func(lexCtx), code bool) (next int, ansi bool) {
-	switch {
-	case strings.HasPrefix(src[i:], "(("):
-		push(ctxArith)
-		return i + 2, false
-	case strings.HasPrefix(src[i:], "("):
-		push(ctxCmdSub)
-		return i + 1, false
-	case strings.HasPrefix(src[i:], "{"):
-		push(ctxParam)
-		return i + 1, false
-	case code && (strings.HasPrefix(src[i:], "'") || strings.HasPrefix(src[i:], `"`)):
-		return i, true
-	}
-	return i, false
+// sentinels is a script with each placeholder replaced by a word found nowhere in the
+// template: "+", prefix, the placeholder's index, "Z". The + ends
+// a name before it ($x{{ p }} is $x then the placeholder, x{{ p }}=1 no assignment) as a
+// quoted reference does, and is an operand in arithmetic, so that an arithmetic
+// expansion parses; the rest are letters and digits, literal in any word.
+type sentinels struct {
+	script  string
+	prefix  string
+	words   []string
+	offsets []int    // of each word in script
+	lens    []int    // of each placeholder in the template
+	names   []string // of each placeholder
 }
 
-// heredocStart reads a here-document's delimiter word after "<<" (src[i:]); no
-// placeholder may be part of it.
-func heredocStart(src string, i int, phs []placeholder, next int) (heredoc, int, error) {
-	var h heredoc
-	if i < len(src) && src[i] == '-' {
-		h.strip = true
-		i++
-	}
-	for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
-		i++
+func newSentinels(src string, phs []placeholder) *sentinels {
+	s := &sentinels{prefix: "TetherPlaceholder"}
+	for strings.Contains(src, s.prefix) {
+		s.prefix += "X"
 	}
 	var b strings.Builder
-	var q byte
-	start := i
-	for ; i < len(src); i++ {
-		c := src[i]
-		if q != 0 {
-			if c == q {
-				q = 0
-			} else {
-				b.WriteByte(c)
-			}
-			continue
-		}
-		if boundary(c) {
-			break
-		}
-		switch c {
-		case '\'', '"':
-			q, h.quoted = c, true
-		case '\\':
-			h.quoted = true
-			if i+1 < len(src) {
-				i++
-				b.WriteByte(src[i])
-			}
-		default:
-			b.WriteByte(c)
-		}
+	last := 0
+	for k, ph := range phs {
+		b.WriteString(src[last:ph.start])
+		w := "+" + s.prefix + strconv.Itoa(k) + "Z"
+		s.words = append(s.words, w)
+		s.offsets = append(s.offsets, b.Len())
+		s.lens = append(s.lens, ph.end-ph.start)
+		s.names = append(s.names, ph.name)
+		b.WriteString(w)
+		last = ph.end
 	}
-	for _, ph := range phs[next:] {
-		if ph.start < i && ph.end > start {
-			return h, i, fmt.Errorf("placeholder {{ %s }} in a here-document delimiter is not supported", ph.name)
-		}
-	}
-	if b.Len() == 0 {
-		return h, i, fmt.Errorf("here-document without a delimiter")
-	}
-	h.delim = b.String()
-	return h, i, nil
+	b.WriteString(src[last:])
+	s.script = b.String()
+	return s
 }
 
-// heredocs skips the bodies of the pending here-documents, which start at src[i:], and
-// returns where the script goes on. Placeholders in a body are errors: a quoted body is
-// literal, and an unquoted one would need a quoting of its own.
-func heredocs(src string, i int, pending []heredoc, phs []placeholder, next *int, fail func(string, ...any) error) (int, error) {
-	for _, h := range pending {
-		bodyStart := i
-		for i < len(src) {
-			end := strings.IndexByte(src[i:], '\n')
-			line := src[i:]
-			if end >= 0 {
-				line = src[i : i+end]
+// find calls f with the index of each sentinel in text and where it starts, its + aside
+// (the + may be in text, or not, as in arithmetic where it is an operator).
+func (s *sentinels) find(text string, f func(k, at int)) {
+	for off := 0; ; {
+		i := strings.Index(text[off:], s.prefix)
+		if i < 0 {
+			return
+		}
+		at := off + i
+		j := at + len(s.prefix)
+		e := j
+		for e < len(text) && text[e] >= '0' && text[e] <= '9' {
+			e++
+		}
+		if k, err := strconv.Atoi(text[j:e]); err == nil && e < len(text) && text[e] == 'Z' && k < len(s.words) {
+			f(k, at)
+		}
+		off = j
+	}
+}
+
+// restore puts the placeholders back in a message about the script.
+func (s *sentinels) restore(msg string) string {
+	for k := len(s.words) - 1; k >= 0; k-- { // 10 before 1
+		msg = strings.ReplaceAll(msg, s.words[k], "{{ "+s.names[k]+" }}")
+		msg = strings.ReplaceAll(msg, s.words[k][1:], "{{ "+s.names[k]+" }}")
+	}
+	return msg
+}
+
+// original maps an offset in the script with sentinels to one in the template.
+func (s *sentinels) original(off int) int {
+	shift := 0
+	for k, w := range s.words {
+		switch at := s.offsets[k]; {
+		case off < at:
+			return off - shift
+		case off < at+len(w):
+			return at - shift
+		}
+		shift += len(w) - s.lens[k]
+	}
+	return off - shift
+}
+
+// site is what the syntax tree says of one placeholder.
+type site struct {
+	found   bool
+	comment bool
+	q       quoting
+	err     string // a format with the placeholder's name for its one %s
+}
+
+const (
+	errCmdSubst  = "placeholder {{ %s }} inside a command substitution is not supported; assign it to a variable first"
+	errParamExp  = "placeholder {{ %s }} inside a parameter expansion ${...} is not supported; assign it to a variable first"
+	errArith     = "placeholder {{ %s }} inside an arithmetic expansion $((...)) is not supported; assign it to a variable first"
+	errArithTest = "placeholder {{ %s }} in an arithmetic comparison of [[ ]] is not supported (bash evaluates its operands as arithmetic); compare it with = or !="
+	errHdoc      = "placeholder {{ %s }} inside a here-document is not supported; pass it as an argument or assign it to a variable first"
+	errHdocDelim = "placeholder {{ %s }} in a here-document delimiter is not supported"
+	errDollarQ   = "placeholder {{ %s }} after $'...' or $\"...\" quoting is not supported (shells read them differently)"
+	errBackslash = "placeholder {{ %s }} follows a backslash"
+	errDollar    = "placeholder {{ %s }} follows a $"
+	errName      = "placeholder {{ %s }} cannot be part of a name (of a variable, a function or a file descriptor)"
+	errPlace     = "placeholder {{ %s }} cannot be placed here"
+	errList      = "StringList parameter {{ %s }} must be a whole word outside quotes"
+)
+
+// locate walks the parsed script and works out each placeholder's site; it also returns
+// where the script has $'...' and $"..." quotes.
+func (d *Document) locate(f *syntax.File, sent *sentinels, phs []placeholder) (sites []site, dollarQuotes []int) {
+	sites = make([]site, len(phs))
+	var stack []syntax.Node
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		stack = append(stack, n)
+		var text string
+		switch n := n.(type) {
+		case *syntax.Lit:
+			text = n.Value
+		case *syntax.SglQuoted:
+			if n.Dollar {
+				dollarQuotes = append(dollarQuotes, int(n.Pos().Offset()))
 			}
-			if h.strip {
-				line = strings.TrimLeft(line, "\t")
+			text = n.Value
+		case *syntax.DblQuoted:
+			if n.Dollar {
+				dollarQuotes = append(dollarQuotes, int(n.Pos().Offset()))
 			}
-			if end < 0 {
-				i = len(src)
-			} else {
-				i += end + 1
+			return true
+		case *syntax.Comment:
+			text = n.Text
+		default:
+			return true
+		}
+		sent.find(text, func(k, at int) {
+			s := site{err: "placeholder {{ %s }} appears twice in the parsed script"}
+			if !sites[k].found {
+				s = classify(stack, text, at, sent.words[k], d.params[phs[k].name].typ == TypeStringList)
 			}
-			if line == h.delim {
+			s.found = true
+			sites[k] = s
+		})
+		return true
+	})
+	for k := range sites {
+		if !sites[k].found {
+			sites[k].err = errPlace
+		}
+	}
+	return sites, dollarQuotes
+}
+
+// classify works out the site of the sentinel word at text[at:], text being the value of
+// the innermost node of stack (a Lit, a SglQuoted or a Comment).
+func classify(stack []syntax.Node, text string, at int, word string, list bool) site {
+	if at > 0 && text[at-1] == '+' {
+		at--
+	}
+	n := stack[len(stack)-1]
+	if _, ok := n.(*syntax.Comment); ok {
+		return site{comment: true}
+	}
+	in := func(x syntax.Node) bool { return slices.Contains(stack, x) }
+	// The contexts a reference cannot be placed in, outermost first.
+	for _, a := range stack[:len(stack)-1] {
+		switch a := a.(type) {
+		case *syntax.CmdSubst, *syntax.ProcSubst:
+			return site{err: errCmdSubst}
+		case *syntax.ParamExp:
+			if a.Short && syntax.Node(a.Param) == n {
+				return site{err: errDollar}
+			}
+			return site{err: errParamExp}
+		case *syntax.ArithmExp, *syntax.ArithmCmd, *syntax.LetClause, *syntax.CStyleLoop:
+			return site{err: errArith}
+		case *syntax.Assign:
+			if a.Index != nil && in(a.Index) {
+				return site{err: errArith}
+			}
+		case *syntax.ArrayElem:
+			if a.Index != nil && in(a.Index) {
+				return site{err: errArith}
+			}
+		case *syntax.BinaryTest:
+			switch a.Op {
+			case syntax.TsEql, syntax.TsNeq, syntax.TsLeq, syntax.TsGeq, syntax.TsLss, syntax.TsGtr:
+				return site{err: errArithTest}
+			}
+		case *syntax.Redirect:
+			if a.Op == syntax.Hdoc || a.Op == syntax.DashHdoc {
+				if a.Hdoc != nil && in(a.Hdoc) {
+					return site{err: errHdoc}
+				}
+				return site{err: errHdocDelim}
+			}
+		case *syntax.ExtGlob:
+			return site{err: errPlace}
+		}
+	}
+	// The quoting: the innermost quotes.
+	var s site
+	for _, a := range slices.Backward(stack) {
+		if q, ok := a.(*syntax.SglQuoted); ok {
+			if q.Dollar {
+				return site{err: errDollarQ}
+			}
+			s.q = single
+			break
+		}
+		if q, ok := a.(*syntax.DblQuoted); ok {
+			if q.Dollar {
+				return site{err: errDollarQ}
+			}
+			s.q = double
+			break
+		}
+	}
+	// The word the sentinel is part of, and where that word stands.
+	wholeWord := false
+	lit, isLit := n.(*syntax.Lit)
+	if isLit {
+		// What comes before, in this part and an adjacent literal one: the parser
+		// makes a lone $ a part of its own.
+		before := text[:at]
+		if at == 0 {
+			before = prevLit(stack) + before
+		}
+		if backslashes(before)%2 == 1 {
+			return site{err: errBackslash}
+		}
+		if strings.HasSuffix(before, "$") && backslashes(before[:len(before)-1])%2 == 0 {
+			return site{err: errDollar}
+		}
+		switch p := stack[len(stack)-2].(type) {
+		case *syntax.Word, *syntax.DblQuoted:
+		case *syntax.Assign:
+			// declare/export/local/readonly NAME: the name is an argument, as in
+			// export "${1}".
+			if _, decl := stack[len(stack)-3].(*syntax.DeclClause); !decl || !p.Naked || p.Index != nil || p.Value != nil {
+				return site{err: errName}
+			}
+			wholeWord = lit.Value == word
+		default:
+			return site{err: errName}
+		}
+	}
+	if !wholeWord {
+		var w *syntax.Word
+		wi := 0
+		for i, a := range slices.Backward(stack) {
+			if x, ok := a.(*syntax.Word); ok {
+				w, wi = x, i
 				break
 			}
 		}
-		for *next < len(phs) && phs[*next].start < i {
-			if phs[*next].start >= bodyStart {
-				return 0, fail("placeholder {{ %s }} inside a here-document is not supported; pass it as an argument or assign it to a variable first", phs[*next].name)
-			}
-			*next++
+		if w == nil || wi == 0 {
+			return site{err: errPlace}
+		}
+		switch p := stack[wi-1].(type) {
+		case *syntax.CallExpr, *syntax.WordIter:
+			wholeWord = isLit && lit.Value == word && len(w.Parts) == 1
+		case *syntax.Assign:
+			// A naked argument of declare/export/local/readonly is a whole word.
+			wholeWord = p.Naked && p.Value == w && isLit && lit.Value == word && len(w.Parts) == 1
+		case *syntax.Redirect, *syntax.CaseClause, *syntax.CaseItem, *syntax.ArrayElem,
+			*syntax.TestClause, *syntax.UnaryTest, *syntax.BinaryTest, *syntax.BraceExp:
+		default:
+			return site{err: errPlace}
 		}
 	}
-	return i, nil
+	if list && (s.q != bare || !wholeWord) {
+		return site{err: errList}
+	}
+	return s
+}
+
+// prevLit is the value of the literal part just before the innermost node of stack in
+// its word or double quotes, if there is one.
+func prevLit(stack []syntax.Node) string {
+	var parts []syntax.WordPart
+	switch p := stack[len(stack)-2].(type) {
+	case *syntax.Word:
+		parts = p.Parts
+	case *syntax.DblQuoted:
+		parts = p.Parts
+	}
+	for i, part := range parts {
+		if syntax.Node(part) == stack[len(stack)-1] && i > 0 {
+			if l, ok := parts[i-1].(*syntax.Lit); ok {
+				return l.Value
+			}
+		}
+	}
+	return ""
+}
+
+// backslashes counts the backslashes that end s.
+func backslashes(s string) int {
+	n := 0
+	for n < len(s) && s[len(s)-1-n] == '\\' {
+		n++
+	}
+	return n
 }
 
 // build renders the script and the positional values for resolved parameter values:
