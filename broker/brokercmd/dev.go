@@ -26,14 +26,15 @@ import (
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
+	"github.com/tetherhq/tether/version"
 )
 
 // DevTarget is the instance id of the dev mode's local agent.
 const DevTarget = "local"
 
 func dev(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dev", "Runs the all-in-one demo: a broker, an agent enrolled as target \"local\", a client\n"+
+		"config for you as an admin (which tether finds by itself), and a shell on \"local\".", stderr)
 	home, _ := os.UserHomeDir()
 	stateDir := fs.String("state-dir", filepath.Join(home, ".tether", "dev"), "state directory")
 	listen := fs.String("listen", "127.0.0.1:4222", "client listen address host:port (the dev broker has no TLS: off loopback it needs --allow-plaintext)")
@@ -99,7 +100,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	agentDir := filepath.Join(*stateDir, "agent")
-	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: Version, Logger: log.With("component", "agent")}
+	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: version.Version, Logger: log.With("component", "agent")}
 	if _, err := os.Stat(filepath.Join(agentDir, "agent.nk")); err != nil {
 		act, err := devActivation(cliPath)
 		if err != nil {

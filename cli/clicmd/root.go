@@ -20,10 +20,8 @@ import (
 	"github.com/tetherhq/tether/cli/output"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
+	"github.com/tetherhq/tether/version"
 )
-
-// Version is the CLI's version, set at link time.
-var Version = "dev"
 
 // Main runs the tether command line with args (without the program name) and returns the
 // process exit code: 0, 1 for errors, 2 for usage errors, or a session's remote exit code.
@@ -79,7 +77,7 @@ func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
 		Short:         "Open sessions on managed instances through a Tether broker",
-		Version:       Version,
+		Version:       version.Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -104,6 +102,7 @@ func (a *app) newRoot() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate("tether {{.Version}}\n") // as version.String, and the other binaries
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "", "client config file (default $TETHER_CONFIG, else ~/.config/tether/config.json)")
@@ -131,6 +130,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.newAdmin(),
 		a.newKeygen(),
 		a.newWhoAmI(),
+		a.newVersion(),
 	)
 	return root
 }
