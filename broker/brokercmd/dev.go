@@ -132,7 +132,13 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	fmt.Fprintf(stdout, "Tether dev broker on %s (state in %s, logs %s)\n", n.URL(), *stateDir, map[bool]string{true: logPath, false: "on stderr"}[shell])
-	fmt.Fprintf(stdout, "Agent %q is online. From another terminal:\n  export TETHER_CONFIG=%s\n  tether describe-instance-information\n  tether shell %s\n", DevTarget, cliPath, DevTarget)
+	fmt.Fprintf(stdout, "Agent %q is online. From another terminal:\n", DevTarget)
+	if cliconfig.DefaultPath() != cliPath {
+		// tether finds the demo's config by itself only where it looks: ~/.tether/dev, and
+		// only when no other config is in the way.
+		fmt.Fprintf(stdout, "  export TETHER_CONFIG=%s\n", cliPath)
+	}
+	fmt.Fprintf(stdout, "  tether describe-instance-information\n  tether shell %s\n", DevTarget)
 	if !shell {
 		fmt.Fprintln(stdout, "Running until interrupted (Ctrl-C).")
 		select {

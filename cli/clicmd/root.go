@@ -105,7 +105,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetVersionTemplate("tether {{.Version}}\n") // as version.String, and the other binaries
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "", "client config file (default $TETHER_CONFIG, else ~/.config/tether/config.json)")
+	pf.StringVar(&a.configPath, "config", "", "client config file (default $TETHER_CONFIG, else ~/.config/tether/config.json, else the demo's ~/.tether/dev/config.json)")
 	pf.StringVarP(&a.outputFlag, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to wait for the broker to answer a request")
 	pf.BoolVar(&a.debug, "debug", false, "log diagnostics to stderr")
@@ -226,14 +226,13 @@ func (a *app) report(err error) int {
 	return code
 }
 
+// configFile is --config, else what config.Find picks ($TETHER_CONFIG, the user's
+// config, the demo's).
 func (a *app) configFile() string {
 	if a.configPath != "" {
 		return a.configPath
 	}
-	if p := a.getenv("TETHER_CONFIG"); p != "" {
-		return p
-	}
-	return config.DefaultPath()
+	return config.Find(a.getenv)
 }
 
 // client loads the config and connects to the broker, once.

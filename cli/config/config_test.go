@@ -152,6 +152,43 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
+// Find keeps the precedence $TETHER_CONFIG > the user's config > the demo's, and falls
+// back to the demo's config only when it exists.
+func TestFind(t *testing.T) {
+	home := t.TempDir()
+	user := filepath.Join(home, ".config", "tether", "config.json")
+	dev := filepath.Join(home, ".tether", "dev", "config.json")
+	env := map[string]string{"HOME": home}
+	getenv := func(k string) string { return env[k] }
+	touch := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, want string) {
+		t.Helper()
+		if got := Find(getenv); got != want {
+			t.Errorf("%s: Find = %q, want %q", what, got, want)
+		}
+	}
+	check("nothing exists: the user's path, for the error", user)
+	touch(dev)
+	check("only the demo's", dev)
+	if DevPath(home) != dev {
+		t.Errorf("DevPath = %q, want %q", DevPath(home), dev)
+	}
+	touch(user)
+	check("the user's over the demo's", user)
+	env["XDG_CONFIG_HOME"] = filepath.Join(home, "xdg")
+	check("an XDG config that does not exist: the demo's", dev)
+	env["TETHER_CONFIG"] = "/elsewhere.json"
+	check("$TETHER_CONFIG over both", "/elsewhere.json")
+}
+
 func writeSeed(t *testing.T, dir string) (seedFile, pub string) {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
