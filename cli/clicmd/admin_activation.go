@@ -87,17 +87,23 @@ func (a *app) newActivationList() *cobra.Command {
 }
 
 func (a *app) newActivationDelete() *cobra.Command {
+	var flagID string
 	cmd := &cobra.Command{
-		Use:   "delete ACTIVATION_ID",
-		Short: "Delete an activation; instances already enrolled stay",
-		Args:  exactArgs("ACTIVATION_ID"),
+		Use:   "delete --activation-id ID",
+		Short: "Delete an activation; instances already enrolled stay (shortcut: delete ID)",
+		Args:  idArgs("activation-id"),
 	}
+	cmd.Flags().StringVar(&flagID, "activation-id", "", "the activation to delete")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		if err := a.call(cmd.Context(), api.VerbDeleteActivation, api.DeleteActivationRequest{ID: args[0]}, nil); err != nil {
+		id, err := oneID("activation-id", flagID, args)
+		if err != nil {
 			return err
 		}
-		return a.print(api.DeleteActivationRequest{ID: args[0]}, func(w io.Writer) error {
-			_, err := fmt.Fprintf(w, "Deleted activation %s\n", args[0])
+		if err := a.call(cmd.Context(), api.VerbDeleteActivation, api.DeleteActivationRequest{ID: id}, nil); err != nil {
+			return err
+		}
+		return a.print(api.DeleteActivationRequest{ID: id}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "Deleted activation %s\n", id)
 			return err
 		})
 	})

@@ -188,7 +188,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--output", "yaml", "whoami"}, "tether: output format \"yaml\": use table or json\nTry: tether whoami --help\n"},
 		{[]string{"whoami", "--frobnicate"}, "tether: unknown flag: --frobnicate\nTry: tether whoami --help\n"},
-		{[]string{"terminate-session"}, "tether: missing SESSION_ID\nTry: tether terminate-session --help\n"},
+		{[]string{"terminate-session"}, "tether: --session-id is required (or give it as the one argument)\nTry: tether terminate-session --help\n"},
 		{[]string{"start-session", "--", "ls"}, "tether: --target is required\nTry: tether start-session --help\n"},
 		{[]string{"start-session", "--target", "web-1"}, "tether: an interactive session needs a terminal on stdin; to run a command without one, give the command after --\nTry: tether start-session --target web-1 -- COMMAND [ARG...]\n"},
 		{[]string{"admin", "user", "add", "bob", "--nkey", "SUAXXX"}, "tether: --nkey \"SUAXXX\": not an NKEY user public key (it starts with U)\nTry: tether admin user add --help\n"},
