@@ -119,6 +119,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.newDescribeInstances(),
 		a.newPlay(),
 		a.newRecordings(),
+		a.newListRecordings("list-recordings"),
 		a.newCreateDocument(),
 		a.newUpdateDocument(),
 		a.newGetDocument(),
