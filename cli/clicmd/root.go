@@ -133,6 +133,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.newWhoAmI(),
 		a.newVersion(),
 	)
+	a.registerCompletions(root)
 	return root
 }
 
