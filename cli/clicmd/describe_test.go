@@ -174,8 +174,9 @@ func TestRefusedKey(t *testing.T) {
 	}
 	e.cfgPath = cfg
 	r := e.run("", "whoami")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "tether: the broker refused user alice's key: ") ||
-		!strings.HasSuffix(r.stderr, "Try: ask an admin to run: tether admin user add alice --nkey "+pub+"\n") {
+	want := "tether: the broker refused the key in " + seedFile + " (public key " + pub + "): it is not user alice's, nor any user's it knows (config " + cfg + ")\n" +
+		"Try: point nkey_seed_file in " + cfg + " at alice's key, or ask an admin to add this one: tether admin user add alice --nkey " + pub + "\n"
+	if r.code != 1 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -204,7 +204,12 @@ func (a *app) report(err error) int {
 		hint = "tether-broker dev"
 	}
 	if re, ok := errors.AsType[*config.RefusedError](err); ok {
-		hint = fmt.Sprintf("ask an admin to run: tether admin user add %s --nkey %s", re.User, re.PublicKey)
+		hint = fmt.Sprintf("point nkey_seed_file in %s at %s's key, or ask an admin to add this one: tether admin user add %s --nkey %s",
+			a.configFile(), re.User, re.User, re.PublicKey)
+	}
+	if me, ok := errors.AsType[*config.MismatchError](err); ok {
+		hint = fmt.Sprintf("set user in %s to the name this key was added as (tether admin user list shows it), or nkey_seed_file to %s's key",
+			a.configFile(), me.User)
 	}
 	if errors.Is(err, nats.ErrNoServers) {
 		hint = "start a broker with tether-broker dev, or check broker_url in " + a.configFile()

@@ -29,7 +29,8 @@ type Config struct {
 	// (relative to the config file's directory, like NKeySeedFile).
 	CAFile string `json:"ca_file,omitempty"`
 
-	dir string // directory of the file the config was loaded from
+	dir  string // directory of the file the config was loaded from
+	path string // that file
 }
 
 // MaxSize bounds the size of a config file.
@@ -104,7 +105,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
-	c.dir = filepath.Dir(path)
+	c.dir, c.path = filepath.Dir(path), path
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
