@@ -42,7 +42,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
 	noShell := fs.Bool("no-shell", false, "do not open a shell; run until interrupted")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, err
 		}

@@ -128,15 +128,30 @@ func nextPort(hostport string) string {
 	return net.JoinHostPort(host, strconv.Itoa(p+1))
 }
 
-// newFlagSet is a subcommand's flag set, whose -h says what the subcommand does.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// flagSet is a subcommand's flags. A mistake is reported once, by main, with a hint;
+// only -h prints the flags, after a line on what the subcommand does.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis string
+	stderr   io.Writer
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tether-broker %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, synopsis: synopsis, stderr: stderr}
+}
+
+// parse parses args, printing the usage for -h.
+func (f *flagSet) parse(args []string) error {
+	err := f.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(f.stderr, "Usage: tether-broker %s [flags]\n\n%s\n\nFlags:\n", f.Name(), f.synopsis)
+		f.SetOutput(f.stderr)
+		f.PrintDefaults()
 	}
-	return fs
+	return err
 }
 
 type usageError struct{ err error }
@@ -150,9 +165,32 @@ func (a *adminFlags) String() string { return fmt.Sprint(*a) }
 func (a *adminFlags) Set(v string) error {
 	name, key, ok := strings.Cut(v, "=")
 	if !ok {
-		return errors.New("want NAME=UPUBLICKEY")
+		if strings.HasPrefix(v, "S") {
+			// The flag package repeats a refused value: a seed is taken here and refused
+			// by check, which does not.
+			name, key = "", v
+		} else {
+			return errors.New("want NAME=UPUBLICKEY")
+		}
 	}
 	*a = append(*a, config.Admin{Name: name, NKey: key})
+	return nil
+}
+
+// check refuses a bad key of a flag's NAME=UKEY, naming the flag.
+func (a adminFlags) check(flag string) error {
+	for _, x := range a {
+		field := fmt.Sprintf("--%s %s=…", flag, x.Name)
+		if x.Name == "" {
+			field = "--" + flag
+		}
+		if err := config.CheckUserKey(field, x.NKey); err != nil {
+			if strings.HasPrefix(x.NKey, "S") {
+				err = fmt.Errorf("%w (a seed given on a command line may be in your shell's history)", err)
+			}
+			return err
+		}
+	}
 	return nil
 }
 
@@ -174,11 +212,17 @@ func run(args []string, stderr io.Writer) error {
 	var admins, shippers adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
 	fs.Var(&shippers, "shipper", "let a shipper running elsewhere (tether-broker ship) connect as NAME=UPUBLICKEY (repeatable)")
-	rf := recordingFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	rf := recordingFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		return usageError{err}
+	}
+	if err := admins.check("admin"); err != nil {
+		return usageError{err}
+	}
+	if err := shippers.check("shipper"); err != nil {
 		return usageError{err}
 	}
 	cfg := config.Default()

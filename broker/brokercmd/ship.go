@@ -41,8 +41,8 @@ func shipMain(args []string, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
-	rf := recordingFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	rf := recordingFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

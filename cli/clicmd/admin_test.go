@@ -2,6 +2,7 @@ package clicmd
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,23 @@ func TestUserAdd(t *testing.T) {
 	want := api.User{Name: "bob", NKey: pub, Groups: []string{"dev", "oncall"}, Attributes: map[string]string{"team": "web"}}
 	if !reflect.DeepEqual(got.User, want) {
 		t.Errorf("request = %+v, want %+v", got.User, want)
+	}
+}
+
+// A seed given where the public key belongs is refused before anything is sent, without
+// being repeated, and the error gives the public key.
+func TestUserAddRefusesSeed(t *testing.T) {
+	e := newEnv(t)
+	added := false
+	e.handle(api.VerbAddUser, func([]byte) (any, error) { added = true; return api.Empty{}, nil })
+	seed, pub := newKey(t)
+	r := e.run("", "admin", "user", "add", "bob", "--nkey", string(seed))
+	want := "tether: --nkey: this is an NKEY seed, a private key: give its public key " + pub +
+		" instead, and keep the seed secret (a seed given on a command line may be in your shell's history)\nTry: tether admin user add --help\n"
+	if r.code != 2 || r.stderr != want || added {
+		t.Errorf("exit %d, stderr %q, sent %v\nwant exit 2, stderr %q", r.code, r.stderr, added, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, string(seed[2:])) {
+		t.Errorf("the seed was repeated")
 	}
 }

@@ -192,7 +192,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"terminate-session"}, "tether: --session-id is required (or give it as the one argument)\nTry: tether terminate-session --help\n"},
 		{[]string{"start-session", "--", "ls"}, "tether: --target is required\nTry: tether start-session --help\n"},
 		{[]string{"start-session", "--target", "web-1"}, "tether: an interactive session needs a terminal on stdin; to run a command without one, give the command after --\nTry: tether start-session --target web-1 -- COMMAND [ARG...]\n"},
-		{[]string{"admin", "user", "add", "bob", "--nkey", "SUAXXX"}, "tether: --nkey \"SUAXXX\": not an NKEY user public key (it starts with U)\nTry: tether admin user add --help\n"},
+		{[]string{"admin", "user", "add", "bob", "--nkey", "SUAXXX"}, "tether: --nkey: this is an NKEY seed, a private key: give the user public key (U…) that tether keygen printed with it instead, and keep the seed secret (a seed given on a command line may be in your shell's history)\nTry: tether admin user add --help\n"},
+		{[]string{"admin", "user", "add", "bob", "--nkey", "UAXXX"}, "tether: --nkey \"UAXXX\": not an NKEY user public key (U…)\nTry: tether admin user add --help\n"},
 		{[]string{"play", "x", "--speed", "0"}, "tether: --speed 0: must be positive\nTry: tether play --help\n"},
 	} {
 		r := e.run("", tc.args...)
