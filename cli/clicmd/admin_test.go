@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -27,7 +28,13 @@ func TestActivationCreate(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("request = %+v, want %+v", got, want)
 	}
-	if want := "Activation Code: secret-code\nActivation ID: act-1\nExpires: 2026-05-03T12:00:00Z\n"; r.stdout != want {
+	cfg, err := config.Load(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Activation Code: secret-code\nActivation ID: act-1\nExpires: 2026-05-03T12:00:00Z\n\n" +
+		"On each node, enroll and run the agent (its key is kept in /var/lib/tether-agent):\n" +
+		"  tether-agent --broker " + cfg.BrokerURL + " --activation-id act-1 --activation-code secret-code\n"; r.stdout != want {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 	r = e.run("", "-o", "json", "admin", "activation", "create")
@@ -69,5 +76,20 @@ func TestUserAddRefusesSeed(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, string(seed[2:])) {
 		t.Errorf("the seed was repeated")
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":     "nats://127.0.0.1:4222",
+		"tls://a:4222,tls://b:4222": "tls://a:4222,tls://b:4222",
+		"/etc/tether/my ca.pem":     "'/etc/tether/my ca.pem'",
+		"it's":                      `'it'\''s'`,
+		"":                          "''",
+		"$(rm -rf /)":               "'$(rm -rf /)'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
