@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/streams/wire/subjects"
+	"github.com/tetherhq/tether/version"
 )
 
 // Config configures an Agent.
@@ -20,7 +21,7 @@ type Config struct {
 	// ActivationID and ActivationCode enroll an agent that has no key yet.
 	ActivationID   string
 	ActivationCode string
-	// Version is reported to the control plane.
+	// Version is reported to the control plane (default version.Version).
 	Version string
 	// Logger receives the agent's logs; nothing is logged when nil.
 	Logger *slog.Logger
@@ -51,7 +52,7 @@ func (c Config) withDefaults() Config {
 		c.StateDir = DefaultStateDir
 	}
 	if c.Version == "" {
-		c.Version = "dev"
+		c.Version = version.Version
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -154,8 +154,12 @@ func (a *Agent) startSession(st *api.AgentStart) error {
 		}
 	}
 	if len(st.Command) > 0 {
+		// A command that does not exist (or may not run) is the session's to report, as a
+		// shell reports it: exit status 127 and "NAME: command not found" on stderr.
 		if _, err := shell.LookCommand(st.Command); err != nil {
-			return err
+			if _, _, ok := shell.Unrunnable(st.Command, err); !ok {
+				return err
+			}
 		}
 	} else if account == nil { // an account comes with its shell
 		if _, err := shell.FindShell(); err != nil {

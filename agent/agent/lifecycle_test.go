@@ -110,7 +110,6 @@ func TestControlRejects(t *testing.T) {
 		{"record input without rin", string(with(func(s *api.AgentStart) { s.RecordInput = true })), "subjects.rin: missing"},
 		{"wildcard rin", string(with(func(s *api.AgentStart) { s.RecordInput, s.Subjects.Rin = true, "tether.s.*.rin" })), "subjects.rin"},
 		{"rin is out", string(with(func(s *api.AgentStart) { s.RecordInput, s.Subjects.Rin = true, s.Subjects.Out })), "must differ from in, out and ctl"},
-		{"no such command", string(with(func(s *api.AgentStart) { s.Command = []string{"no-such-command-xyz"} })), "not found"},
 		{"bad run-as", string(with(func(s *api.AgentStart) { s.RunAs = "root:0" })), `run as "root:0": not a valid user name`},
 		{"long run-as", string(with(func(s *api.AgentStart) { s.RunAs = strings.Repeat("a", 33) })), "not a valid user name"},
 		{"negative idle", string(with(func(s *api.AgentStart) { s.IdleTimeout = api.Duration(-time.Second) })), "idle timeout -1s: must not be negative"},

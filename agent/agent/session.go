@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -134,6 +135,11 @@ func (s *session) run() {
 		Term:    st.Term,
 		User:    s.user,
 	})
+	if code, msg, ok := shell.Unrunnable(st.Command, err); ok {
+		s.log.Info("command cannot run", logkey.Err, err, logkey.ExitCode, code)
+		s.exitWithout(code, msg, len(st.Command) == 0 || st.Interactive)
+		return
+	}
 	if err != nil {
 		s.log.Warn("start process", logkey.Err, err)
 		s.ch.SendError(err.Error())
@@ -175,6 +181,26 @@ func (s *session) run() {
 	}
 	s.finish(status.Code, reason, detail)
 }
+
+// exitWithout ends a session whose command could not start as a shell would: msg on its
+// stderr (its terminal, for a TTY session) and exit status code.
+func (s *session) exitWithout(code int, msg string, tty bool) {
+	out := channel.Output{Type: frame.Stderr, R: io.NopCloser(strings.NewReader(msg + "\n"))}
+	if tty {
+		out = channel.Output{Type: frame.Stdout, R: io.NopCloser(strings.NewReader(msg + "\r\n"))}
+	}
+	s.ch.Bind(noProcess{}, out)
+	s.ch.Drain(drainIdle)
+	s.finish(code, shell.ReasonExit, "")
+}
+
+// noProcess stands in for a process that never started: input goes nowhere.
+type noProcess struct{}
+
+func (noProcess) Write(p []byte) (int, error)    { return len(p), nil }
+func (noProcess) CloseStdin() error              { return nil }
+func (noProcess) Resize(cols, rows uint16) error { return nil }
+func (noProcess) Signal(name string) error       { return nil }
 
 // limitReached ends the session when its idle timeout or maximum duration is reached.
 func (s *session) limitReached(reason string) {

@@ -3,6 +3,9 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +89,43 @@ func TestCommandSession(t *testing.T) {
 	ended := e.cp.waitEnded(t, c.id)
 	if ended.ExitCode != 7 || ended.OutFrames != uint64(len(c.frames)) || ended.OutBytes != 8 {
 		t.Fatalf("SessionEnded = %+v, client saw %d frames", ended, len(c.frames))
+	}
+}
+
+// A command that does not exist ends its session as a shell would: status 127 and
+// "NAME: command not found" on stderr (on the terminal, for an interactive session); one
+// that may not be executed, 126.
+func TestCommandNotFound(t *testing.T) {
+	e := newEnv(t)
+	e.runAgent(agent.Config{})
+	notExec := filepath.Join(t.TempDir(), "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		argv        []string
+		interactive bool
+		code        int
+		stdout      string
+		stderr      string
+	}{
+		{[]string{"no-such-cmd", "-x"}, false, 127, "", "no-such-cmd: command not found\n"},
+		{[]string{"/no/such/cmd"}, false, 127, "", "/no/such/cmd: No such file or directory\n"},
+		{[]string{notExec}, false, 126, "", notExec + ": Permission denied\n"},
+		{[]string{"no-such-cmd"}, true, 127, "no-such-cmd: command not found\r\n", ""},
+	} {
+		c := e.startSession(fmt.Sprintf("alice-nf%d", i), api.AgentStart{Command: tc.argv, Interactive: tc.interactive})
+		c.send(frame.Keepalive, nil) // attach
+		st := c.waitExit()
+		if st.Code != int32(tc.code) || st.Reason != api.ReasonExit {
+			t.Errorf("%q: exit = %+v, want %d", tc.argv, st, tc.code)
+		}
+		if c.text.String() != tc.stdout || c.stderr.String() != tc.stderr {
+			t.Errorf("%q: stdout %q, stderr %q; want %q, %q", tc.argv, c.text.String(), c.stderr.String(), tc.stdout, tc.stderr)
+		}
+		if ended := e.cp.waitEnded(t, c.id); ended.ExitCode != tc.code || ended.Reason != api.ReasonExit {
+			t.Errorf("%q: SessionEnded = %+v", tc.argv, ended)
+		}
 	}
 }
 

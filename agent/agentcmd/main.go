@@ -15,23 +15,21 @@ import (
 
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/agent/cpuprofile"
+	"github.com/tetherhq/tether/version"
 )
-
-// Version is the agent's version, set at build time with -ldflags.
-var Version = "dev"
 
 // Main runs tether-agent with the given arguments (without the program name) and returns
 // the process exit code.
 func Main(args []string) int {
 	defer cpuprofile.Start()()
-	return run(args, os.Stderr)
+	return run(args, os.Stdout, os.Stderr)
 }
 
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tether-agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -41,7 +39,7 @@ func run(args []string, stderr io.Writer) int {
 		actCode  = fs.String("activation-code", "", "activation `code`, to enroll an agent that has no key yet")
 		level    = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		tlsCA    = fs.String("tls-ca", "", "PEM `file` of the CA that signed the broker's TLS certificate")
-		version  = fs.Bool("version", false, "print the version and exit")
+		showVer  = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tether-agent [flags]\n\nRuns sessions on this node for a Tether broker.\n\nFlags:\n")
@@ -53,8 +51,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *version {
-		fmt.Fprintln(stderr, "tether-agent", Version)
+	if *showVer {
+		fmt.Fprintln(stdout, version.String("tether-agent"))
 		return 0
 	}
 	if fs.NArg() > 0 {
@@ -77,7 +75,7 @@ func run(args []string, stderr io.Writer) int {
 		StateDir:       *stateDir,
 		ActivationID:   *actID,
 		ActivationCode: *actCode,
-		Version:        Version,
+		Version:        version.Version,
 		Logger:         log,
 	})
 	if err != nil {

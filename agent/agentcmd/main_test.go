@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/tetherhq/tether/version"
 )
 
 func TestRun(t *testing.T) {
@@ -15,7 +17,7 @@ func TestRun(t *testing.T) {
 		want string
 	}{
 		{"help", []string{"--help"}, 0, "Usage: tether-agent"},
-		{"version", []string{"--version"}, 0, "tether-agent dev"},
+		{"version", []string{"--version"}, 0, "tether-agent " + version.Version + "\n"},
 		{"bad flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"bad level", []string{"--log-level", "loud"}, 2, "Try: tether-agent --help"},
 		{"extra arg", []string{"x"}, 2, `unexpected argument "x"`},
@@ -24,7 +26,7 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if code := run(tc.args, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
+			if code := run(tc.args, &out, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d and %q", code, out.String(), tc.code, tc.want)
 			}
 		})

@@ -3,6 +3,7 @@ package shell
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -31,6 +32,26 @@ func LookCommand(argv []string) (string, error) {
 		return "", fmt.Errorf("command %q not found: %w", argv[0], err)
 	}
 	return p, nil
+}
+
+// Unrunnable says, as a shell would, why argv cannot run when LookCommand (or Start)
+// failed with err: exit status 127 and "NAME: command not found" for a command that does
+// not exist, 126 and "NAME: Permission denied" for one that may not be executed. ok is
+// false for any other failure.
+func Unrunnable(argv []string, err error) (code int, msg string, ok bool) {
+	if len(argv) == 0 || err == nil {
+		return 0, "", false
+	}
+	name := argv[0]
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return 127, name + ": command not found", true
+	case errors.Is(err, fs.ErrNotExist):
+		return 127, name + ": No such file or directory", true
+	case errors.Is(err, fs.ErrPermission):
+		return 126, name + ": Permission denied", true
+	}
+	return 0, "", false
 }
 
 // HomeDir returns the agent user's home directory, or "/" when it has none.

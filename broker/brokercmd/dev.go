@@ -26,14 +26,15 @@ import (
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
+	"github.com/tetherhq/tether/version"
 )
 
 // DevTarget is the instance id of the dev mode's local agent.
 const DevTarget = "local"
 
 func dev(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dev", "Runs the all-in-one demo: a broker, an agent enrolled as target \"local\", a client\n"+
+		"config for you as an admin (which tether finds by itself), and a shell on \"local\".", stderr)
 	home, _ := os.UserHomeDir()
 	stateDir := fs.String("state-dir", filepath.Join(home, ".tether", "dev"), "state directory")
 	listen := fs.String("listen", "127.0.0.1:4222", "client listen address host:port (the dev broker has no TLS: off loopback it needs --allow-plaintext)")
@@ -41,7 +42,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	policyDir := fs.String("policy-dir", "", "directory of .rego policies (default: the shipped policy)")
 	noShell := fs.Bool("no-shell", false, "do not open a shell; run until interrupted")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, err
 		}
@@ -99,7 +100,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	agentDir := filepath.Join(*stateDir, "agent")
-	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: Version, Logger: log.With("component", "agent")}
+	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: version.Version, Logger: log.With("component", "agent")}
 	if _, err := os.Stat(filepath.Join(agentDir, "agent.nk")); err != nil {
 		act, err := devActivation(cliPath)
 		if err != nil {
@@ -131,7 +132,13 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	fmt.Fprintf(stdout, "Tether dev broker on %s (state in %s, logs %s)\n", n.URL(), *stateDir, map[bool]string{true: logPath, false: "on stderr"}[shell])
-	fmt.Fprintf(stdout, "Agent %q is online. From another terminal:\n  export TETHER_CONFIG=%s\n  tether describe-instance-information\n  tether shell %s\n", DevTarget, cliPath, DevTarget)
+	fmt.Fprintf(stdout, "Agent %q is online. From another terminal:\n", DevTarget)
+	if cliconfig.DefaultPath() != cliPath {
+		// tether finds the demo's config by itself only where it looks: ~/.tether/dev, and
+		// only when no other config is in the way.
+		fmt.Fprintf(stdout, "  export TETHER_CONFIG=%s\n", cliPath)
+	}
+	fmt.Fprintf(stdout, "  tether describe-instance-information\n  tether shell %s\n", DevTarget)
 	if !shell {
 		fmt.Fprintln(stdout, "Running until interrupted (Ctrl-C).")
 		select {

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,22 +19,24 @@ import (
 	"github.com/tetherhq/tether/agent/cpuprofile"
 	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/config"
+	"github.com/tetherhq/tether/broker/natsembed"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/version"
 )
-
-// Version is set at build time.
-var Version = "0.1.0-dev"
 
 const usage = `tether-broker: the Tether broker (embedded NATS + JetStream + control plane)
 
 Usage:
-  tether-broker [run] [flags]   run a broker
-  tether-broker dev [flags]     run the all-in-one demo: broker, local agent, shell
-  tether-broker ship [flags]    run a recording shipper outside the broker
-  tether-broker version
+  tether-broker <command> [flags]
 
-Run "tether-broker run -h" or "tether-broker dev -h" for flags.
+Commands:
+  run       run a broker: clients on 127.0.0.1:4222, state in /var/lib/tether (or --config FILE)
+  dev       run the all-in-one demo: a broker, a local agent and a shell on it, state in ~/.tether/dev
+  ship      run a recording shipper outside the broker
+  version   print the version
+
+Run "tether-broker <command> -h" for its flags.
 `
 
 // Main runs the command and returns its exit code.
@@ -41,9 +46,22 @@ func Main(args []string) int {
 }
 
 func main(args []string, stdout, stderr io.Writer) int {
-	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) == 0 {
+		// As go and git do: a bare command starts nothing (least of all a production
+		// broker in /var/lib/tether) and says what it can do.
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd := args[0]
+	switch {
+	case cmd == "-h" || cmd == "-help" || cmd == "--help":
+		cmd = "help"
+	case cmd == "-version" || cmd == "--version":
+		cmd = "version"
+	case strings.HasPrefix(cmd, "-"):
+		cmd = "run" // flags first: "tether-broker --config FILE" runs a broker, as it always has
+	default:
+		args = args[1:]
 	}
 	var err error
 	switch cmd {
@@ -58,9 +76,12 @@ func main(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 	case "version":
-		fmt.Fprintln(stdout, "tether-broker", Version)
+		fmt.Fprintln(stdout, version.String("tether-broker"))
 		return 0
 	case "help":
+		if len(args) == 1 && slices.Contains([]string{"run", "dev", "ship"}, args[0]) {
+			return main([]string{args[0], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -77,9 +98,60 @@ func main(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tether-broker: %v\n", err)
+		if h := hint(cmd, err); h != "" {
+			fmt.Fprintf(stderr, "Try: %s\n", h)
+		}
 		return 1
 	}
 	return 0
+}
+
+// hint says what to do about err, when there is something to say.
+func hint(cmd string, err error) string {
+	if le, ok := errors.AsType[*natsembed.ListenError](err); ok {
+		opt := "--listen"
+		if le.What == "monitoring" {
+			opt = "--monitor"
+		}
+		return fmt.Sprintf("tether-broker %s %s %s (another program, often a NATS server, holds %s)", cmd, opt, nextPort(le.Addr), le.Addr)
+	}
+	return ""
+}
+
+// nextPort is hostport with the port one higher, to suggest instead of a taken one.
+func nextPort(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p <= 0 || p >= 65535 {
+		return "HOST:PORT"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1))
+}
+
+// flagSet is a subcommand's flags. A mistake is reported once, by main, with a hint;
+// only -h prints the flags, after a line on what the subcommand does.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis string
+	stderr   io.Writer
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, synopsis: synopsis, stderr: stderr}
+}
+
+// parse parses args, printing the usage for -h.
+func (f *flagSet) parse(args []string) error {
+	err := f.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(f.stderr, "Usage: tether-broker %s [flags]\n\n%s\n\nFlags:\n", f.Name(), f.synopsis)
+		f.SetOutput(f.stderr)
+		f.PrintDefaults()
+	}
+	return err
 }
 
 type usageError struct{ err error }
@@ -93,15 +165,38 @@ func (a *adminFlags) String() string { return fmt.Sprint(*a) }
 func (a *adminFlags) Set(v string) error {
 	name, key, ok := strings.Cut(v, "=")
 	if !ok {
-		return errors.New("want NAME=UPUBLICKEY")
+		if strings.HasPrefix(v, "S") {
+			// The flag package repeats a refused value: a seed is taken here and refused
+			// by check, which does not.
+			name, key = "", v
+		} else {
+			return errors.New("want NAME=UPUBLICKEY")
+		}
 	}
 	*a = append(*a, config.Admin{Name: name, NKey: key})
 	return nil
 }
 
+// check refuses a bad key of a flag's NAME=UKEY, naming the flag.
+func (a adminFlags) check(flag string) error {
+	for _, x := range a {
+		field := fmt.Sprintf("--%s %s=…", flag, x.Name)
+		if x.Name == "" {
+			field = "--" + flag
+		}
+		if err := config.CheckUserKey(field, x.NKey); err != nil {
+			if strings.HasPrefix(x.NKey, "S") {
+				err = fmt.Errorf("%w (a seed given on a command line may be in your shell's history)", err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 func run(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", "Runs a broker: the embedded NATS server with JetStream, the control plane and\n"+
+		"(unless --no-ship) the recording shipper. Flags override the --config file.", stderr)
 	cfgPath := fs.String("config", "", "configuration file (JSON)")
 	listen := fs.String("listen", "", "client listen address host:port (default 127.0.0.1:4222; off loopback it needs --tls-cert or --allow-plaintext)")
 	stateDir := fs.String("state-dir", "", "state directory (default /var/lib/tether)")
@@ -117,11 +212,17 @@ func run(args []string, stderr io.Writer) error {
 	var admins, shippers adminFlags
 	fs.Var(&admins, "admin", "seed an admin user NAME=UPUBLICKEY (repeatable)")
 	fs.Var(&shippers, "shipper", "let a shipper running elsewhere (tether-broker ship) connect as NAME=UPUBLICKEY (repeatable)")
-	rf := recordingFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	rf := recordingFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		return usageError{err}
+	}
+	if err := admins.check("admin"); err != nil {
+		return usageError{err}
+	}
+	if err := shippers.check("shipper"); err != nil {
 		return usageError{err}
 	}
 	cfg := config.Default()

@@ -92,3 +92,46 @@ func TestDevRefusesOpenSeed(t *testing.T) {
 		t.Errorf("broker state created before the refusal (%v)", err)
 	}
 }
+
+// A seed passed to --admin or --shipper is refused without being repeated; the error
+// gives its public key and names the flag.
+func TestRunRefusesSeedForKey(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin", "alice=" + string(seed)}, "tether-broker: --admin alice=…: this is an NKEY seed, a private key: give its public key " + pub + " instead"},
+		{[]string{"--admin", string(seed)}, "tether-broker: --admin: this is an NKEY seed, a private key: give its public key " + pub + " instead"},
+		{[]string{"--shipper", "ship1=" + string(seed)}, "tether-broker: --shipper ship1=…: this is an NKEY seed"},
+	} {
+		stateDir := filepath.Join(t.TempDir(), "state")
+		var stdout, stderr bytes.Buffer
+		code := main(append([]string{"run", "--state-dir", stateDir}, tc.args...), &stdout, &stderr)
+		if code != 2 || !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q\nwant exit 2 and stderr starting %q", tc.args, code, stderr.String(), tc.want)
+		}
+		if strings.Contains(stderr.String(), string(seed[2:])) {
+			t.Errorf("%q: the seed is repeated: %s", tc.args, stderr.String())
+		}
+	}
+}
+
+// A bad duration in the config file names its field.
+func TestRunNamesBadDuration(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "broker.json")
+	if err := os.WriteFile(cfgFile, []byte(`{"transcripts":{"max_age":"30d"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := main([]string{"run", "--config", cfgFile}, &stdout, &stderr)
+	want := "tether-broker: config " + cfgFile + `: transcripts.max_age: "30d" is not a duration like "5s" or "720h": unknown unit "d" in duration "30d"` + "\n"
+	if code != 1 || stderr.String() != want {
+		t.Errorf("exit %d, stderr %q\nwant %q", code, stderr.String(), want)
+	}
+}

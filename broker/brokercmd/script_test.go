@@ -63,6 +63,24 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// TestListPaging pages the list verbs of a real broker with --max-results and
+// --next-token: every item comes exactly once, and no page is larger than asked. It
+// needs a broker that honours next_token.
+func TestListPaging(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "testdata", "script", "paging"),
+		RequireExplicitExec: true,
+		Setup:               setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitbroker":    cmdWaitBroker,
+			"waitonline":    cmdWaitOnline,
+			"envjson":       cmdEnvJSON,
+			"waitrecording": cmdWaitRecording,
+			"pagethrough":   cmdPageThrough,
+		},
+	})
+}
+
 // setup gives each script a free port, an admin key and a client config for it.
 func setup(env *testscript.Env) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -448,4 +466,81 @@ func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(secret+"\n"), 0o600))
 	ts.Setenv(args[1], public)
+}
+
+// pagethrough MAX LIST ID MIN PROG ARGS... runs PROG ARGS --output json once for every
+// page, --max-results MAX and each next_token in turn, and checks that no page holds
+// more than MAX items, that no item (told by its field ID in the array LIST) comes
+// twice, and that the pages hold the same items as one run without paging flags, at
+// least MIN of them.
+func cmdPageThrough(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 5 {
+		ts.Fatalf("usage: pagethrough MAX LIST ID MIN PROG ARGS...")
+	}
+	max, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	min, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	list, idField, prog := args[1], args[2], args[4:]
+	run := func(extra ...string) (ids []string, next string) {
+		cmd := exec.Command(prog[0], append(append(append([]string{}, prog[1:]...), "--output", "json"), extra...)...)
+		cmd.Dir = ts.MkAbs(".")
+		cmd.Env = environ(ts)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			ts.Fatalf("%s %q: %v\n%s", prog[0], extra, err, stderr.String())
+		}
+		var page map[string]json.RawMessage
+		ts.Check(json.Unmarshal(out, &page))
+		var items []map[string]any
+		ts.Check(json.Unmarshal(page[list], &items))
+		for _, it := range items {
+			id, _ := it[idField].(string)
+			ids = append(ids, id)
+		}
+		if raw, ok := page["next_token"]; ok {
+			ts.Check(json.Unmarshal(raw, &next))
+		}
+		return ids, next
+	}
+	all, next := run()
+	if next != "" {
+		ts.Fatalf("the listing without paging flags printed next_token %q", next)
+	}
+	seen := map[string]bool{}
+	var pages int
+	for token := ""; ; pages++ {
+		if pages > 100 {
+			ts.Fatalf("more than 100 pages of %d", max)
+		}
+		extra := []string{"--max-results", strconv.Itoa(max)}
+		if token != "" {
+			extra = append(extra, "--next-token", token)
+		}
+		ids, next := run(extra...)
+		if len(ids) > max {
+			ts.Fatalf("page %d holds %d items, more than --max-results %d: %q", pages+1, len(ids), max, ids)
+		}
+		for _, id := range ids {
+			if seen[id] {
+				ts.Fatalf("%s %s came twice (page %d)", idField, id, pages+1)
+			}
+			seen[id] = true
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	for _, id := range all {
+		if !seen[id] {
+			ts.Fatalf("%s %s is listed, but on no page of %d (%d pages, %d items paged of %d)", idField, id, max, pages+1, len(seen), len(all))
+		}
+	}
+	if len(seen) != len(all) || len(all) < min {
+		ts.Fatalf("%d items paged, %d listed, want equal and at least %d", len(seen), len(all), min)
+	}
+	fmt.Fprintf(ts.Stdout(), "%d %s in %d pages of at most %d\n", len(all), list, pages+1, max)
 }

@@ -32,8 +32,8 @@ import (
 // only binds the durable consumers the broker made, whose configuration (AckWait among
 // it) is the broker's, and reads the streams by direct gets.
 func shipMain(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ship", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ship", "Runs a recording shipper outside the broker, connected with a shipper key the\n"+
+		"broker accepts (tether-broker run --shipper NAME=UKEY).", stderr)
 	broker := fs.String("broker", "nats://127.0.0.1:4222", "the broker's URL")
 	seedFile := fs.String("nkey-seed", "", "this shipper's NKEY seed file (its public key is given to the broker with --shipper NAME=UKEY)")
 	name := fs.String("name", "", "this shipper's name, as the broker knows it (required)")
@@ -41,8 +41,8 @@ func shipMain(args []string, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
-	rf := recordingFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	rf := recordingFlags(fs.FlagSet)
+	if err := fs.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

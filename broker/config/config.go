@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -23,14 +24,77 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"5s\": %w", err)
+		return &durationError{raw: string(b), msg: "not a string like \"5s\""}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return &durationError{raw: string(b), msg: strings.TrimPrefix(err.Error(), "time: ")}
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// durationError is a bad Duration. encoding/json does not say which field a value's own
+// UnmarshalJSON refused: Read finds it (durationField).
+type durationError struct {
+	raw string // the JSON value
+	msg string
+}
+
+func (e *durationError) Error() string { return fmt.Sprintf("%s is not a duration: %s", e.raw, e.msg) }
+
+// durationField finds the field of data (a JSON object) that holds the bad duration
+// raw, as a path like "transcripts.max_age"; "" when none does.
+func durationField(data []byte, raw string) string {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	var walk func(v any, path string) string
+	walk = func(v any, path string) string {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		for k, x := range m {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if b, err := json.Marshal(x); err == nil && string(b) == raw && isDurationField(p) {
+				return p
+			}
+			if found := walk(x, p); found != "" {
+				return found
+			}
+		}
+		return ""
+	}
+	return walk(v, "")
+}
+
+// isDurationField reports whether path names a Duration field of Config.
+func isDurationField(path string) bool {
+	t := reflect.TypeFor[Config]()
+	for _, name := range strings.Split(path, ".") {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		found := false
+		for f := range t.Fields() {
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+				t, found = f.Type, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return t == reflect.TypeFor[Duration]()
 }
 
 // Admin is a user seeded with the admins group at every start.
@@ -147,6 +211,12 @@ func Read(path string) (Config, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&c); err != nil {
+		var de *durationError
+		if errors.As(err, &de) {
+			if field := durationField(b, de.raw); field != "" {
+				return c, fmt.Errorf("config %s: %s: %s is not a duration like \"5s\" or \"720h\": %s", path, field, de.raw, de.msg)
+			}
+		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
@@ -180,8 +250,8 @@ func (c Config) Validate() error {
 		if err := subjects.ValidName(a.Name); err != nil {
 			return fmt.Errorf("admins[%d].name: %w", i, err)
 		}
-		if !nkeys.IsValidPublicUserKey(a.NKey) {
-			return fmt.Errorf("admins[%d].nkey: %q is not an NKEY user public key", i, a.NKey)
+		if err := CheckUserKey(fmt.Sprintf("admins[%d].nkey", i), a.NKey); err != nil {
+			return err
 		}
 	}
 	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 || c.Transcripts.AgentBudget < 0 {
@@ -227,11 +297,15 @@ func (c Config) Validate() error {
 		if err := subjects.ValidName(sh.Name); err != nil {
 			return fmt.Errorf("shippers[%d].name: %w", i, err)
 		}
-		if !nkeys.IsValidPublicUserKey(sh.NKey) {
-			return fmt.Errorf("shippers[%d].nkey: %q is not an NKEY user public key", i, sh.NKey)
+		if err := CheckUserKey(fmt.Sprintf("shippers[%d].nkey", i), sh.NKey); err != nil {
+			return err
 		}
 	}
 	for i, r := range c.Recordings.Recipients {
+		if strings.HasPrefix(strings.ToUpper(r), "AGE-SECRET-KEY-") {
+			return fmt.Errorf("recordings.recipients[%d]: that is an age identity, the private key: give its "+
+				"public key (age1…, which age-keygen -y prints), and keep the identity where recordings are read", i)
+		}
 		if !strings.HasPrefix(r, "age1") {
 			return fmt.Errorf("recordings.recipients[%d]: %.20q is not an age public key (age1…)", i, r)
 		}
@@ -240,6 +314,25 @@ func (c Config) Validate() error {
 	case "", "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// CheckUserKey says what is wrong with key where an NKEY user public key belongs; field
+// says where ("admins[0].nkey", "--admin alice=…"). A seed, the private half, is never
+// repeated: the error gives its public key instead.
+func CheckUserKey(field, key string) error {
+	if strings.HasPrefix(key, "S") { // every NKEY seed starts with S, no public key does
+		pub := "the user public key (U…) that tether keygen printed with it"
+		if kp, err := nkeys.FromSeed([]byte(key)); err == nil {
+			if p, err := kp.PublicKey(); err == nil && nkeys.IsValidPublicUserKey(p) {
+				pub = "its public key " + p
+			}
+		}
+		return fmt.Errorf("%s: this is an NKEY seed, a private key: give %s instead, and keep the seed secret", field, pub)
+	}
+	if !nkeys.IsValidPublicUserKey(key) {
+		return fmt.Errorf("%s: %q is not an NKEY user public key (U…)", field, key)
 	}
 	return nil
 }

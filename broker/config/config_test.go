@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nkeys"
 )
 
 func TestLoad(t *testing.T) {
@@ -36,6 +38,9 @@ func TestLoad(t *testing.T) {
 		{`{"admins":[{"name":"a.b","nkey":"U"}]}`, "admins[0].name"},
 		{`{"admins":[{"name":"ab","nkey":"SU..."}]}`, "admins[0].nkey"},
 		{`{"log_level":"loud"}`, "log_level"},
+		{`{"heartbeat_interval":"5"}`, `heartbeat_interval: "5" is not a duration like "5s" or "720h": missing unit in duration "5"`},
+		{`{"agent_lost_after":15}`, `agent_lost_after: 15 is not a duration like "5s" or "720h": not a string like "5s"`},
+		{`{"transcripts":{"max_bytes":1,"max_age":"30 days"}}`, `transcripts.max_age: "30 days" is not a duration`},
 		{`{"listen":"0.0.0.0:4222"}`, "listen (--listen) 0.0.0.0:4222 serves clients without TLS"},
 		{`{"monitor_listen":":8222"}`, "monitor_listen (--monitor) :8222 is not loopback"},
 	} {
@@ -126,4 +131,38 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A seed where a public key belongs is refused without being repeated, and the error
+// gives its public key; an age identity where a recipient belongs, likewise.
+func TestSeedsAreNotEchoed(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	const identity = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+	for _, tc := range []struct {
+		c      Config
+		secret string
+		want   string
+	}{
+		{Config{Admins: []Admin{{Name: "alice", NKey: string(seed)}}}, string(seed),
+			"admins[0].nkey: this is an NKEY seed, a private key: give its public key " + pub + " instead, and keep the seed secret"},
+		{Config{Shippers: []Admin{{Name: "ship1", NKey: "SAXXXXXXXXXXXXXXXXXXXXXXXXXX"}}}, "SAXXXXXXXXXXXXXXXXXXXXXXXXXX",
+			"shippers[0].nkey: this is an NKEY seed, a private key: give the user public key (U…) that tether keygen printed with it instead, and keep the seed secret"},
+		{Config{Recordings: Recordings{Recipients: []string{identity}}}, identity[:16],
+			"recordings.recipients[0]: that is an age identity, the private key: give its public key (age1…, which age-keygen -y prints), and keep the identity where recordings are read"},
+	} {
+		c := Default()
+		c.Admins, c.Shippers, c.Recordings = tc.c.Admins, tc.c.Shippers, tc.c.Recordings
+		err := c.Validate()
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Validate = %v\nwant %s", err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.secret[2:]) {
+			t.Errorf("the error repeats the secret: %v", err)
+		}
+	}
 }

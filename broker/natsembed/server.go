@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -94,13 +95,15 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure nats server: %w", err)
 	}
-	if o.Logger != nil {
-		s.SetLoggerV2(&slogAdapter{l: o.Logger.With("component", "nats")}, false, false, false)
-	}
+	// The server reports a listener it cannot open only in its log (and then says it is
+	// ready): the adapter hands that report to waitListening.
+	fatal := make(chan string, 1)
+	s.SetLoggerV2(&slogAdapter{l: log.With("component", "nats"), fatal: fatal}, false, false, false)
 	s.Start()
-	if !s.ReadyForConnections(15 * time.Second) {
+	if err := waitListening(s, fatal, o); err != nil {
 		s.Shutdown()
-		return nil, errors.New("nats server did not become ready in 15s (is the port in use?)")
+		s.WaitForShutdown()
+		return nil, err
 	}
 	if err := as.setupService(s); err != nil {
 		s.Shutdown()
@@ -167,11 +170,79 @@ func splitHostPort(hp string) (string, int, error) {
 	return h, port, nil
 }
 
-type slogAdapter struct{ l *slog.Logger }
+// ListenError is Start's error when the server could not listen on an address, most
+// often because another process (another broker, a NATS server) holds the port.
+type ListenError struct {
+	Addr string // as configured: Options.Listen or Options.MonitorListen
+	What string // "client" or "monitoring"
+	Msg  string // the server's own report
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("cannot listen for %s connections on %s: %s", e.What, e.Addr, e.Msg)
+}
+
+// waitListening waits until the server accepts connections, or returns a ListenError
+// as soon as it reports a listener it could not open.
+func waitListening(s *server.Server, fatal <-chan string, o Options) error {
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case msg := <-fatal:
+			return listenError(msg, o)
+		case <-deadline:
+			return errors.New("nats server did not become ready in 15s")
+		case <-tick.C:
+		}
+		if s.Addr() != nil && (o.MonitorListen == "" || s.MonitorAddr() != nil) && s.ReadyForConnections(time.Second) {
+			// A late report still wins over readiness.
+			select {
+			case msg := <-fatal:
+				return listenError(msg, o)
+			default:
+				return nil
+			}
+		}
+	}
+}
+
+func listenError(msg string, o Options) error {
+	switch {
+	case strings.HasPrefix(msg, "Error listening on port"):
+		return &ListenError{Addr: o.Listen, What: "client", Msg: serverReason(msg)}
+	case strings.HasPrefix(msg, "Can't start monitoring"):
+		return &ListenError{Addr: o.MonitorListen, What: "monitoring", Msg: serverReason(msg)}
+	}
+	return fmt.Errorf("nats server: %s", msg)
+}
+
+// serverReason cuts the OS's reason out of the server's report: "... bind: address already
+// in use" gives "address already in use".
+func serverReason(msg string) string {
+	msg = strings.TrimRight(msg, `"`)
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+type slogAdapter struct {
+	l     *slog.Logger
+	fatal chan<- string // the first fatal report, for Start
+}
 
 func (a *slogAdapter) Noticef(f string, v ...any) { a.l.Info(fmt.Sprintf(f, v...)) }
 func (a *slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
-func (a *slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
-func (a *slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
-func (a *slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
-func (a *slogAdapter) Tracef(f string, v ...any)  {}
+func (a *slogAdapter) Fatalf(f string, v ...any) {
+	msg := fmt.Sprintf(f, v...)
+	a.l.Error(msg)
+	select {
+	case a.fatal <- msg:
+	default:
+	}
+}
+func (a *slogAdapter) Errorf(f string, v ...any) { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Debugf(f string, v ...any) { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a *slogAdapter) Tracef(f string, v ...any) {}

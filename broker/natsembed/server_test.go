@@ -2,6 +2,8 @@ package natsembed
 
 import (
 	"context"
+	"errors"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,5 +75,41 @@ func TestStreamsOfTheGlobalAccountMove(t *testing.T) {
 	m, err := st.GetLastMsgForSubject(ctx, "keep.1")
 	if err != nil || string(m.Data) != "kept" {
 		t.Fatalf("the moved stream: %v %v", m, err)
+	}
+}
+
+// A port another process holds fails Start at once, naming the address, where the server
+// itself would log the failure and call itself ready.
+func TestStartFailsOnATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"client", Options{Listen: addr}, "cannot listen for client connections on " + addr + ": address already in use"},
+		{"monitor", Options{Listen: "127.0.0.1:0", MonitorListen: addr}, "cannot listen for monitoring connections on " + addr + ": address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.StoreDir, tc.o.Resolver = t.TempDir(), oneKey{}
+			begin := time.Now()
+			s, err := Start(tc.o)
+			if err == nil {
+				s.Close()
+				t.Fatal("Start succeeded on a taken port")
+			}
+			var le *ListenError
+			if !errors.As(err, &le) || err.Error() != tc.want {
+				t.Fatalf("Start: %v (%T), want a ListenError %q", err, err, tc.want)
+			}
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Errorf("Start took %v to fail", d)
+			}
+		})
 	}
 }

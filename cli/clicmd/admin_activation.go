@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,8 +51,9 @@ func (a *app) newActivationCreate() *cobra.Command {
 			return err
 		}
 		return a.print(act, func(w io.Writer) error {
-			_, err := fmt.Fprintf(w, "Activation Code: %s\nActivation ID: %s\nExpires: %s\n",
-				act.Code, act.ID, output.Time(act.ExpiresAt))
+			_, err := fmt.Fprintf(w, "Activation Code: %s\nActivation ID: %s\nExpires: %s\n\n"+
+				"On each node, enroll and run the agent (its key is kept in /var/lib/tether-agent):\n  %s\n",
+				act.Code, act.ID, output.Time(act.ExpiresAt), a.agentCommand(act))
 			return err
 		})
 	})
@@ -87,19 +89,47 @@ func (a *app) newActivationList() *cobra.Command {
 }
 
 func (a *app) newActivationDelete() *cobra.Command {
+	var flagID string
 	cmd := &cobra.Command{
-		Use:   "delete ACTIVATION_ID",
-		Short: "Delete an activation; instances already enrolled stay",
-		Args:  exactArgs("ACTIVATION_ID"),
+		Use:   "delete --activation-id ID",
+		Short: "Delete an activation; instances already enrolled stay (shortcut: delete ID)",
+		Args:  idArgs("activation-id"),
 	}
+	cmd.Flags().StringVar(&flagID, "activation-id", "", "the activation to delete")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
-		if err := a.call(cmd.Context(), api.VerbDeleteActivation, api.DeleteActivationRequest{ID: args[0]}, nil); err != nil {
+		id, err := oneID("activation-id", flagID, args)
+		if err != nil {
 			return err
 		}
-		return a.print(api.DeleteActivationRequest{ID: args[0]}, func(w io.Writer) error {
-			_, err := fmt.Fprintf(w, "Deleted activation %s\n", args[0])
+		if err := a.call(cmd.Context(), api.VerbDeleteActivation, api.DeleteActivationRequest{ID: id}, nil); err != nil {
+			return err
+		}
+		return a.print(api.DeleteActivationRequest{ID: id}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "Deleted activation %s\n", id)
 			return err
 		})
 	})
 	return cmd
+}
+
+// agentCommand is the tether-agent command line that enrolls with act at the broker
+// this CLI uses, the flags as tether-agent takes them.
+func (a *app) agentCommand(act api.Activation) string {
+	args := []string{"tether-agent", "--broker", a.cfg.BrokerURL}
+	if ca := a.cfg.CAPath(); ca != "" {
+		args = append(args, "--tls-ca", ca)
+	}
+	args = append(args, "--activation-id", act.ID, "--activation-code", act.Code)
+	for i, s := range args {
+		args[i] = shellQuote(s)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -3,6 +3,7 @@ package clicmd
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
@@ -40,8 +41,8 @@ func (a *app) newUserAdd() *cobra.Command {
 		if u.NKey == "" {
 			return usageError{fmt.Errorf("--nkey is required")}
 		}
-		if !nkeys.IsValidPublicUserKey(u.NKey) {
-			return usageError{fmt.Errorf("--nkey %q: not an NKEY user public key (it starts with U)", u.NKey)}
+		if err := checkUserKey(u.NKey); err != nil {
+			return usageError{err}
 		}
 		if err := a.call(cmd.Context(), api.VerbAddUser, api.AddUserRequest{User: u}, nil); err != nil {
 			return err
@@ -95,4 +96,23 @@ func (a *app) newUserRemove() *cobra.Command {
 		})
 	})
 	return cmd
+}
+
+// checkUserKey refuses what is not a user public key for --nkey; a seed, the private
+// half, is never repeated: the error gives its public key instead.
+func checkUserKey(key string) error {
+	if strings.HasPrefix(key, "S") { // every NKEY seed starts with S, no public key does
+		pub := "the user public key (U…) that tether keygen printed with it"
+		if kp, err := nkeys.FromSeed([]byte(key)); err == nil {
+			if p, err := kp.PublicKey(); err == nil && nkeys.IsValidPublicUserKey(p) {
+				pub = "its public key " + p
+			}
+		}
+		return fmt.Errorf("--nkey: this is an NKEY seed, a private key: give %s instead, and keep the seed "+
+			"secret (a seed given on a command line may be in your shell's history)", pub)
+	}
+	if !nkeys.IsValidPublicUserKey(key) {
+		return fmt.Errorf("--nkey %q: not an NKEY user public key (U…)", key)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package clicmd
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -14,14 +13,15 @@ func (a *app) newDeleteDocument() *cobra.Command {
 	var req api.DeleteDocumentRequest
 	cmd := &cobra.Command{
 		Use:     "delete-document --name NAME",
-		Short:   "Delete a session document and all its versions",
-		Example: "  tether delete-document --name Ops-Shell",
-		Args:    cobra.NoArgs,
+		Short:   "Delete a session document and all its versions (shortcut: delete-document NAME)",
+		Example: "  tether delete-document --name Ops-Shell\n  tether delete-document Ops-Shell",
+		Args:    idArgs("name"),
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "the document's name")
-	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
-		if req.Name == "" {
-			return usageError{errors.New("--name is required")}
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		var err error
+		if req.Name, err = oneID("name", req.Name, args); err != nil {
+			return err
 		}
 		if err := a.call(cmd.Context(), api.VerbDeleteDocument, req, nil); err != nil {
 			return err

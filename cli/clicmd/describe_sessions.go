@@ -12,7 +12,10 @@ import (
 )
 
 func (a *app) newDescribeSessions() *cobra.Command {
-	var req api.DescribeSessionsRequest
+	var (
+		req api.DescribeSessionsRequest
+		pf  pageFlags
+	)
 	cmd := &cobra.Command{
 		Use:     "describe-sessions",
 		Aliases: []string{"sessions"},
@@ -23,7 +26,7 @@ func (a *app) newDescribeSessions() *cobra.Command {
 	f.StringVar(&req.State, "state", "Active", "Active or History")
 	f.StringVar(&req.Target, "target", "", "only sessions on this instance")
 	f.StringVar(&req.Owner, "owner", "", "only sessions of this user")
-	f.IntVar(&req.MaxResults, "max-results", 0, "at most this many sessions (0: the broker's default)")
+	addPageFlags(cmd, &pf, "sessions")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
 		switch strings.ToLower(req.State) {
 		case "active":
@@ -33,16 +36,24 @@ func (a *app) newDescribeSessions() *cobra.Command {
 		default:
 			return usageError{fmt.Errorf("--state %q: use Active or History", req.State)}
 		}
-		if req.MaxResults < 0 {
-			return usageError{fmt.Errorf("--max-results %d: must not be negative", req.MaxResults)}
-		}
-		var resp api.DescribeSessionsResponse
-		if err := a.call(cmd.Context(), api.VerbDescribeSessions, req, &resp); err != nil {
+		if err := pf.check(); err != nil {
 			return err
 		}
-		if resp.Sessions == nil {
-			resp.Sessions = []api.Session{}
+		resp := api.DescribeSessionsResponse{Sessions: []api.Session{}}
+		next, err := pf.fetch(func(token string) (string, error) {
+			req.MaxResults, req.NextToken = pf.maxResults, token
+			var page api.DescribeSessionsResponse
+			if err := a.call(cmd.Context(), api.VerbDescribeSessions, req, &page); err != nil {
+				return "", err
+			}
+			resp.Sessions = append(resp.Sessions, page.Sessions...)
+			return page.NextToken, nil
+		})
+		if err != nil {
+			return err
 		}
+		resp.NextToken = next
+		defer a.printNextToken(next)
 		return a.print(resp, func(w io.Writer) error {
 			t := output.NewTable(w, "SESSION ID", "OWNER", "TARGET", "DOCUMENT", "STATE",
 				"START DATE", "END DATE", "REASON")

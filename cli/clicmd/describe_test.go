@@ -174,8 +174,9 @@ func TestRefusedKey(t *testing.T) {
 	}
 	e.cfgPath = cfg
 	r := e.run("", "whoami")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "tether: the broker refused user alice's key: ") ||
-		!strings.HasSuffix(r.stderr, "Try: ask an admin to run: tether admin user add alice --nkey "+pub+"\n") {
+	want := "tether: the broker refused the key in " + seedFile + " (public key " + pub + "): it is not user alice's, nor any user's it knows (config " + cfg + ")\n" +
+		"Try: point nkey_seed_file in " + cfg + " at alice's key, or ask an admin to add this one: tether admin user add alice --nkey " + pub + "\n"
+	if r.code != 1 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -188,10 +189,11 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--output", "yaml", "whoami"}, "tether: output format \"yaml\": use table or json\nTry: tether whoami --help\n"},
 		{[]string{"whoami", "--frobnicate"}, "tether: unknown flag: --frobnicate\nTry: tether whoami --help\n"},
-		{[]string{"terminate-session"}, "tether: missing SESSION_ID\nTry: tether terminate-session --help\n"},
+		{[]string{"terminate-session"}, "tether: --session-id is required (or give it as the one argument)\nTry: tether terminate-session --help\n"},
 		{[]string{"start-session", "--", "ls"}, "tether: --target is required\nTry: tether start-session --help\n"},
 		{[]string{"start-session", "--target", "web-1"}, "tether: an interactive session needs a terminal on stdin; to run a command without one, give the command after --\nTry: tether start-session --target web-1 -- COMMAND [ARG...]\n"},
-		{[]string{"admin", "user", "add", "bob", "--nkey", "SUAXXX"}, "tether: --nkey \"SUAXXX\": not an NKEY user public key (it starts with U)\nTry: tether admin user add --help\n"},
+		{[]string{"admin", "user", "add", "bob", "--nkey", "SUAXXX"}, "tether: --nkey: this is an NKEY seed, a private key: give the user public key (U…) that tether keygen printed with it instead, and keep the seed secret (a seed given on a command line may be in your shell's history)\nTry: tether admin user add --help\n"},
+		{[]string{"admin", "user", "add", "bob", "--nkey", "UAXXX"}, "tether: --nkey \"UAXXX\": not an NKEY user public key (U…)\nTry: tether admin user add --help\n"},
 		{[]string{"play", "x", "--speed", "0"}, "tether: --speed 0: must be positive\nTry: tether play --help\n"},
 	} {
 		r := e.run("", tc.args...)

@@ -1,7 +1,6 @@
 package clicmd
 
 import (
-	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -14,20 +13,22 @@ func (a *app) newGetDocument() *cobra.Command {
 	var req api.GetDocumentRequest
 	cmd := &cobra.Command{
 		Use:   "get-document --name NAME [--document-version N]",
-		Short: "Print a session document's content",
+		Short: "Print a session document's content (shortcut: get-document NAME)",
 		Long: "Print a session document's content as stored, so that it can be saved, edited and\n" +
 			"given back to update-document. With -o json, print the document's description too.",
 		Example: "  tether get-document --name Tether-SessionManagerRunShell\n" +
 			"  tether get-document --name Ops-Shell --document-version 2 > ops-shell.yaml\n" +
-			"  tether get-document --name Ops-Shell -o json",
-		Args: cobra.NoArgs,
+			"  tether get-document --name Ops-Shell -o json\n" +
+			"  tether get-document Ops-Shell",
+		Args: idArgs("name"),
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Name, "name", "", "the document's name")
 	f.StringVar(&req.DocumentVersion, "document-version", "", "the version to read (default: the latest)")
-	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
-		if req.Name == "" {
-			return usageError{errors.New("--name is required")}
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		var err error
+		if req.Name, err = oneID("name", req.Name, args); err != nil {
+			return err
 		}
 		if err := documentVersion(req.DocumentVersion); err != nil {
 			return usageError{err}

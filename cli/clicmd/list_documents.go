@@ -1,6 +1,7 @@
 package clicmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -17,7 +18,10 @@ var sessionTypes = []string{api.SessionTypeStandardStream, api.SessionTypeIntera
 	api.SessionTypeNonInteractive, api.SessionTypePort}
 
 func (a *app) newListDocuments() *cobra.Command {
-	var req api.ListDocumentsRequest
+	var (
+		req api.ListDocumentsRequest
+		pf  pageFlags
+	)
 	cmd := &cobra.Command{
 		Use:     "list-documents [--session-type TYPE]",
 		Aliases: []string{"documents"},
@@ -27,7 +31,11 @@ func (a *app) newListDocuments() *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().StringVar(&req.SessionType, "session-type", "", "only documents of this session type: "+strings.Join(sessionTypes, ", "))
+	addPageFlags(cmd, &pf, "documents")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
+		if err := pf.check(); err != nil {
+			return err
+		}
 		if req.SessionType != "" {
 			i := slices.IndexFunc(sessionTypes, func(t string) bool { return strings.EqualFold(t, req.SessionType) })
 			if i < 0 {
@@ -35,13 +43,11 @@ func (a *app) newListDocuments() *cobra.Command {
 			}
 			req.SessionType = sessionTypes[i]
 		}
-		var resp api.ListDocumentsResponse
-		if err := a.call(cmd.Context(), api.VerbListDocuments, req, &resp); err != nil {
+		resp, err := a.listDocuments(cmd.Context(), req, pf)
+		if err != nil {
 			return err
 		}
-		if resp.Documents == nil {
-			resp.Documents = []api.DocumentDescription{}
-		}
+		defer a.printNextToken(resp.NextToken)
 		return a.print(resp, func(w io.Writer) error { return writeDocuments(w, resp) })
 	})
 	return cmd
@@ -54,4 +60,20 @@ func writeDocuments(w io.Writer, resp api.ListDocumentsResponse) error {
 		t.Row(d.Name, d.SessionType, strconv.Itoa(d.Version), d.Owner, strconv.FormatBool(d.Builtin))
 	}
 	return t.Flush()
+}
+
+// listDocuments fetches the documents, every page or the one pf asks for.
+func (a *app) listDocuments(ctx context.Context, req api.ListDocumentsRequest, pf pageFlags) (api.ListDocumentsResponse, error) {
+	resp := api.ListDocumentsResponse{Documents: []api.DocumentDescription{}}
+	next, err := pf.fetch(func(token string) (string, error) {
+		req.MaxResults, req.NextToken = pf.maxResults, token
+		var page api.ListDocumentsResponse
+		if err := a.call(ctx, api.VerbListDocuments, req, &page); err != nil {
+			return "", err
+		}
+		resp.Documents = append(resp.Documents, page.Documents...)
+		return page.NextToken, nil
+	})
+	resp.NextToken = next
+	return resp, err
 }

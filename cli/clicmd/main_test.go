@@ -101,6 +101,12 @@ type result struct {
 
 // run runs tether with args against e's config.
 func (e *env) run(stdin string, args ...string) result {
+	return e.runEnv(nil, stdin, append([]string{"--config", e.cfgPath}, args...)...)
+}
+
+// runEnv runs tether with args as they are, in an environment that holds only vars and
+// TERM.
+func (e *env) runEnv(vars map[string]string, stdin string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	a := &app{
 		stdin:  strings.NewReader(stdin),
@@ -110,10 +116,10 @@ func (e *env) run(stdin string, args ...string) result {
 			if k == "TERM" {
 				return "xterm-256color"
 			}
-			return ""
+			return vars[k]
 		},
 	}
-	code := a.main(e.t.Context(), append([]string{"--config", e.cfgPath}, args...))
+	code := a.main(e.t.Context(), args)
 	return result{stdout.String(), stderr.String(), code}
 }
 

@@ -17,17 +17,19 @@ func (a *app) newRecordings() *cobra.Command {
 		Use:   "recordings",
 		Short: "List the session recordings shipped to storage",
 	}
-	cmd.AddCommand(a.newListRecordings())
+	cmd.AddCommand(a.newListRecordings("list"))
 	return cmd
 }
 
-func (a *app) newListRecordings() *cobra.Command {
+// newListRecordings is "recordings list", and list-recordings as aws would spell it.
+func (a *app) newListRecordings(name string) *cobra.Command {
 	var (
 		req   api.ListRecordingsRequest
 		since string
+		pf    pageFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--target T] [--user U] [--since D|TIME]",
+		Use:   name + " [--target T] [--user U] [--since D|TIME]",
 		Short: "List shipped recordings, newest first",
 		Example: "  tether recordings list --since 24h\n" +
 			"  tether recordings list --target web-1 --since 2026-05-01T00:00:00Z",
@@ -37,7 +39,7 @@ func (a *app) newListRecordings() *cobra.Command {
 	f.StringVar(&req.Target, "target", "", "only recordings of sessions on this instance")
 	f.StringVar(&req.User, "user", "", "only recordings of this user's sessions")
 	f.StringVar(&since, "since", "", "only sessions started since: a duration ago (24h) or an RFC 3339 time")
-	f.IntVar(&req.MaxResults, "max-results", 0, "at most this many recordings (0: the broker's default)")
+	addPageFlags(cmd, &pf, "recordings")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
 		if since != "" {
 			t, err := parseSince(since, time.Now())
@@ -46,16 +48,24 @@ func (a *app) newListRecordings() *cobra.Command {
 			}
 			req.Since = t
 		}
-		if req.MaxResults < 0 {
-			return usageError{fmt.Errorf("--max-results %d: must not be negative", req.MaxResults)}
-		}
-		var resp api.ListRecordingsResponse
-		if err := a.call(cmd.Context(), api.VerbListRecordings, req, &resp); err != nil {
+		if err := pf.check(); err != nil {
 			return err
 		}
-		if resp.Recordings == nil {
-			resp.Recordings = []api.Recording{}
+		resp := api.ListRecordingsResponse{Recordings: []api.Recording{}}
+		next, err := pf.fetch(func(token string) (string, error) {
+			req.MaxResults, req.NextToken = pf.maxResults, token
+			var page api.ListRecordingsResponse
+			if err := a.call(cmd.Context(), api.VerbListRecordings, req, &page); err != nil {
+				return "", err
+			}
+			resp.Recordings = append(resp.Recordings, page.Recordings...)
+			return page.NextToken, nil
+		})
+		if err != nil {
+			return err
 		}
+		resp.NextToken = next
+		defer a.printNextToken(next)
 		return a.print(resp, func(w io.Writer) error {
 			t := output.NewTable(w, "SESSION ID", "OWNER", "TARGET", "DOCUMENT", "START", "END",
 				"REASON", "BYTES", "ENCRYPTION")

@@ -2,7 +2,6 @@ package clicmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,19 +14,21 @@ func (a *app) newResumeSession() *cobra.Command {
 	var noStdin bool
 	cmd := &cobra.Command{
 		Use:   "resume-session --session-id ID [-n]",
-		Short: "Reattach to an active session, after a lost connection",
+		Short: "Reattach to an active session, after a lost connection (shortcut: resume-session ID)",
 		Long: "Reattach to an active session you may resume, as start-session attaches to a new\n" +
 			"one: a shell in the terminal, a command with stdout and stderr apart.",
-		Example:     "  tether resume-session --session-id alice-0a1b2c3d",
-		Args:        cobra.NoArgs,
+		Example: "  tether resume-session --session-id alice-0a1b2c3d\n" +
+			"  tether resume-session alice-0a1b2c3d",
+		Args:        idArgs("session-id"),
 		Annotations: ownSignals,
 	}
 	f := cmd.Flags()
 	f.StringVar(&id, "session-id", "", "the session to resume")
 	f.BoolVarP(&noStdin, "no-stdin", "n", false, "do not forward stdin to a command session")
-	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
-		if id == "" {
-			return usageError{errors.New("--session-id is required")}
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		id, err := oneID("session-id", id, args)
+		if err != nil {
+			return err
 		}
 		return a.resumeSession(cmd.Context(), id, noStdin)
 	})

@@ -20,10 +20,8 @@ import (
 	"github.com/tetherhq/tether/cli/output"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
+	"github.com/tetherhq/tether/version"
 )
-
-// Version is the CLI's version, set at link time.
-var Version = "dev"
 
 // Main runs the tether command line with args (without the program name) and returns the
 // process exit code: 0, 1 for errors, 2 for usage errors, or a session's remote exit code.
@@ -79,7 +77,7 @@ func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tether",
 		Short:         "Open sessions on managed instances through a Tether broker",
-		Version:       Version,
+		Version:       version.Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -104,9 +102,10 @@ func (a *app) newRoot() *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate("tether {{.Version}}\n") // as version.String, and the other binaries
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "", "client config file (default $TETHER_CONFIG, else ~/.config/tether/config.json)")
+	pf.StringVar(&a.configPath, "config", "", "client config file (default $TETHER_CONFIG, else ~/.config/tether/config.json, else the demo's ~/.tether/dev/config.json)")
 	pf.StringVarP(&a.outputFlag, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "how long to wait for the broker to answer a request")
 	pf.BoolVar(&a.debug, "debug", false, "log diagnostics to stderr")
@@ -120,6 +119,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.newDescribeInstances(),
 		a.newPlay(),
 		a.newRecordings(),
+		a.newListRecordings("list-recordings"),
 		a.newCreateDocument(),
 		a.newUpdateDocument(),
 		a.newGetDocument(),
@@ -131,7 +131,9 @@ func (a *app) newRoot() *cobra.Command {
 		a.newAdmin(),
 		a.newKeygen(),
 		a.newWhoAmI(),
+		a.newVersion(),
 	)
+	a.registerCompletions(root)
 	return root
 }
 
@@ -202,7 +204,12 @@ func (a *app) report(err error) int {
 		hint = "tether-broker dev"
 	}
 	if re, ok := errors.AsType[*config.RefusedError](err); ok {
-		hint = fmt.Sprintf("ask an admin to run: tether admin user add %s --nkey %s", re.User, re.PublicKey)
+		hint = fmt.Sprintf("point nkey_seed_file in %s at %s's key, or ask an admin to add this one: tether admin user add %s --nkey %s",
+			a.configFile(), re.User, re.User, re.PublicKey)
+	}
+	if me, ok := errors.AsType[*config.MismatchError](err); ok {
+		hint = fmt.Sprintf("set user in %s to the name this key was added as (tether admin user list shows it), or nkey_seed_file to %s's key",
+			a.configFile(), me.User)
 	}
 	if errors.Is(err, nats.ErrNoServers) {
 		hint = "start a broker with tether-broker dev, or check broker_url in " + a.configFile()
@@ -226,14 +233,13 @@ func (a *app) report(err error) int {
 	return code
 }
 
+// configFile is --config, else what config.Find picks ($TETHER_CONFIG, the user's
+// config, the demo's).
 func (a *app) configFile() string {
 	if a.configPath != "" {
 		return a.configPath
 	}
-	if p := a.getenv("TETHER_CONFIG"); p != "" {
-		return p
-	}
-	return config.DefaultPath()
+	return config.Find(a.getenv)
 }
 
 // client loads the config and connects to the broker, once.

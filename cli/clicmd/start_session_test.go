@@ -219,9 +219,11 @@ func TestResumeInteractiveNeedsTerminal(t *testing.T) {
 		return api.StartSessionResponse{Session: api.Session{ID: req.SessionID, Interactive: true, State: api.StateConnected},
 			Subjects: api.Subjects{In: "in", Out: "out", Ctl: "ctl"}}, nil
 	})
-	r := e.run("", "resume-session", "--session-id", "alice-1")
 	want := "tether: session alice-1 is interactive: resuming it needs a terminal on stdin\nTry: tether resume-session --help\n"
-	if r.code != 2 || r.stderr != want {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	for _, args := range [][]string{{"--session-id", "alice-1"}, {"alice-1"}} { // the flag, and the shortcut
+		r := e.run("", append([]string{"resume-session"}, args...)...)
+		if r.code != 2 || r.stderr != want {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
 	}
 }

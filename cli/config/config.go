@@ -29,26 +29,52 @@ type Config struct {
 	// (relative to the config file's directory, like NKeySeedFile).
 	CAFile string `json:"ca_file,omitempty"`
 
-	dir string // directory of the file the config was loaded from
+	dir  string // directory of the file the config was loaded from
+	path string // that file
 }
 
 // MaxSize bounds the size of a config file.
 const MaxSize = 64 << 10
 
-// DefaultPath returns $TETHER_CONFIG, else $XDG_CONFIG_HOME/tether/config.json, else
-// ~/.config/tether/config.json.
-func DefaultPath() string {
-	if p := os.Getenv("TETHER_CONFIG"); p != "" {
+// DefaultPath is Find with the process's environment.
+func DefaultPath() string { return Find(os.Getenv) }
+
+// Find says which config file to use when no --config is given: $TETHER_CONFIG; else the
+// user's config ($XDG_CONFIG_HOME/tether/config.json, else ~/.config/tether/config.json)
+// when it exists; else the demo's (~/.tether/dev/config.json, written by tether-broker
+// dev) when that exists, so a second terminal next to the demo needs no export; else the
+// user's config path, for the error to name.
+func Find(getenv func(string) string) string {
+	if p := getenv("TETHER_CONFIG"); p != "" {
 		return p
 	}
-	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "tether", "config.json")
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(".config", "tether", "config.json")
+	user := filepath.Join(home, ".config", "tether", "config.json")
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		user = filepath.Join(d, "tether", "config.json")
+	} else if home == "" {
+		user = filepath.Join(".config", "tether", "config.json")
 	}
-	return filepath.Join(home, ".config", "tether", "config.json")
+	if exists(user) {
+		return user
+	}
+	if home != "" {
+		if dev := DevPath(home); exists(dev) {
+			return dev
+		}
+	}
+	return user
+}
+
+// DevPath is where tether-broker dev writes its client config, under home.
+func DevPath(home string) string { return filepath.Join(home, ".tether", "dev", "config.json") }
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Parse strictly decodes a config: unknown fields and trailing data are rejected. It does
@@ -79,7 +105,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
-	c.dir = filepath.Dir(path)
+	c.dir, c.path = filepath.Dir(path), path
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}

@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
 	"github.com/tetherhq/tether/cli/session/sessiontest"
+	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
 const good = `{"broker_url": "nats://127.0.0.1:4222", "user": "alice", "nkey_seed_file": "alice.nk"}`
@@ -152,6 +155,43 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
+// Find keeps the precedence $TETHER_CONFIG > the user's config > the demo's, and falls
+// back to the demo's config only when it exists.
+func TestFind(t *testing.T) {
+	home := t.TempDir()
+	user := filepath.Join(home, ".config", "tether", "config.json")
+	dev := filepath.Join(home, ".tether", "dev", "config.json")
+	env := map[string]string{"HOME": home}
+	getenv := func(k string) string { return env[k] }
+	touch := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, want string) {
+		t.Helper()
+		if got := Find(getenv); got != want {
+			t.Errorf("%s: Find = %q, want %q", what, got, want)
+		}
+	}
+	check("nothing exists: the user's path, for the error", user)
+	touch(dev)
+	check("only the demo's", dev)
+	if DevPath(home) != dev {
+		t.Errorf("DevPath = %q, want %q", DevPath(home), dev)
+	}
+	touch(user)
+	check("the user's over the demo's", user)
+	env["XDG_CONFIG_HOME"] = filepath.Join(home, "xdg")
+	check("an XDG config that does not exist: the demo's", dev)
+	env["TETHER_CONFIG"] = "/elsewhere.json"
+	check("$TETHER_CONFIG over both", "/elsewhere.json")
+}
+
 func writeSeed(t *testing.T, dir string) (seedFile, pub string) {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
@@ -186,7 +226,8 @@ func TestConnect(t *testing.T) {
 	c.NKeySeedFile = otherSeed
 	_, err = c.Connect()
 	var refused *RefusedError
-	if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "the broker refused user alice's key: ") {
+	if !errors.As(err, &refused) || !strings.HasPrefix(err.Error(), "the broker refused the key in "+otherSeed+" (public key U") ||
+		!strings.HasSuffix(err.Error(), "it is not user alice's, nor any user's it knows") {
 		t.Errorf("Connect with an unknown key = %v, want a RefusedError", err)
 	}
 
@@ -210,6 +251,57 @@ func TestConnect(t *testing.T) {
 	if _, err := c.Connect(); err == nil || err.Error() != want {
 		t.Errorf("Connect with a seed others can read = %v\nwant %s", err, want)
 	}
+}
+
+// A key the broker knows as another user's fails Connect at once, naming the user, the
+// key and the config, where every request would wait for its timeout.
+func TestConnectUserKeyMismatch(t *testing.T) {
+	dir := t.TempDir()
+	aliceSeed, alicePub := writeSeed(t, dir)
+	_, bobPub := writeSeed(t, dir)
+	user := func(name, pub string) *server.NkeyUser {
+		inbox := subjects.UserInbox(name) + ".>"
+		return &server.NkeyUser{Nkey: pub, Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"tether.api." + name + ".*"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{inbox}},
+		}}
+	}
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{user("alice", alicePub), user("bob", bobPub)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+
+	path := filepath.Join(dir, "bob.json")
+	if err := Write(path, &Config{BrokerURL: s.ClientURL(), User: "bob", NKeySeedFile: filepath.Base(aliceSeed)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	_, err = c.Connect()
+	var me *MismatchError
+	want := "the key in " + aliceSeed + " (public key " + alicePub + ") is not user bob's: the broker knows it as another user's (config " + path + ")"
+	if !errors.As(err, &me) || err.Error() != want {
+		t.Fatalf("Connect = %v\nwant %s", err, want)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("Connect took %v to fail", d)
+	}
+	// The right user connects.
+	c.User = "alice"
+	nc, err := c.Connect()
+	if err != nil {
+		t.Fatalf("Connect as alice: %v", err)
+	}
+	nc.Close()
 }
 
 func TestCAPathRelativeToConfig(t *testing.T) {
