@@ -1,14 +1,12 @@
 package control
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -149,7 +148,7 @@ func (s *Service) startDenied(ctx context.Context, c caller, r *api.StartSession
 	}
 	se := s.newSession(c, r, st.plan)
 	se.State = "Denied"
-	if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: se, Actor: c.name, Reasons: ae.Reasons}); e != nil {
+	if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: events.FromRecord(se), Actor: c.name, Reasons: ae.Reasons}); e != nil {
 		s.log.Error("publish denied event", keyUser, c.name, "err", e)
 	}
 }
@@ -214,7 +213,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		return nil, err
 	}
 	s.setActive(se)
-	if err := s.cfg.Emitter.Emit(ctx, events.Started, events.Data{Session: se, Actor: c.name}); err != nil {
+	if err := s.cfg.Emitter.Emit(ctx, events.Started, events.Data{Session: events.FromRecord(se), Actor: c.name}); err != nil {
 		log.Error("publish started event", "err", err)
 	}
 	log.Info("session started")
@@ -327,72 +326,10 @@ func (s *Service) describeSessions(ctx context.Context, c caller, r *api.Describ
 }
 
 func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTranscriptRequest, se api.Session, _ *decision) (any, error) {
-	if r.Max <= 0 || r.Max > 1000 {
-		r.Max = 500
-	}
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subjects.ForSession(se.Target, se.Owner, se.ID).Out},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	}
-	if r.Cursor > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.Cursor+1
-	}
-	cons, err := s.js.OrderedConsumer(ctx, jsdef.StreamTranscripts, cfg)
+	resp, err := transcript.Answer(ctx, s.js, jsdef.StreamTranscripts, subjects.ForSession(se.Target, se.Owner, se.ID).Out, *r,
+		transcript.End{Ended: se.Ended(), OutFrames: se.OutFrames}, maxTranscriptPage)
 	if err != nil {
-		return nil, fmt.Errorf("open transcript %s: %w", se.ID, err)
-	}
-	defer jsdef.DeleteOrdered(s.js, jsdef.StreamTranscripts, cons)
-	type seqFrame struct {
-		seq uint64
-		tf  api.TranscriptFrame
-	}
-	var page []seqFrame
-	cursor, size := r.Cursor, 0
-	full := func() bool { return len(page) >= r.Max || size >= maxTranscriptPage }
-	for !full() {
-		batch, err := cons.FetchNoWait(r.Max)
-		if err != nil {
-			return nil, fmt.Errorf("read transcript %s: %w", se.ID, err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if full() {
-				continue // leave it for the next page: the cursor stays before it
-			}
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			cursor = md.Sequence.Stream
-			f, err := frame.Decode(m.Data())
-			if err != nil || f.Seq <= r.After {
-				continue
-			}
-			page = append(page, seqFrame{f.Seq, api.TranscriptFrame{Time: md.Timestamp, Frame: m.Data()}})
-			size += len(m.Data())
-		}
-		if batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("read transcript %s: %w", se.ID, batch.Error())
-		}
-		if n == 0 {
-			break
-		}
-	}
-	// A frame the agent had to publish again is stored after the ones that followed it:
-	// hand the page out in frame order.
-	slices.SortFunc(page, func(a, b seqFrame) int { return cmp.Compare(a.seq, b.seq) })
-	// Frames carry no message id, so one published again after a lost acknowledgement
-	// may be stored twice: one frame per sequence number.
-	page = slices.CompactFunc(page, func(a, b seqFrame) bool { return a.seq == b.seq })
-	resp := api.ReadTranscriptResponse{Frames: make([]api.TranscriptFrame, 0, len(page)), Cursor: cursor}
-	last := r.After
-	for _, p := range page {
-		resp.Frames = append(resp.Frames, p.tf)
-		last = p.seq
-	}
-	if se.Ended() {
-		resp.Complete = (se.OutFrames > 0 && last >= se.OutFrames) || (se.OutFrames == 0 && len(page) < r.Max)
+		return nil, fmt.Errorf("read transcript %s: %w", se.ID, err)
 	}
 	return resp, nil
 }
