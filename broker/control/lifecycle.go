@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -21,20 +22,20 @@ import (
 func (s *Service) askAgentPatiently(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AgentTimeout)
 	defer cancel()
-	wait := 20 * time.Millisecond
+	b := agentBack.Start()
 	for {
 		reply, err := s.askAgent(ctx, agent, req)
 		if !errors.Is(err, nats.ErrNoResponders) {
 			return reply, err
 		}
-		select {
-		case <-ctx.Done():
+		if b.Wait(ctx) != nil {
 			return reply, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 500*time.Millisecond)
 	}
 }
+
+// agentBack paces askAgentPatiently's attempts.
+var agentBack = retry.Policy{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 
 // askAgent sends a control request to an agent and decodes its reply.
 func (s *Service) askAgent(ctx context.Context, agent string, req api.AgentControl) (api.AgentReply, error) {
@@ -132,7 +133,7 @@ func (s *Service) finish(ctx context.Context, id string, e session.End, actor st
 		if actor == "" {
 			actor = next.TerminatedBy
 		}
-		if err := s.cfg.Emitter.Emit(ctx, typ, events.Data{Session: next, Actor: actor}); err != nil {
+		if err := s.cfg.Emitter.Emit(ctx, typ, events.Data{Session: events.FromRecord(next), Actor: actor}); err != nil {
 			return cur, err
 		}
 	}
