@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
-	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -25,7 +24,7 @@ const (
 
 // Data is the data of a session event.
 type Data struct {
-	Session api.Session `json:"session"`
+	Session Session `json:"session"`
 	// Actor is who caused the event (the requester of a start, denial or termination).
 	Actor   string   `json:"actor,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`

@@ -224,7 +224,7 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg, progress time.D
 	}
 	id := ev.Data.Session.ID
 	log := s.log.With("session_id", id)
-	se, err := s.session(ctx, ev.Data.Session)
+	se, err := s.session(ctx, ev.Data.Session.Record())
 	if errors.Is(err, errNotEndedYet) {
 		// The end is being stored right now: not a failure, just too early.
 		_ = msg.NakWithDelay(s.cfg.RetryMin / 4)

@@ -115,7 +115,7 @@ func (st *Streamer) Run(ctx context.Context) error {
 			_ = msg.Term()
 			continue
 		}
-		se := ev.Data.Session
+		se := ev.Data.Session.Record()
 		if se.Recording == nil || !se.Recording.Streaming {
 			_ = msg.Ack()
 			continue
