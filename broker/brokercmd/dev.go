@@ -23,6 +23,7 @@ import (
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/cli/clicmd"
 	cliconfig "github.com/tetherhq/tether/cli/config"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -100,7 +101,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	agentDir := filepath.Join(*stateDir, "agent")
-	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: version.Version, Logger: log.With("component", "agent")}
+	acfg := agent.Config{BrokerURL: n.URL(), StateDir: agentDir, Version: version.Version, Logger: log.With(logkey.Component, "agent")}
 	if _, err := os.Stat(filepath.Join(agentDir, "agent.nk")); err != nil {
 		act, err := devActivation(cliPath)
 		if err != nil {
@@ -120,7 +121,7 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 		select {
 		case err := <-agentDone:
 			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Warn("agent stopped", "err", err)
+				log.Warn("agent stopped", logkey.Err, err)
 			}
 		case <-time.After(20 * time.Second):
 			log.Warn("agent did not stop in 20s")

@@ -21,6 +21,7 @@ import (
 	"github.com/tetherhq/tether/broker/metrics"
 	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/secretfile"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/shipd"
@@ -75,7 +76,7 @@ func shipMain(args []string, stderr io.Writer) error {
 		return fmt.Errorf("nkey seed %s: %w", *seedFile, err)
 	}
 	pub, _ := kp.PublicKey()
-	log := newLogger(stderr, *logLevel).With("shipper", *name)
+	log := newLogger(stderr, *logLevel).With(logkey.Shipper, *name)
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

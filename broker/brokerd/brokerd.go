@@ -24,6 +24,7 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/shipd"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -166,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		Policy:           &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
 		Recordings: uploader,
 		Emitter:    &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
-		Logger:     log.With("component", "control"), HeartbeatInterval: o.HeartbeatInterval,
+		Logger:     log.With(logkey.Component, "control"), HeartbeatInterval: o.HeartbeatInterval,
 		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,
 		Revoke: n.revoke,
 	})
@@ -203,8 +204,8 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		}
 		n.Shipper = n.shipping.Shipper
 	}
-	log.Info("broker ready", "url", n.NATS.ClientURL(), "server_name", o.ServerName, "state_dir", o.StateDir,
-		"recordings", uploader.Describe())
+	log.Info("broker ready", logkey.URL, n.NATS.ClientURL(), logkey.ServerName, o.ServerName, logkey.StateDir, o.StateDir,
+		logkey.Recordings, uploader.Describe())
 	return n, nil
 }
 
@@ -221,7 +222,7 @@ func appendUnique(s []string, v string) []string {
 func (n *Broker) revoke(nkey string) {
 	conns, err := n.NATS.Connz(&server.ConnzOptions{User: nkey, Username: true, Limit: 1 << 16})
 	if err != nil {
-		n.log.Error("list connections to revoke", "nkey", nkey, "err", err)
+		n.log.Error("list connections to revoke", logkey.NKey, nkey, logkey.Err, err)
 		return
 	}
 	for _, c := range conns.Conns {
@@ -229,10 +230,10 @@ func (n *Broker) revoke(nkey string) {
 			continue
 		}
 		if err := n.NATS.DisconnectClientByID(c.Cid); err != nil {
-			n.log.Warn("close revoked connection", "nkey", nkey, "cid", c.Cid, "err", err)
+			n.log.Warn("close revoked connection", logkey.NKey, nkey, logkey.CID, c.Cid, logkey.Err, err)
 			continue
 		}
-		n.log.Info("closed the connection of a removed principal", "nkey", nkey, "cid", c.Cid)
+		n.log.Info("closed the connection of a removed principal", logkey.NKey, nkey, logkey.CID, c.Cid)
 	}
 }
 

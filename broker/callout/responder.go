@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -104,11 +105,11 @@ func (r *Responder) handle(m *nats.Msg) {
 	resp, err := r.Respond(r.ctx, m.Data, m.Header.Get(xkeyHeader))
 	if err != nil {
 		// No answer we could sign: an empty one refuses the client at once.
-		r.log.Error("authorization request not answered", "err", err)
+		r.log.Error("authorization request not answered", logkey.Err, err)
 		resp = nil
 	}
 	if err := m.Respond(resp); err != nil {
-		r.log.Error("authorization response not sent", "err", err)
+		r.log.Error("authorization response not sent", logkey.Err, err)
 	}
 }
 
@@ -142,9 +143,9 @@ func (r *Responder) Respond(ctx context.Context, data []byte, serverXKey string)
 	if refused != nil {
 		var rf refusal
 		if errors.As(refused, &rf) {
-			r.log.Warn("connection refused", "nkey", req.ConnectOptions.Nkey, "host", req.ClientInformation.Host, "err", refused)
+			r.log.Warn("connection refused", logkey.NKey, req.ConnectOptions.Nkey, logkey.Host, req.ClientInformation.Host, logkey.Err, refused)
 		} else {
-			r.log.Error("connection refused", "nkey", req.ConnectOptions.Nkey, "host", req.ClientInformation.Host, "err", refused)
+			r.log.Error("connection refused", logkey.NKey, req.ConnectOptions.Nkey, logkey.Host, req.ClientInformation.Host, logkey.Err, refused)
 		}
 	}
 	if serverXKey == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -71,7 +72,7 @@ func (s *Service) enroll(ctx context.Context, c caller, r *api.EnrollRequest) (a
 		inst.ID = act.DefaultInstanceName
 		if err := createJSON(ctx, s.b.Instances, inst.ID, inst); err == nil {
 			s.dir.PutAgent(nkey, inst.ID)
-			s.log.Info("instance enrolled", keyAgent, inst.ID, "activation_id", actID)
+			s.log.Info("instance enrolled", logkey.InstanceID, inst.ID, logkey.ActivationID, actID)
 			return api.EnrollResponse{InstanceID: inst.ID}, nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, err
@@ -91,7 +92,7 @@ func (s *Service) enroll(ctx context.Context, c caller, r *api.EnrollRequest) (a
 			return nil, err
 		}
 		s.dir.PutAgent(nkey, inst.ID)
-		s.log.Info("instance enrolled", keyAgent, inst.ID, "activation_id", actID)
+		s.log.Info("instance enrolled", logkey.InstanceID, inst.ID, logkey.ActivationID, actID)
 		return api.EnrollResponse{InstanceID: inst.ID}, nil
 	}
 	return nil, errors.New("could not allocate an instance id")
@@ -126,7 +127,7 @@ func (s *Service) register(ctx context.Context, c caller, r *api.RegisterRequest
 		return nil, err
 	}
 	s.seen(c.name, now)
-	s.log.Info("agent registered", keyAgent, c.name, "sessions", len(r.Sessions))
+	s.log.Info("agent registered", logkey.InstanceID, c.name, logkey.Sessions, len(r.Sessions))
 	return api.RegisterResponse{
 		InstanceID: c.name, HeartbeatInterval: s.cfg.HeartbeatInterval,
 		EndSessions: s.reconcile(ctx, c.name, r.Sessions, true),
@@ -156,7 +157,7 @@ func (s *Service) heartbeat(ctx context.Context, c caller, r *api.HeartbeatReque
 	// Only memory: a KV write per agent every few seconds would buy nothing, since
 	// DescribeInstanceInformation derives the heartbeat and ping status from here.
 	if wasLost := s.seen(c.name, s.now().UTC()); wasLost {
-		s.log.Info("agent back online", keyAgent, c.name)
+		s.log.Info("agent back online", logkey.InstanceID, c.name)
 	}
 	return api.HeartbeatResponse{EndSessions: s.reconcile(ctx, c.name, r.Sessions, false)}, nil
 }
@@ -191,7 +192,7 @@ func (s *Service) reconcile(ctx context.Context, agent string, running []string,
 		s.mu.Unlock()
 		for _, id := range lost {
 			if _, err := s.finish(ctx, id, sessionEnd(api.ReasonAgentRestarted, "the agent no longer runs this session", nil, 0, 0, s.now()), ""); err != nil {
-				s.log.Error("end lost session", keySession, id, "err", err)
+				s.log.Error("end lost session", logkey.SessionID, id, logkey.Err, err)
 			}
 		}
 	}

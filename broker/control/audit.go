@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -29,7 +30,7 @@ func (s *Service) policyRevision() string {
 func (s *Service) audit(c caller, in policies.Input, d policies.Decision, derr error, took time.Duration, shown, hidden *int) {
 	input, err := json.Marshal(in)
 	if err != nil {
-		s.log.Error("encode audit input", keyVerb, in.Action, "err", err)
+		s.log.Error("encode audit input", logkey.Verb, in.Action, logkey.Err, err)
 		input = []byte("null")
 	}
 	rec := api.AuditRecord{
@@ -42,12 +43,12 @@ func (s *Service) audit(c caller, in policies.Input, d policies.Decision, derr e
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
-		s.log.Error("encode audit record", keyVerb, in.Action, "err", err)
+		s.log.Error("encode audit record", logkey.Verb, in.Action, logkey.Err, err)
 		return
 	}
 	fut, err := s.js.PublishAsync(subjects.Audit(in.Action), body)
 	if err != nil {
-		s.log.Error("audit record not published", keyVerb, in.Action, keyUser, c.name, "err", err)
+		s.log.Error("audit record not published", logkey.Verb, in.Action, logkey.User, c.name, logkey.Err, err)
 		return
 	}
 	select {
@@ -64,7 +65,7 @@ func (s *Service) checkAudit() {
 			select {
 			case <-fut.Ok():
 			case err := <-fut.Err():
-				s.log.Error("audit stream refused a record", "subject", fut.Msg().Subject, "err", err)
+				s.log.Error("audit stream refused a record", logkey.Subject, fut.Msg().Subject, logkey.Err, err)
 			case <-s.ctx.Done():
 				return
 			}

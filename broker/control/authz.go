@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -36,7 +37,7 @@ func (s *Service) decide(ctx context.Context, c caller, action string, in polici
 	took := time.Since(start)
 	if err != nil {
 		s.audit(c, in, d, err, took, nil, nil)
-		s.log.Error("policy evaluation failed; denying", keyUser, c.name, keyVerb, action, "err", err)
+		s.log.Error("policy evaluation failed; denying", logkey.User, c.name, logkey.Verb, action, logkey.Err, err)
 		return nil, pendingAudit{}, &api.Error{Code: api.CodeAccessDenied, Message: action + " denied: the policy could not be evaluated"}
 	}
 	if !d.Allow {

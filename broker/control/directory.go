@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -49,7 +50,7 @@ func (s *Service) watchDirectory() {
 	watch := func(kv jetstream.KeyValue, put func([]byte), del func(key string)) {
 		w, err := kv.WatchAll(s.ctx, jetstream.UpdatesOnly())
 		if err != nil {
-			s.log.Error("watch bucket", "bucket", kv.Bucket(), "err", err)
+			s.log.Error("watch bucket", logkey.Bucket, kv.Bucket(), logkey.Err, err)
 			return
 		}
 		defer func() { _ = w.Stop() }()

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -198,14 +199,14 @@ func (d *dispatcher) receive(nc *nats.Conn, kind accounts.Kind, m *nats.Msg) {
 			}
 		}()
 		resp, err := ep.serve(ctx, c, data)
-		log := s.log.With(keyVerb, verb, keyUser, c.name, keyDuration, s.now().Sub(start))
+		log := s.log.With(logkey.Verb, verb, logkey.User, c.name, logkey.Duration, s.now().Sub(start))
 		if err != nil {
 			var ae *api.Error
 			if !errors.As(err, &ae) {
-				log.Error("request failed", "err", err)
+				log.Error("request failed", logkey.Err, err)
 				ae = &api.Error{Code: api.CodeInternal, Message: verb + " failed on the broker; see its log"}
 			} else {
-				log.Debug("request refused", "code", ae.Code, "err", ae.Message)
+				log.Debug("request refused", logkey.Code, ae.Code, logkey.Err, ae.Message)
 			}
 			s.replyErr(nc, reply, ae)
 			return
@@ -326,7 +327,7 @@ func (s *Service) reply(nc *nats.Conn, subject string, resp any) {
 		return
 	}
 	if err := nc.Publish(subject, b); err != nil {
-		s.log.Warn("respond", "err", err)
+		s.log.Warn("respond", logkey.Err, err)
 	}
 }
 
@@ -348,13 +349,13 @@ func (s *Service) replyErr(nc *nats.Conn, subject string, err error) {
 		micro.ErrorHeader:     []string{strings.ReplaceAll(e.Message, "\n", " ")},
 		micro.ErrorCodeHeader: []string{e.Code},
 	}}); err != nil {
-		s.log.Warn("respond", "err", err)
+		s.log.Warn("respond", logkey.Err, err)
 	}
 }
 
 // refusal logs a refused request, a sample of each kind per principal.
 func (s *Service) refusal(kind accounts.Kind, who string, err error) {
 	if ok, suppressed := s.sampled.Allow(string(kind) + " " + who); ok {
-		s.log.Warn("request refused", "caller_kind", kind, "caller", who, "err", err, "logs_suppressed", suppressed)
+		s.log.Warn("request refused", logkey.CallerKind, kind, logkey.Caller, who, logkey.Err, err, logkey.LogsSuppressed, suppressed)
 	}
 }

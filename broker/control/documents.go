@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/document"
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -243,7 +244,7 @@ func (s *Service) createDocument(ctx context.Context, c caller, r *api.CreateDoc
 		}
 		return nil, err
 	}
-	s.log.Info("document created", "document", r.Name, keyUser, c.name)
+	s.log.Info("document created", logkey.Document, r.Name, logkey.User, c.name)
 	return api.DocumentResponse{Document: describe(sd, d, 1, false)}, nil
 }
 
@@ -330,7 +331,7 @@ func (s *Service) storeVersion(ctx context.Context, c caller, verb string, r *ap
 	if err := s.writeVersion(ctx, next, found); err != nil {
 		return nil, err
 	}
-	s.log.Info("document updated", "document", r.Name, "version", next.Version, keyUser, c.name)
+	s.log.Info("document updated", logkey.Document, r.Name, logkey.Version, next.Version, logkey.User, c.name)
 	return api.DocumentResponse{Document: describe(next, d, next.Version, false)}, nil
 }
 
@@ -426,7 +427,7 @@ func (s *Service) listDocuments(ctx context.Context, c caller, r *api.ListDocume
 	for _, sd := range stored {
 		d, err := s.docCache.parse(sd.Content, sd.Format)
 		if err != nil {
-			s.log.Error("stored document does not parse", "document", sd.Name, "err", err)
+			s.log.Error("stored document does not parse", logkey.Document, sd.Name, logkey.Err, err)
 			continue
 		}
 		byName[sd.Name] = describe(sd, d, sd.Version, false)
@@ -460,7 +461,7 @@ func (s *Service) deleteDocument(ctx context.Context, c caller, r *api.DeleteDoc
 	if err := s.b.Documents.Purge(ctx, r.Name); err != nil {
 		return nil, fmt.Errorf("delete document %s: %w", r.Name, err)
 	}
-	s.log.Info("document deleted", "document", r.Name, keyUser, c.name)
+	s.log.Info("document deleted", logkey.Document, r.Name, logkey.User, c.name)
 	return api.Empty{}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -196,7 +197,7 @@ func (s *Service) errOverBudget(target string) error {
 
 // overBudget ends the sessions of an instance that went past its budget.
 func (s *Service) overBudget(target string, held int64) {
-	s.log.Warn("instance past its transcript budget: ending its sessions", keyTarget, target, "bytes", held, "budget", s.ledger.budget)
+	s.log.Warn("instance past its transcript budget: ending its sessions", logkey.Target, target, logkey.Bytes, held, logkey.Budget, s.ledger.budget)
 	s.mu.Lock()
 	var ids []string
 	for id, se := range s.active {
@@ -220,18 +221,18 @@ func (s *Service) purgeExpired(ctx context.Context) {
 	s.ledger.drop(s.ledger.aged(now)...)
 	sessions, err := listJSON[api.Session](ctx, s.b.Sessions)
 	if err != nil {
-		s.log.Warn("retention: list sessions", "err", err)
+		s.log.Warn("retention: list sessions", logkey.Err, err)
 		return
 	}
 	st, err := s.js.Stream(ctx, jsdef.StreamTranscripts)
 	if err != nil {
-		s.log.Warn("retention: transcript stream", "err", err)
+		s.log.Warn("retention: transcript stream", logkey.Err, err)
 		return
 	}
 	if info, err := st.Info(ctx); err == nil {
 		s.ledger.drop(s.ledger.discarded(info.State.FirstSeq)...)
 	} else {
-		s.log.Warn("retention: transcript stream", "err", err)
+		s.log.Warn("retention: transcript stream", logkey.Err, err)
 	}
 	for _, se := range sessions {
 		r := se.Recording
@@ -240,7 +241,7 @@ func (s *Service) purgeExpired(ctx context.Context) {
 		}
 		filter := "tether.s." + se.Target + "." + se.Owner + "." + se.ID + ".*"
 		if err := st.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
-			s.log.Warn("retention: purge transcript", keySession, se.ID, "err", err)
+			s.log.Warn("retention: purge transcript", logkey.SessionID, se.ID, logkey.Err, err)
 			continue
 		}
 		s.ledger.drop(se.ID)
@@ -252,10 +253,10 @@ func (s *Service) purgeExpired(ctx context.Context) {
 			return nil
 		})
 		if err != nil {
-			s.log.Warn("retention: mark purged", keySession, se.ID, "err", err)
+			s.log.Warn("retention: mark purged", logkey.SessionID, se.ID, logkey.Err, err)
 			continue
 		}
-		s.log.Info("transcript past its retention removed from the stream", keySession, se.ID, "retention", r.Retention.Std())
+		s.log.Info("transcript past its retention removed from the stream", logkey.SessionID, se.ID, logkey.Retention, r.Retention.Std())
 	}
 }
 

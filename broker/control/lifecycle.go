@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/session"
 	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -76,7 +77,7 @@ func (s *Service) setActive(se api.Session) {
 	}
 	if _, known := s.active[se.ID]; !known {
 		if err := s.cfg.Sessions.AllowSession(se.Target, se.Owner, se.ID); err != nil {
-			s.log.Error("admit the session's frames", keySession, se.ID, "err", err)
+			s.log.Error("admit the session's frames", logkey.SessionID, se.ID, logkey.Err, err)
 		}
 	}
 	s.active[se.ID] = se
@@ -105,7 +106,7 @@ func (s *Service) enforceMaxDuration(id string) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.AgentTimeout)
 	defer cancel()
-	s.log.Info("session reached its maximum duration", keySession, id)
+	s.log.Info("session reached its maximum duration", logkey.SessionID, id)
 	s.endOnAgent(ctx, id, api.ReasonMaxDuration, "maximum session duration reached")
 }
 
@@ -147,7 +148,7 @@ func (s *Service) finish(ctx context.Context, id string, e session.End, actor st
 	}
 	s.setActive(out)
 	if changed {
-		s.log.Info("session ended", keySession, id, keyReason, out.Reason, "state", out.State)
+		s.log.Info("session ended", logkey.SessionID, id, logkey.Reason, out.Reason, logkey.State, out.State)
 	}
 	return out, nil
 }
@@ -171,7 +172,7 @@ func (s *Service) endOnAgent(ctx context.Context, id, reason, detail string) {
 		}
 	}
 	if _, err := s.finish(ctx, id, sessionEnd(reason, detail, nil, 0, 0, s.now()), ""); err != nil {
-		s.log.Error("end session", keySession, id, "err", err)
+		s.log.Error("end session", logkey.SessionID, id, logkey.Err, err)
 	}
 }
 
@@ -232,11 +233,11 @@ func (s *Service) monitor() {
 		}
 		s.mu.Unlock()
 		for _, id := range newlyLost {
-			s.log.Warn("agent connection lost", keyAgent, id)
+			s.log.Warn("agent connection lost", logkey.InstanceID, id)
 		}
 		for _, se := range ending {
 			if _, err := s.finish(s.ctx, se.ID, sessionEnd(api.ReasonAgentLost, "no heartbeat from "+se.Target, nil, 0, 0, now), ""); err != nil {
-				s.log.Error("end session of lost agent", keySession, se.ID, "err", err)
+				s.log.Error("end session of lost agent", logkey.SessionID, se.ID, logkey.Err, err)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/tetherhq/tether/broker/document"
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -188,6 +189,6 @@ func (s *Service) recordingAvailable(ctx context.Context) error {
 		}
 		err = err2
 	}
-	s.log.Error("recording required but the transcript stream cannot take it", "err", err)
+	s.log.Error("recording required but the transcript stream cannot take it", logkey.Err, err)
 	return &api.Error{Code: api.CodeUnavailable, Message: "the policy requires this session to be recorded, and the transcript stream is unavailable or full; try again later"}
 }

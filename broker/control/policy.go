@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/policies"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -130,12 +131,12 @@ func (s *Service) applyEntry(ctx context.Context, e jetstream.KeyValueEntry) {
 	defer s.policy.mu.Unlock()
 	if err != nil {
 		s.policy.lastErr = fmt.Sprintf("bundle %s: %v", b.Info.Revision, err)
-		s.log.Error("pushed policy bundle refused; the policy in force stays", "revision", b.Info.Revision, "err", err)
+		s.log.Error("pushed policy bundle refused; the policy in force stays", logkey.Revision, b.Info.Revision, logkey.Err, err)
 		return
 	}
 	s.policy.lastErr = ""
 	s.policy.loadedAt = s.now().UTC()
-	s.log.Info("policy bundle in force", "revision", b.Info.Revision, "pushed_by", b.Info.PushedBy)
+	s.log.Info("policy bundle in force", logkey.Revision, b.Info.Revision, logkey.PushedBy, b.Info.PushedBy)
 }
 
 // applyPolicy puts a bundle in force. The connection-level rights of an admin (reading
@@ -168,7 +169,7 @@ func (s *Service) applyPolicy(ctx context.Context, files []api.PolicyFile) error
 		// The pusher may be one of them: its answer goes first.
 		whenAnswered(ctx, func() {
 			for _, k := range changed {
-				s.log.Info("a pushed policy changed the user's admin rights: closing its connections, which get the new rights when they connect again", "nkey", k)
+				s.log.Info("a pushed policy changed the user's admin rights: closing its connections, which get the new rights when they connect again", logkey.NKey, k)
 				s.revoke(k)
 			}
 		})
@@ -185,7 +186,7 @@ func (s *Service) reportPolicy(ctx context.Context) {
 	s.policy.mu.Unlock()
 	key := policyStatusKey + keyUnsafe.ReplaceAllString(s.cfg.ServerName, "_")
 	if err := putJSON(ctx, s.b.Policy, key, st); err != nil {
-		s.log.Warn("report policy revision", "err", err)
+		s.log.Warn("report policy revision", logkey.Err, err)
 	}
 }
 
@@ -220,7 +221,7 @@ func (s *Service) pushPolicy(ctx context.Context, c caller, r *api.PushPolicyReq
 	s.policy.lastErr, s.policy.loadedAt = "", s.now().UTC()
 	s.policy.mu.Unlock()
 	s.reportPolicy(ctx)
-	s.log.Info("policy bundle pushed", "revision", rev, keyUser, c.name, "files", len(r.Files))
+	s.log.Info("policy bundle pushed", logkey.Revision, rev, logkey.User, c.name, logkey.Files, len(r.Files))
 	return api.PushPolicyResponse{Bundle: info}, nil
 }
 
@@ -308,7 +309,7 @@ func (s *Service) evaluatePolicy(ctx context.Context, c caller, r *api.EvaluateP
 	in.Principal, in.Action, in.Time = who.principal, r.Action, s.now().UTC()
 	d, err := s.cfg.Authorizer.Decide(ctx, in)
 	if err != nil {
-		s.log.Warn("policy evaluation failed", keyUser, r.User, "err", err)
+		s.log.Warn("policy evaluation failed", logkey.User, r.User, logkey.Err, err)
 	}
 	raw, _ := json.Marshal(in)
 	return api.EvaluatePolicyResponse{

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 )
 
 // refusals counts the frames agents published for sessions that do not run on them: the
@@ -56,8 +57,8 @@ func (s *Service) onRefused(m *nats.Msg) {
 	}
 	s.refused.mu.Unlock()
 	if ok, suppressed := s.sampled.Allow("refused frame " + agent); ok {
-		s.log.Warn("frame refused: the session does not run on this agent", keyAgent, agent,
-			"subject", original, "bytes", len(m.Data), "logs_suppressed", suppressed)
+		s.log.Warn("frame refused: the session does not run on this agent", logkey.InstanceID, agent,
+			logkey.Subject, original, logkey.Bytes, len(m.Data), logkey.LogsSuppressed, suppressed)
 	}
 	if m.Reply != "" {
 		b, _ := json.Marshal(map[string]any{"error": map[string]any{

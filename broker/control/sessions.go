@@ -15,6 +15,7 @@ import (
 	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -149,7 +150,7 @@ func (s *Service) startDenied(ctx context.Context, c caller, r *api.StartSession
 	se := s.newSession(c, r, st.plan)
 	se.State = "Denied"
 	if e := s.cfg.Emitter.Emit(ctx, events.Denied, events.Data{Session: events.FromRecord(se), Actor: c.name, Reasons: ae.Reasons}); e != nil {
-		s.log.Error("publish denied event", keyUser, c.name, "err", e)
+		s.log.Error("publish denied event", logkey.User, c.name, logkey.Err, e)
 	}
 }
 
@@ -188,7 +189,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		return nil, err
 	}
 	s.setActive(se)
-	log := s.log.With(keySession, se.ID, keyTarget, r.Target, keyUser, c.name)
+	log := s.log.With(logkey.SessionID, se.ID, logkey.Target, r.Target, logkey.User, c.name)
 
 	reply, err := s.askAgentPatiently(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
@@ -200,7 +201,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		err = errors.New(reply.Error)
 	}
 	if err != nil {
-		log.Warn("agent did not accept session", "err", err)
+		log.Warn("agent did not accept session", logkey.Err, err)
 		s.finish(ctx, se.ID, sessionEnd(api.ReasonStartFailed, err.Error(), nil, 0, 0, s.now()), "")
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s did not start the session: %v", r.Target, err)}
 	}
@@ -214,7 +215,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 	}
 	s.setActive(se)
 	if err := s.cfg.Emitter.Emit(ctx, events.Started, events.Data{Session: events.FromRecord(se), Actor: c.name}); err != nil {
-		log.Error("publish started event", "err", err)
+		log.Error("publish started event", logkey.Err, err)
 	}
 	log.Info("session started")
 	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow}, nil

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tetherhq/tether/streams/logkey"
 )
 
 // Server serves a Prometheus registry on /metrics.
@@ -41,7 +43,7 @@ func Serve(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, er
 	go func() {
 		defer close(m.done)
 		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
+			log.Error("metrics server stopped", logkey.Err, err)
 		}
 	}()
 	return m, nil

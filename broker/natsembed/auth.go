@@ -12,6 +12,7 @@ import (
 	"github.com/tetherhq/tether/broker/logsample"
 	"github.com/tetherhq/tether/broker/principals"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -55,8 +56,8 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	}
 	delay, failures := a.backoff.failed(source)
 	if ok, suppressed := a.sampled.Allow("refused " + source); ok {
-		a.log.Warn("connection refused", "remote", addr(c), "principal", who, "err", err,
-			"recent_failures", failures, "logs_suppressed", suppressed, "delay", delay)
+		a.log.Warn("connection refused", logkey.Remote, addr(c), logkey.Principal, who, logkey.Err, err,
+			logkey.RecentFailures, failures, logkey.LogsSuppressed, suppressed, logkey.Delay, delay)
 	}
 	a.backoff.wait(delay)
 	return false
@@ -104,7 +105,7 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 	}
 	acc, err := a.accounts.ensure(g.Account)
 	if err != nil {
-		a.log.Error("account set-up failed", "account", g.Account.Name, "err", err)
+		a.log.Error("account set-up failed", logkey.Account, g.Account.Name, logkey.Err, err)
 		return who, err
 	}
 	if n := acc.NumLocalConnections(); n >= g.Account.Limits.Conns {
@@ -112,7 +113,7 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 	}
 	c.RegisterUser(&server.User{Username: who, Account: acc, Permissions: convert(g.Permissions)})
 	if id.Kind == principals.KindEnrollment {
-		a.log.Info("enrollment connection", "activation_id", id.Name, "nkey", opts.Nkey, "remote", addr(c))
+		a.log.Info("enrollment connection", logkey.ActivationID, id.Name, logkey.NKey, opts.Nkey, logkey.Remote, addr(c))
 	}
 	return who, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tetherhq/tether/broker/logsample"
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/logkey"
 )
 
 // Options configure the embedded server.
@@ -55,7 +56,7 @@ func Start(o Options) (*Server, error) {
 	}
 	as := newAccountSet(log)
 	auth := &authenticator{
-		resolver: o.Resolver, log: log.With("component", "auth"), accounts: as,
+		resolver: o.Resolver, log: log.With(logkey.Component, "auth"), accounts: as,
 		backoff: newBackoff(), sampled: logsample.New(time.Minute),
 	}
 	host, port, err := splitHostPort(o.Listen)
@@ -98,7 +99,7 @@ func Start(o Options) (*Server, error) {
 	// The server reports a listener it cannot open only in its log (and then says it is
 	// ready): the adapter hands that report to waitListening.
 	fatal := make(chan string, 1)
-	s.SetLoggerV2(&slogAdapter{l: log.With("component", "nats"), fatal: fatal}, false, false, false)
+	s.SetLoggerV2(&slogAdapter{l: log.With(logkey.Component, "nats"), fatal: fatal}, false, false, false)
 	s.Start()
 	if err := waitListening(s, fatal, o); err != nil {
 		s.Shutdown()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -141,7 +142,7 @@ func (a *app) playStream(ctx context.Context, id string, o playOptions) (*record
 		// left in a page is not going to fill.
 		frames := append(b.Frames, rd.Flush()...)
 		if n := rd.Stats().Malformed - malformed; n > 0 {
-			a.log.Warn("skipping malformed transcript frames", "session_id", id, "frames", n)
+			a.log.Warn("skipping malformed transcript frames", logkey.SessionID, id, logkey.Frames, n)
 		}
 		if first && (o.from > 0 || o.to > 0) {
 			se, err := a.getSession(ctx, id)
@@ -215,7 +216,7 @@ func (a *app) checkGone(ctx context.Context, id string, after uint64, gone *bool
 	se, err := a.getSession(ctx, id)
 	if err != nil {
 		// The stream is what is being played: keep following it.
-		a.log.Debug("look whether the session ended", "session_id", id, "err", err)
+		a.log.Debug("look whether the session ended", logkey.SessionID, id, logkey.Err, err)
 		return ctx.Err()
 	}
 	if !se.Ended() {
@@ -242,7 +243,7 @@ func (a *app) checkStream(ctx context.Context, id string, b transcript.Batch, fr
 		rr, err := a.openRecording(ctx, id)
 		if notInStorage(err) || isCode(err, api.CodeAccessDenied) {
 			// Nothing to play: a session without output need not have a readable recording.
-			a.log.Debug("no recording to play", "session_id", id, "err", err)
+			a.log.Debug("no recording to play", logkey.SessionID, id, logkey.Err, err)
 			return nil, nil
 		}
 		return rr, err

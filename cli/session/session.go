@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -90,7 +91,7 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 		nc:    nc,
 		subj:  s,
 		opts:  opts,
-		log:   log.With("session_id", start.Session.ID),
+		log:   log.With(logkey.SessionID, start.Session.ID),
 		inWin: flow.NewWindow(window),
 		acker: flow.NewAcker(window),
 		outCh: make(chan *nats.Msg, 64),
@@ -235,7 +236,7 @@ func (c *client) warn(msg string, err error) {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if !c.stopped && !errors.Is(err, errStopped) {
-		c.log.Warn(msg, "err", err)
+		c.log.Warn(msg, logkey.Err, err)
 	}
 }
 
@@ -289,7 +290,7 @@ func (c *client) loop(ctx context.Context) (int, error) {
 			}
 			name := SignalName(sig)
 			if name == "" {
-				c.log.Debug("not forwarding signal", "signal", sig)
+				c.log.Debug("not forwarding signal", logkey.Signal, sig)
 				continue
 			}
 			if err := c.send(frame.Signal, []byte(name)); err != nil {
@@ -327,12 +328,12 @@ func (c *client) flushAcks() error {
 func (c *client) onOut(ctx context.Context, data []byte) (code int, done bool, err error) {
 	f, err := frame.Decode(data)
 	if err != nil {
-		c.log.Warn("dropping malformed output frame", "err", err)
+		c.log.Warn("dropping malformed output frame", logkey.Err, err)
 		return 0, false, nil
 	}
 	switch {
 	case f.Seq <= c.last:
-		c.log.Debug("dropping duplicate output frame", "seq", f.Seq)
+		c.log.Debug("dropping duplicate output frame", logkey.Seq, f.Seq)
 		return 0, false, nil
 	case f.Seq > c.last+1:
 		code, done, err := c.repair(ctx, f.Seq)
@@ -347,11 +348,11 @@ func (c *client) onOut(ctx context.Context, data []byte) (code int, done bool, e
 func (c *client) repair(ctx context.Context, seq uint64) (code int, done bool, err error) {
 	from := c.last + 1
 	if c.opts.Fetch == nil {
-		c.log.Warn("output frames lost", "from", from, "to", seq-1)
+		c.log.Warn("output frames lost", logkey.From, from, logkey.To, seq-1)
 		c.last = seq - 1
 		return 0, false, nil
 	}
-	c.log.Debug("repairing output gap", "from", from, "to", seq-1)
+	c.log.Debug("repairing output gap", logkey.From, from, logkey.To, seq-1)
 	deadline := time.Now().Add(gapTimeout)
 	rd, src := c.transcriptReader(fetchMax)
 	b := fetchBackoff.Start()
@@ -394,11 +395,11 @@ func (c *client) readMissing(ctx context.Context, rd *transcript.Reader) (progre
 		if ctx.Err() != nil {
 			return false, -1, true, ctx.Err()
 		}
-		c.log.Debug("fetch missing output", "err", err)
+		c.log.Debug("fetch missing output", logkey.Err, err)
 		return false, 0, false, nil
 	}
 	if n := rd.Stats().Malformed - skipped; n > 0 {
-		c.log.Warn("dropping malformed transcript frames", "frames", n)
+		c.log.Warn("dropping malformed transcript frames", logkey.Frames, n)
 	}
 	for _, f := range b.Frames {
 		if f.Seq <= c.last {
@@ -436,7 +437,7 @@ func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
 	case frame.Error:
 		msg, err := frame.DecodeText(f.Payload)
 		if err != nil {
-			c.log.Warn("dropping malformed error frame", "err", err)
+			c.log.Warn("dropping malformed error frame", logkey.Err, err)
 			break
 		}
 		nl := "\n"
@@ -449,13 +450,13 @@ func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
 	case frame.Exit:
 		st, err := frame.DecodeExit(f.Payload)
 		if err != nil {
-			c.log.Warn("malformed exit status", "err", err)
+			c.log.Warn("malformed exit status", logkey.Err, err)
 			st = frame.ExitStatus{Code: -1, Reason: "malformed exit status"}
 			if len(f.Payload) >= 4 {
 				st.Code = int32(uint32(f.Payload[0])<<24 | uint32(f.Payload[1])<<16 | uint32(f.Payload[2])<<8 | uint32(f.Payload[3]))
 			}
 		}
-		c.log.Debug("session ended", "code", st.Code, "reason", st.Reason)
+		c.log.Debug("session ended", logkey.Code, st.Code, logkey.Reason, st.Reason)
 		if c.opts.OnExit != nil {
 			c.opts.OnExit(st)
 		}
@@ -470,14 +471,14 @@ func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
 func (c *client) onCtl(data []byte) {
 	f, err := frame.Decode(data)
 	if err != nil {
-		c.log.Warn("dropping malformed control frame", "err", err)
+		c.log.Warn("dropping malformed control frame", logkey.Err, err)
 		return
 	}
 	switch f.Type {
 	case frame.Window:
 		n, err := frame.DecodeWindow(f.Payload)
 		if err != nil {
-			c.log.Warn("dropping malformed window frame", "err", err)
+			c.log.Warn("dropping malformed window frame", logkey.Err, err)
 			return
 		}
 		c.inWin.Ack(n)

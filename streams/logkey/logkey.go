@@ -1,23 +1,79 @@
 package logkey
 
-// Attribute keys.
+// Who: the principals and connections a line is about.
 const (
-	SessionID  = "session_id"
-	InstanceID = "instance_id"
-	User       = "user"
-	Reason     = "reason"
-	Err        = "err"
-	Frame      = "frame"
-	Signal     = "signal"
-	Subject    = "subject"
-	Command    = "command"
-	ExitCode   = "exit_code"
-	Broker     = "broker"
-	Attempt    = "attempt"
-	Count      = "count"
-	Frames     = "frames"
-	Bytes      = "bytes"
-	Sessions   = "sessions"
-	Heartbeat  = "heartbeat"
-	RunAs      = "run_as"
+	User         = "user"        // a user's name
+	InstanceID   = "instance_id" // a managed node (its agent)
+	ActivationID = "activation_id"
+	NKey         = "nkey"    // a public key
+	Account      = "account" // a NATS account
+	Principal    = "principal"
+	Caller       = "caller" // whoever sent a control-plane request
+	CallerKind   = "caller_kind"
+	Remote       = "remote" // a peer's network address
+	Host         = "host"
+	CID          = "cid" // a NATS client connection id
+	Shipper      = "shipper"
+	PushedBy     = "pushed_by"
+)
+
+// What: sessions, requests and their outcome.
+const (
+	SessionID = "session_id"
+	Target    = "target"
+	Document  = "document"
+	Version   = "version"
+	Command   = "command"
+	RunAs     = "run_as"
+	State     = "state"
+	Reason    = "reason"
+	ExitCode  = "exit_code"
+	Signal    = "signal"
+	Verb      = "verb"
+	Code      = "code"
+	Err       = "err"
+	Duration  = "duration"
+	Revision  = "revision" // a policy bundle's
+	Files     = "files"
+)
+
+// Transport: subjects, frames and counts.
+const (
+	Subject   = "subject"
+	Frame     = "frame"
+	Frames    = "frames"
+	Seq       = "seq"
+	Bytes     = "bytes"
+	Messages  = "messages"
+	Count     = "count"
+	Sessions  = "sessions"
+	Heartbeat = "heartbeat"
+	Broker    = "broker"
+	URL       = "url"
+	From      = "from"
+	To        = "to"
+)
+
+// Retries, limits and the log's own bookkeeping.
+const (
+	Attempt        = "attempt"
+	RetryIn        = "retry_in"
+	Delay          = "delay"
+	RecentFailures = "recent_failures"
+	Budget         = "budget"
+	Retention      = "retention"
+	LogsSuppressed = "logs_suppressed"
+)
+
+// Where: the broker's parts and its storage.
+const (
+	Component  = "component"
+	ServerName = "server_name"
+	StateDir   = "state_dir"
+	Stream     = "stream"
+	Consumer   = "consumer"
+	Key        = "key"
+	Bucket     = "bucket"
+	Backend    = "backend"
+	Recordings = "recordings"
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/transcript"
 )
 
@@ -64,7 +65,7 @@ func NewArchiver(cfg ArchiveConfig) (*Archiver, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Minute
 	}
-	return &Archiver{cfg: cfg, log: cfg.Logger.With("component", "archive")}, nil
+	return &Archiver{cfg: cfg, log: cfg.Logger.With(logkey.Component, "archive")}, nil
 }
 
 // Run archives every Poll until ctx is done.
@@ -73,7 +74,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if err := a.Once(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("archiving failed; will retry", "err", err)
+			a.log.Warn("archiving failed; will retry", logkey.Err, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -138,7 +139,7 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 			// Another archiver moved the checkpoint: it wrote the same object.
 			return fmt.Errorf("move checkpoint past %s: %w", key, err)
 		}
-		a.log.Info("archived", "stream", stream, "key", key, "messages", last-first+1)
+		a.log.Info("archived", logkey.Stream, stream, logkey.Key, key, logkey.Messages, last-first+1)
 		batch.Reset()
 		return nil
 	}
@@ -158,7 +159,7 @@ func (a *Archiver) archive(ctx context.Context, stream, folder string) error {
 				hour, first = h, m.Seq
 			}
 			if err := appendLine(&batch, m.Data); err != nil {
-				a.log.Warn("message is not JSON; archived as a string", "stream", stream, "seq", m.Seq)
+				a.log.Warn("message is not JSON; archived as a string", logkey.Stream, stream, logkey.Seq, m.Seq)
 				quoted, _ := json.Marshal(string(m.Data))
 				batch.Write(quoted)
 				batch.WriteByte('\n')

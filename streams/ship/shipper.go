@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/ship/seal"
@@ -92,7 +93,7 @@ func New(cfg Config) (*Shipper, error) {
 			return nil, fmt.Errorf("ship: recipients: %w", err)
 		}
 	}
-	s := &Shipper{cfg: cfg, log: cfg.Logger.With("component", "ship", "shipper", cfg.Name)}
+	s := &Shipper{cfg: cfg, log: cfg.Logger.With(logkey.Component, "ship", logkey.Shipper, cfg.Name)}
 	s.status = api.ShipperStatus{Name: cfg.Name, Backend: cfg.Uploader.Describe()}
 	return s, nil
 }
@@ -150,7 +151,7 @@ func (s *Shipper) bind(ctx context.Context, name string) (jetstream.Consumer, er
 			return cons, nil
 		}
 		delay := b.Next()
-		s.log.Warn("bind the broker's consumer; will retry", "consumer", name, "err", err, "retry_in", delay)
+		s.log.Warn("bind the broker's consumer; will retry", logkey.Consumer, name, logkey.Err, err, logkey.RetryIn, delay)
 		if retry.Sleep(ctx, delay) != nil {
 			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
 		}
@@ -188,7 +189,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 		it.Stop()
 	}()
 	defer func() { <-stopped }()
-	s.log.Info("shipper running", "backend", s.cfg.Uploader.Describe())
+	s.log.Info("shipper running", logkey.Backend, s.cfg.Uploader.Describe())
 	s.report(context.WithoutCancel(ctx))
 	b := s.backoff().Start()
 	for {
@@ -200,7 +201,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 			if errors.Is(err, nats.ErrConnectionClosed) {
 				return fmt.Errorf("ship: %w", err)
 			}
-			s.log.Warn("next ended session", "err", err)
+			s.log.Warn("next ended session", logkey.Err, err)
 			if b.Wait(ctx) != nil {
 				return nil
 			}
@@ -218,12 +219,12 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg, progress time.D
 		Data events.Data `json:"data"`
 	}
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil || subjects.ValidSessionID(ev.Data.Session.ID) != nil {
-		s.log.Error("not a session event; dropped", "subject", msg.Subject(), "err", err)
+		s.log.Error("not a session event; dropped", logkey.Subject, msg.Subject(), logkey.Err, err)
 		_ = msg.Term()
 		return
 	}
 	id := ev.Data.Session.ID
-	log := s.log.With("session_id", id)
+	log := s.log.With(logkey.SessionID, id)
 	se, err := s.session(ctx, ev.Data.Session.Record())
 	if errors.Is(err, errNotEndedYet) {
 		// The end is being stored right now: not a failure, just too early.
@@ -271,9 +272,9 @@ func (s *Shipper) handle(ctx context.Context, msg jetstream.Msg, progress time.D
 	if err := msg.DoubleAck(ctx); err != nil {
 		// Shipped, but the stream may deliver it again: the next attempt writes the same
 		// keys again.
-		log.Warn("acknowledge shipped session", "err", err)
+		log.Warn("acknowledge shipped session", logkey.Err, err)
 	}
-	log.Info("recording shipped", "key", rec.Files[api.RecordingCast].Key, "bytes", rec.OutputBytes, "frames", rec.Frames)
+	log.Info("recording shipped", logkey.Key, rec.Files[api.RecordingCast].Key, logkey.Bytes, rec.OutputBytes, logkey.Frames, rec.Frames)
 	s.cfg.Metrics.shippedOne(rec.OutputBytes, s.cfg.Now())
 	s.mu.Lock()
 	s.status.Shipped++
@@ -312,7 +313,7 @@ func (s *Shipper) retry(msg jetstream.Msg, log *slog.Logger, id string, err erro
 	}
 	// The stream waits the delay out: it redelivers the session then.
 	delay := s.backoff().Delay(attempt)
-	log.Warn("shipping failed; will retry", "err", err, "retry_in", delay)
+	log.Warn("shipping failed; will retry", logkey.Err, err, logkey.RetryIn, delay)
 	_ = msg.NakWithDelay(delay)
 	s.cfg.Metrics.failedOne()
 	s.mu.Lock()
@@ -338,7 +339,7 @@ func (s *Shipper) report(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := s.cfg.Index.Put(ctx, StatusKey(s.cfg.Name), b); err != nil {
-		s.log.Warn("report shipper status", "err", err)
+		s.log.Warn("report shipper status", logkey.Err, err)
 	}
 }
 
@@ -390,7 +391,7 @@ func (s *Shipper) Ship(ctx context.Context, se api.Session) (api.Recording, erro
 		if err := r.Add(f); err != nil {
 			if errors.Is(err, frame.ErrBadPayload) {
 				// One malformed frame must not keep the whole recording from shipping.
-				s.log.Warn("malformed frame left out of the recording", "session_id", se.ID, "err", err)
+				s.log.Warn("malformed frame left out of the recording", logkey.SessionID, se.ID, logkey.Err, err)
 				continue
 			}
 			return rec, fmt.Errorf("render %s: %w", se.ID, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/events"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/ship/cast"
 	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -51,7 +52,7 @@ func NewStreamer(sh *Shipper) *Streamer {
 	if !ok {
 		return nil
 	}
-	return &Streamer{sh: sh, up: up, log: sh.log.With("component", "stream")}
+	return &Streamer{sh: sh, up: up, log: sh.log.With(logkey.Component, "stream")}
 }
 
 // streamerConsumerConfig is the durable consumer of session starts the streamers share.
@@ -101,7 +102,7 @@ func (st *Streamer) Run(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			st.log.Debug("next started session", "err", err)
+			st.log.Debug("next started session", logkey.Err, err)
 			if b.Wait(ctx) != nil {
 				return nil
 			}
@@ -144,11 +145,11 @@ type lease struct {
 
 // follow streams one session's recording until it ends.
 func (st *Streamer) follow(ctx context.Context, msg jetstream.Msg, se api.Session) {
-	log := st.log.With("session_id", se.ID)
+	log := st.log.With(logkey.SessionID, se.ID)
 	renew := func() {
 		b, _ := json.Marshal(lease{Streamer: st.sh.cfg.Name, At: st.sh.cfg.Now().UTC()})
 		if _, err := st.sh.cfg.Index.Put(ctx, leaseKey(se.ID), b); err != nil {
-			log.Warn("renew streaming lease", "err", err)
+			log.Warn("renew streaming lease", logkey.Err, err)
 		}
 		_ = msg.InProgress()
 	}
@@ -159,10 +160,10 @@ func (st *Streamer) follow(ctx context.Context, msg jetstream.Msg, se api.Sessio
 	}()
 	rec, err := st.stream(ctx, se, renew)
 	if err != nil {
-		log.Warn("streaming the recording stopped; the shipper ships it when the session ends", "err", err)
+		log.Warn("streaming the recording stopped; the shipper ships it when the session ends", logkey.Err, err)
 		return
 	}
-	log.Info("recording streamed", "key", rec.Files[api.RecordingCast].Key, "bytes", rec.OutputBytes)
+	log.Info("recording streamed", logkey.Key, rec.Files[api.RecordingCast].Key, logkey.Bytes, rec.OutputBytes)
 	st.sh.cfg.Metrics.shippedOne(rec.OutputBytes, st.sh.cfg.Now())
 }
 
@@ -258,7 +259,7 @@ func (st *Streamer) stream(ctx context.Context, se api.Session, renew func()) (a
 		}
 		if err != nil {
 			// Read again at the next poll; a session that stays unreadable ends at endWait.
-			st.log.Debug("read the transcript", "session_id", se.ID, "err", err)
+			st.log.Debug("read the transcript", logkey.SessionID, se.ID, logkey.Err, err)
 		}
 		more := b.More
 		if len(b.Frames) > 0 {

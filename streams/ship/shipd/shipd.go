@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/store"
 )
@@ -107,13 +108,13 @@ func Start(ctx context.Context, c Config) (*Workers, error) {
 	if st := ship.NewStreamer(sh); st != nil {
 		wg.Go(func() {
 			if err := st.Run(ctx); err != nil {
-				log.Error("streamer stopped", "err", err)
+				log.Error("streamer stopped", logkey.Err, err)
 			}
 		})
 	}
 	wg.Go(func() {
 		if err := sh.Run(ctx); err != nil {
-			log.Error("shipper stopped", "err", err)
+			log.Error("shipper stopped", logkey.Err, err)
 			w.err = err
 		}
 	})
