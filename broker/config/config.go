@@ -13,35 +13,9 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
-
-// Duration is a time.Duration written as "5s" in JSON.
-type Duration time.Duration
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return &durationError{raw: string(b), msg: "not a string like \"5s\""}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return &durationError{raw: string(b), msg: strings.TrimPrefix(err.Error(), "time: ")}
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// durationError is a bad Duration. encoding/json does not say which field a value's own
-// UnmarshalJSON refused: Read finds it (durationField).
-type durationError struct {
-	raw string // the JSON value
-	msg string
-}
-
-func (e *durationError) Error() string { return fmt.Sprintf("%s is not a duration: %s", e.raw, e.msg) }
 
 // durationField finds the field of data (a JSON object) that holds the bad duration
 // raw, as a path like "transcripts.max_age"; "" when none does.
@@ -94,7 +68,7 @@ func isDurationField(path string) bool {
 			return false
 		}
 	}
-	return t == reflect.TypeFor[Duration]()
+	return t == reflect.TypeFor[api.Duration]()
 }
 
 // Admin is a user seeded with the admins group at every start.
@@ -105,8 +79,8 @@ type Admin struct {
 
 // Transcripts bound what the transcript stream keeps.
 type Transcripts struct {
-	MaxAge   Duration `json:"max_age"`
-	MaxBytes int64    `json:"max_bytes"`
+	MaxAge   api.Duration `json:"max_age"`
+	MaxBytes int64        `json:"max_bytes"`
 	// AgentBudget is how many bytes of the stream one instance may hold (0: an eighth of
 	// MaxBytes): past it, its sessions end and it may start no new one until they leave
 	// the stream, so that one node cannot fill it for everyone.
@@ -150,15 +124,15 @@ type Config struct {
 	Listen        string `json:"listen"`
 	MonitorListen string `json:"monitor_listen,omitempty"`
 	// MetricsListen serves Prometheus metrics on host:port/metrics.
-	MetricsListen     string      `json:"metrics_listen,omitempty"`
-	ServerName        string      `json:"server_name,omitempty"`
-	StateDir          string      `json:"state_dir"`
-	PolicyDir         string      `json:"policy_dir,omitempty"`
-	HeartbeatInterval Duration    `json:"heartbeat_interval"`
-	AgentLostAfter    Duration    `json:"agent_lost_after"`
-	Admins            []Admin     `json:"admins,omitempty"`
-	Transcripts       Transcripts `json:"transcripts"`
-	LogLevel          string      `json:"log_level,omitempty"`
+	MetricsListen     string       `json:"metrics_listen,omitempty"`
+	ServerName        string       `json:"server_name,omitempty"`
+	StateDir          string       `json:"state_dir"`
+	PolicyDir         string       `json:"policy_dir,omitempty"`
+	HeartbeatInterval api.Duration `json:"heartbeat_interval"`
+	AgentLostAfter    api.Duration `json:"agent_lost_after"`
+	Admins            []Admin      `json:"admins,omitempty"`
+	Transcripts       Transcripts  `json:"transcripts"`
+	LogLevel          string       `json:"log_level,omitempty"`
 	// TLSCertFile and TLSKeyFile (PEM) turn on TLS for every client and agent.
 	TLSCertFile string `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string `json:"tls_key_file,omitempty"`
@@ -180,9 +154,9 @@ func Default() Config {
 	return Config{
 		Listen:            "127.0.0.1:4222",
 		StateDir:          "/var/lib/tether",
-		HeartbeatInterval: Duration(5 * time.Second),
-		AgentLostAfter:    Duration(15 * time.Second),
-		Transcripts:       Transcripts{MaxAge: Duration(30 * 24 * time.Hour), MaxBytes: 10 << 30},
+		HeartbeatInterval: api.Duration(5 * time.Second),
+		AgentLostAfter:    api.Duration(15 * time.Second),
+		Transcripts:       Transcripts{MaxAge: api.Duration(30 * 24 * time.Hour), MaxBytes: 10 << 30},
 		LogLevel:          "info",
 	}
 }
@@ -211,10 +185,10 @@ func Read(path string) (Config, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&c); err != nil {
-		var de *durationError
+		var de *api.DurationError
 		if errors.As(err, &de) {
-			if field := durationField(b, de.raw); field != "" {
-				return c, fmt.Errorf("config %s: %s: %s is not a duration like \"5s\" or \"720h\": %s", path, field, de.raw, de.msg)
+			if field := durationField(b, de.Raw); field != "" {
+				return c, fmt.Errorf("config %s: %s: %s is not a duration like \"5s\" or \"720h\": %s", path, field, de.Raw, de.Msg)
 			}
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
@@ -240,7 +214,7 @@ func (c Config) Validate() error {
 	if c.StateDir == "" {
 		return errors.New("state_dir: required")
 	}
-	if c.HeartbeatInterval < Duration(100*time.Millisecond) || c.HeartbeatInterval > Duration(5*time.Minute) {
+	if c.HeartbeatInterval < api.Duration(100*time.Millisecond) || c.HeartbeatInterval > api.Duration(5*time.Minute) {
 		return fmt.Errorf("heartbeat_interval: %v is outside 100ms..5m", time.Duration(c.HeartbeatInterval))
 	}
 	if c.AgentLostAfter < 2*c.HeartbeatInterval {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -53,33 +52,6 @@ const (
 	ReasonIdleTimeout = "idle_timeout"
 	ReasonMaxDuration = "max_duration"
 )
-
-// Duration is a time.Duration written as "20m0s" in JSON. It also reads a number of
-// nanoseconds.
-type Duration time.Duration
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var n int64
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("duration: want a string like \"20m\" or nanoseconds, got %s", b)
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("duration %q: %w", s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
 
 // DocumentParameter describes one parameter of a document.
 type DocumentParameter struct {
