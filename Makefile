@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/tetherhq/tether/version.Version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/tetherhq/tether/streams/version.Version=$(VERSION)
 PKGS     := ./...
 
 .PHONY: all build demo test bench lint fuzz policy-test clean

@@ -18,7 +18,10 @@
 //	attacks            the adversarial suite: each principal's keys, raw nats.go, every attack
 //
 // Where a decision is made: a request reaches the dispatcher (control/dispatch.go), which
-// finds the caller from the server's Nats-Request-Info and the endpoint's declaration
-// (control/endpoints.go); the declared authorization builds a policies.Input
-// (control/authz.go) and asks the policy in force (policies), default deny.
+// finds the caller from the server's Nats-Request-Info; control/endpoints.go lists which
+// file declares each verb (sessions.go, instances.go, documents.go, policy.go,
+// recordings.go, users.go, activations.go, agents.go), with its handler next to it. The
+// declared authorization builds a policies.Input (control/authz.go) and asks the policy in
+// force (policies), default deny; list verbs ask once per request and filter the items
+// with the rest (policies.Evaluator.ForItems).
 package broker

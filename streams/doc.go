@@ -4,7 +4,8 @@
 //
 // The contract, streams/wire:
 //
-//	wire/api        requests, responses, verbs and error codes of the control plane; api.Call
+//	wire/api        requests, responses, verbs and error codes of the control plane; api.Call;
+//	                api.Decode, the strict decoder of every untrusted body; api.Duration
 //	wire/subjects   every NATS subject, and each principal's inbox prefix
 //	wire/frame      the session frame codec (16-byte header + payload)
 //	wire/flow       credit windows for frame's flow control
@@ -13,8 +14,17 @@
 //
 //	accounts        the NATS account of each kind of principal, its imports and permissions
 //	jsdef           the streams (transcripts, events, audit) and KV buckets, created in one call
-//	events          session lifecycle events (CloudEvents) as published to the events stream
-//	logkey          the log attribute keys every package logs with
+//	events          session lifecycle events (CloudEvents) as published to the events stream,
+//	                with their own events.Session: the public schema
+//	transcript      the one reader of a session's recorded frames: decode, skip malformed,
+//	                order by sequence, page by bytes (shipper, streamer, ReadTranscript,
+//	                the CLI's gap repair and play)
+//
+// One mechanism each, for every binary:
+//
+//	retry           the one backoff: jittered, exponential, every wait cancellable
+//	logkey          the one vocabulary of log keys (a test refuses literal keys)
+//	version         the one version string, set by the Makefile
 //
 // Recordings, streams/ship:
 //
@@ -31,7 +41,7 @@
 // (accounts) and republishes it on tether.live, where cli/session receives it, in
 // order, within its credit window (wire/flow). When the session ends, the broker publishes
 // session.terminated (events); the shipper's consumer delivers that event, and the shipper
-// reads the transcript and uploads the recording (ship, ship/cast, ship/store).
+// reads the transcript (transcript) and uploads the recording (ship, ship/cast, ship/store).
 //
 // Test helpers: polltest (waiting with a deadline), testcerts, deptest (the import rules),
 // ship/miniotest (a real MinIO), ship/cast/casttest (asciinema); secretfile reads seed files.

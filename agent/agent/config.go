@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/subjects"
-	"github.com/tetherhq/tether/version"
 )
 
 // Config configures an Agent.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/agent/cpuprofile"
-	"github.com/tetherhq/tether/version"
+	"github.com/tetherhq/tether/streams/version"
 )
 
 // Main runs tether-agent with the given arguments (without the program name) and returns

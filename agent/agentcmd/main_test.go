@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tetherhq/tether/version"
+	"github.com/tetherhq/tether/streams/version"
 )
 
 func TestRun(t *testing.T) {

@@ -25,9 +25,9 @@ import (
 	cliconfig "github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/secretfile"
+	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
-	"github.com/tetherhq/tether/version"
 )
 
 // DevTarget is the instance id of the dev mode's local agent.

@@ -21,8 +21,8 @@ import (
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/natsembed"
 	"github.com/tetherhq/tether/streams/jsdef"
+	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/api"
-	"github.com/tetherhq/tether/version"
 )
 
 const usage = `tether-broker: the Tether broker (embedded NATS + JetStream + control plane)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tetherhq/tether/version"
+	"github.com/tetherhq/tether/streams/version"
 )
 
 // The command line as a new user meets it: a bare tether-broker starts nothing.

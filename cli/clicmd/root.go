@@ -18,9 +18,9 @@ import (
 
 	"github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
-	"github.com/tetherhq/tether/version"
 )
 
 // Main runs the tether command line with args (without the program name) and returns the

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tetherhq/tether/version"
+	"github.com/tetherhq/tether/streams/version"
 )
 
 func (a *app) newVersion() *cobra.Command {

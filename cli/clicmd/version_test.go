@@ -3,7 +3,7 @@ package clicmd
 import (
 	"testing"
 
-	"github.com/tetherhq/tether/version"
+	"github.com/tetherhq/tether/streams/version"
 )
 
 // tether --version and tether version print what tether-broker and tether-agent print.
