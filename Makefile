@@ -36,11 +36,22 @@ lint:
 
 # Run each fuzz target for a short while.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./streams/wire/frame
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./broker/document
-	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 30s ./broker/document
-	$(GO) test -run '^$$' -fuzz FuzzSplitWords -fuzztime 15s ./broker/document
-	$(GO) test -run '^$$' -fuzz FuzzDocumentRequest -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./streams/wire/frame
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./streams/wire/api
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./broker/document
+	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime 30s ./broker/document
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitWords$$' -fuzztime 15s ./broker/document
+	$(GO) test -run '^$$' -fuzz '^FuzzDocumentRequest$$' -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzStartSessionRequest$$' -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./broker/config
+	$(GO) test -run '^$$' -fuzz '^FuzzControl$$' -fuzztime 15s ./agent/agent
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime 15s ./cli/config
+	$(GO) test -run '^$$' -fuzz '^FuzzOutput$$' -fuzztime 15s ./cli/session
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 15s ./streams/transcript
+	$(GO) test -run '^$$' -fuzz '^FuzzStored$$' -fuzztime 15s ./streams/transcript
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 15s ./streams/ship/cast
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 15s ./streams/ship/cast
+	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime 15s ./streams/ship/seal
 
 # The shipped policy's Rego tests with OPA's own command (they also run in go test).
 OPA_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
