@@ -20,8 +20,10 @@
 // Where a decision is made: a request reaches the dispatcher (control/dispatch.go), which
 // finds the caller from the server's Nats-Request-Info; control/endpoints.go lists which
 // file declares each verb (sessions.go, instances.go, documents.go, policy.go,
-// recordings.go, users.go, activations.go, agents.go), with its handler next to it. The
-// declared authorization builds a policies.Input (control/authz.go) and asks the policy in
-// force (policies), default deny; list verbs ask once per request and filter the items
-// with the rest (policies.Evaluator.ForItems).
+// recordings.go, users.go, activations.go, agents.go), with its handlers next to it. A
+// policy verb (policyVerb, control/endpoint.go) decodes the request, lets the verb's
+// prepare function build the policies.Input from what it names (the session, target,
+// document), then Service.decide (control/authz.go) adds the caller from the connection,
+// asks the policy in force (policies) and audits the answer: default deny. List verbs ask
+// once per request and filter their items with the rest (policies.Evaluator.ForItems).
 package broker

@@ -7,9 +7,10 @@
 //	                   rules), each with its *_test.rego; README.md is the authors' guide
 //	input.go           Input: what a decision sees (principal, action, session, target,
 //	                   source_ip), built by the broker from the connection, never the body
-//	decision.go        Decision: allow, reasons, obligations
+//	evaluator.go       compiling a bundle into an Evaluator (New, Compile)
+//	decision.go        Decision (allow, reasons, obligations) and Evaluator.Decide, one
+//	                   request; items.go ForItems, a list's items with the principal's part
+//	                   decided once (partial evaluation)
 //	obligations.go     obligations a policy attaches (max_duration, idle_timeout, …)
 //	bundle.go          loading a bundle; live.go holds the one in force and swaps it atomically
-//	evaluator.go       Decide, one request; items.go ForItems, a list's items with the
-//	                   principal's part decided once (partial evaluation)
 package policies

@@ -35,10 +35,13 @@
 //	ship/seal       age encryption of recordings before they leave
 //	ship/store      the backends: a directory, an S3-compatible bucket
 //
-// A byte of output, end to end: agent/shell reads it from the PTY; agent/channel frames
-// it (wire/frame) and publishes it on the session's out subject (wire/subjects); the
-// broker's transcript stream (jsdef) stores it through the agent's gate account
-// (accounts) and republishes it on tether.live, where cli/session receives it, in
+// A byte of output, end to end: agent/shell starts the process on a PTY; agent/channel
+// reads the PTY (out.go), frames the bytes (wire/frame) and publishes them on the
+// session's out subject (wire/subjects). No broker code runs on the next hop, only NATS
+// configuration: the mapping the broker adds to the agent's gate account when the session
+// starts (accounts.SessionMappings, applied by broker/natsembed) leads the frame into the
+// transcript stream (jsdef), which stores it and republishes it on tether.live
+// (accounts.LiveRepublish*), imported by the session's owner; cli/session receives it, in
 // order, within its credit window (wire/flow). When the session ends, the broker publishes
 // session.terminated (events); the shipper's consumer delivers that event, and the shipper
 // reads the transcript (transcript) and uploads the recording (ship, ship/cast, ship/store).

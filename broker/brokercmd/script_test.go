@@ -59,23 +59,6 @@ func TestScripts(t *testing.T) {
 			"ptyexpect":     cmdPTYExpect,
 			"waitrecording": cmdWaitRecording,
 			"agekey":        cmdAgeKey,
-		},
-	})
-}
-
-// TestListPaging pages the list verbs of a real broker with --max-results and
-// --next-token: every item comes exactly once, and no page is larger than asked. It
-// needs a broker that honours next_token.
-func TestListPaging(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("..", "..", "testdata", "script", "paging"),
-		RequireExplicitExec: true,
-		Setup:               setup,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitbroker":    cmdWaitBroker,
-			"waitonline":    cmdWaitOnline,
-			"envjson":       cmdEnvJSON,
-			"waitrecording": cmdWaitRecording,
 			"pagethrough":   cmdPageThrough,
 		},
 	})

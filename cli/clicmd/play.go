@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/transcript"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -201,7 +202,7 @@ func (a *app) playStream(ctx context.Context, id string, o playOptions) (*record
 				}
 			}
 			// The session is still running: wait for more output.
-			if err := pause(ctx, playPoll); err != nil {
+			if err := retry.Sleep(ctx, playPoll); err != nil {
 				return nil, err
 			}
 		}
@@ -333,7 +334,7 @@ func (p *player) output(ctx context.Context, at time.Duration, w io.Writer, data
 	}
 	// Without --from the first output plays at once; with it, playback starts at --from.
 	if !p.o.raw && (p.started || p.o.from > 0) {
-		if err := pause(ctx, min(time.Duration(float64(at-p.prev)/p.o.speed), p.o.idleLimit)); err != nil {
+		if err := retry.Sleep(ctx, min(time.Duration(float64(at-p.prev)/p.o.speed), p.o.idleLimit)); err != nil {
 			return false, err
 		}
 	}
@@ -342,19 +343,4 @@ func (p *player) output(ctx context.Context, at time.Duration, w io.Writer, data
 		return false, fmt.Errorf("write output: %w", err)
 	}
 	return false, nil
-}
-
-// pause waits for d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
