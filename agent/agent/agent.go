@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/statelock"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -95,6 +96,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+
+	// One agent per state directory: a second one with the same key would register in
+	// the first one's place and end its sessions.
+	lock, err := statelock.Acquire(a.cfg.StateDir, "tether-agent")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 
 	id, err := a.identity(ctx)
 	if err != nil {

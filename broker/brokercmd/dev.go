@@ -25,6 +25,7 @@ import (
 	cliconfig "github.com/tetherhq/tether/cli/config"
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/secretfile"
+	"github.com/tetherhq/tether/streams/statelock"
 	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
@@ -58,9 +59,13 @@ func dev(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, usageError{err}
 	}
-	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
-		return 0, fmt.Errorf("state directory: %w", err)
+	// One demo per state directory, before anything in it is written: a second demo
+	// would overwrite the first one's client config and take over its agent.
+	lock, err := statelock.Acquire(*stateDir, "tether-broker dev")
+	if err != nil {
+		return 0, err
 	}
+	defer lock.Release()
 	shell := !*noShell && term.IsTerminal(int(os.Stdin.Fd()))
 	logOut := stderr
 	logPath := filepath.Join(*stateDir, "broker.log")

@@ -27,6 +27,7 @@ import (
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/shipd"
+	"github.com/tetherhq/tether/streams/statelock"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
@@ -73,6 +74,8 @@ type Broker struct {
 	Metrics  *metrics.Server
 	shipping *shipd.Workers
 
+	lock *statelock.Lock
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -102,9 +105,6 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	live := policies.NewLive(eval)
-	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
-	}
 	dir := principals.New()
 	// The NATS-level rights of an admin follow the admin groups of the policy in force.
 	dir.SetAdminGroups(live.AdminGroups)
@@ -124,6 +124,11 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 			n.Close()
 		}
 	}()
+	// One broker per state directory: a second one would take over the first one's
+	// sessions and recordings.
+	if n.lock, err = statelock.Acquire(o.StateDir, "tether-broker"); err != nil {
+		return nil, err
+	}
 	n.NATS, err = natsembed.Start(natsembed.Options{
 		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
 		StoreDir: filepath.Join(o.StateDir, "jetstream"), TLSCert: o.TLSCert, TLSKey: o.TLSKey,
@@ -297,6 +302,7 @@ func (n *Broker) Close() error {
 		if n.NATS != nil {
 			n.NATS.Close()
 		}
+		_ = n.lock.Release()
 		n.log.Info("broker stopped")
 	})
 	return n.closeErr
