@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -99,6 +101,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// One agent per state directory: a second one with the same key would register in
 	// the first one's place and end its sessions.
+	_, statErr := os.Stat(a.cfg.StateDir)
 	lock, err := statelock.Acquire(a.cfg.StateDir, "tether-agent")
 	if err != nil {
 		return err
@@ -107,6 +110,12 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	id, err := a.identity(ctx)
 	if err != nil {
+		if os.IsNotExist(statErr) {
+			// A refused enrollment leaves no state behind: not even the lock.
+			lock.Release()
+			_ = os.Remove(filepath.Join(a.cfg.StateDir, statelock.File))
+			_ = os.Remove(a.cfg.StateDir)
+		}
 		return err
 	}
 	a.mu.Lock()
