@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -40,7 +41,7 @@ func shipMain(args []string, stderr io.Writer) error {
 	name := fs.String("name", "", "this shipper's name, as the broker knows it (required)")
 	caFile := fs.String("tls-ca", "", "a CA certificate (PEM) to trust for the broker's TLS")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default")
+	stateDir := fs.String("state-dir", "/var/lib/tether-ship", "where the directory backend keeps recordings by default, and spool/ the files being rendered")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on host:port/metrics")
 	rf := recordingFlags(fs.FlagSet)
 	if err := fs.parse(args); err != nil {
@@ -120,6 +121,7 @@ func shipMain(args []string, stderr io.Writer) error {
 	}
 	w, err := shipd.Start(ctx, shipd.Config{
 		JS: js, Buckets: b, Uploader: up, Recordings: rec, Name: *name, Logger: log, Metrics: shipMetrics,
+		SpoolDir: filepath.Join(*stateDir, "spool"),
 	})
 	if err != nil {
 		return err

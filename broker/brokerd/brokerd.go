@@ -203,6 +203,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		n.shipping, err = shipd.Start(context.WithoutCancel(ctx), shipd.Config{
 			JS: js, Buckets: b, Uploader: uploader, Recordings: o.Recordings,
 			Name: o.ServerName, Logger: log, Metrics: shipMetrics,
+			SpoolDir: filepath.Join(o.StateDir, "spool"),
 		})
 		if err != nil {
 			return nil, err

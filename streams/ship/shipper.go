@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -497,6 +498,11 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
+// WorkFilePattern names the shipper's work files in WorkDir (a glob, and CreateTemp's
+// pattern): whatever matches it in a spool directory at start is left from a shipper
+// that was killed.
+const WorkFilePattern = "tether-ship-*"
+
 // tempFile is a rendered file on its way to storage, hashed as it is written.
 type tempFile struct {
 	f    *os.File
@@ -505,7 +511,7 @@ type tempFile struct {
 }
 
 func (s *Shipper) tempFile(kind string) (*tempFile, error) {
-	f, err := os.CreateTemp(s.cfg.WorkDir, "tether-ship-*."+kind)
+	f, err := os.CreateTemp(s.cfg.WorkDir, strings.Replace(WorkFilePattern, "*", "*."+kind, 1))
 	if err != nil {
 		return nil, fmt.Errorf("ship: work file: %w", err)
 	}

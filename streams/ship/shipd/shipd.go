@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/ship/store"
+	"github.com/tetherhq/tether/streams/statelock"
 )
 
 // Recordings configure where recordings are shipped.
@@ -73,6 +75,11 @@ type Config struct {
 	Name    string
 	Logger  *slog.Logger
 	Metrics *ship.Metrics
+	// SpoolDir holds the files being rendered before they are uploaded: a directory of
+	// the process's state (the broker's <state>/spool), locked while the workers run.
+	// What a killed shipper left there is removed at start; each file is removed once
+	// uploaded or abandoned. Empty: the system's temporary directory, never cleaned.
+	SpoolDir string
 }
 
 // Workers are running shipping workers.
@@ -83,6 +90,7 @@ type Workers struct {
 	stop    context.CancelFunc
 	done    chan struct{}
 	err     error // the shipper's, once done
+	spool   *statelock.Lock
 }
 
 // Start starts the workers; they run until ctx is done or Stop.
@@ -91,19 +99,51 @@ func Start(ctx context.Context, c Config) (*Workers, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	spool, err := openSpool(c.SpoolDir, log)
+	if err != nil {
+		return nil, err
+	}
 	sh, err := ship.New(ship.Config{
 		JS: c.JS, Sessions: c.Buckets.Sessions, Index: c.Buckets.Recordings, Uploader: c.Uploader,
 		Prefix: c.Recordings.Prefix, Name: c.Name, Recipients: c.Recordings.Recipients, Logger: log, Metrics: c.Metrics,
+		WorkDir: c.SpoolDir,
 	})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var arch *ship.Archiver
+		arch, err = ship.NewArchiver(ship.ArchiveConfig{JS: c.JS, Index: c.Buckets.Recordings, Uploader: c.Uploader, Prefix: c.Recordings.Prefix, Logger: log})
+		if err == nil {
+			return start(ctx, c, sh, arch, spool, log), nil
+		}
 	}
-	arch, err := ship.NewArchiver(ship.ArchiveConfig{JS: c.JS, Index: c.Buckets.Recordings, Uploader: c.Uploader, Prefix: c.Recordings.Prefix, Logger: log})
-	if err != nil {
-		return nil, err
+	_ = spool.Release()
+	return nil, err
+}
+
+// openSpool locks the spool directory, so that no other shipper renders there, and
+// removes what an earlier one left behind.
+func openSpool(dir string, log *slog.Logger) (*statelock.Lock, error) {
+	if dir == "" {
+		return nil, nil
 	}
+	lock, err := statelock.Acquire(dir, "tether shipper")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ship.WorkFilePattern))
+	for _, f := range left {
+		if err := os.Remove(f); err != nil {
+			log.Warn("remove a spool file left behind", logkey.Key, f, logkey.Err, err)
+		}
+	}
+	if len(left) > 0 {
+		log.Info("removed spool files an earlier shipper left", logkey.Count, len(left))
+	}
+	return lock, nil
+}
+
+func start(ctx context.Context, c Config, sh *ship.Shipper, arch *ship.Archiver, spool *statelock.Lock, log *slog.Logger) *Workers {
 	ctx, stop := context.WithCancel(ctx)
-	w := &Workers{Shipper: sh, js: c.JS, stop: stop, done: make(chan struct{})}
+	w := &Workers{Shipper: sh, js: c.JS, stop: stop, done: make(chan struct{}), spool: spool}
 	var wg sync.WaitGroup
 	if st := ship.NewStreamer(sh); st != nil {
 		wg.Go(func() {
@@ -119,8 +159,12 @@ func Start(ctx context.Context, c Config) (*Workers, error) {
 		}
 	})
 	wg.Go(func() { _ = arch.Run(ctx) })
-	go func() { wg.Wait(); close(w.done) }()
-	return w, nil
+	go func() {
+		wg.Wait()
+		_ = w.spool.Release()
+		close(w.done)
+	}()
+	return w
 }
 
 // Wait waits until the workers stop, and returns the shipper's error.
