@@ -53,13 +53,25 @@ func (e *Emitter) Emit(ctx context.Context, typ string, d Data) error {
 	return nil
 }
 
+// eventID is an event's id, which the events stream also deduplicates by. A session ends
+// once: its terminal event's id is derived from the session, so that a retried end (an
+// agent's SessionEnded report repeated after a lost reply, a finish whose record update
+// failed) is stored once, within the stream's duplicate window, whichever broker
+// publishes it. Other events get an id of their own.
+func eventID(typ, session string) string {
+	if (typ == Terminated || typ == Failed) && session != "" {
+		return "end." + session
+	}
+	return nuid.Next()
+}
+
 func (e *Emitter) build(typ string, d Data) (event.Event, error) {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
 	ev := event.New()
-	ev.SetID(nuid.Next())
+	ev.SetID(eventID(typ, d.Session.ID))
 	ev.SetSource(e.Source)
 	ev.SetType(TypePrefix + typ)
 	ev.SetSubject(d.Session.ID)

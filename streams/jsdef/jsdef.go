@@ -97,6 +97,10 @@ type Buckets struct {
 // DocumentHistory is how many versions of a document the documents bucket keeps.
 const DocumentHistory = 64
 
+// EventsDuplicateWindow is how long the events stream remembers an event id: a repeated
+// terminal event within it is stored once.
+const EventsDuplicateWindow = 15 * time.Minute
+
 // Manager is the part of jetstream.JetStream that Ensure needs.
 type Manager interface {
 	jetstream.StreamManager
@@ -139,7 +143,9 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      l.EventsMaxAge,
 		MaxBytes:    l.EventsMaxBytes,
-		Duplicates:  2 * time.Minute,
+		// A session's terminal event has an id derived from the session: the window
+		// covers an agent that keeps reporting an end through a long broker outage.
+		Duplicates:  EventsDuplicateWindow,
 		Replicas:    l.Replicas,
 		AllowDirect: true, // the shippers' archiver reads it by direct gets
 	}, {
