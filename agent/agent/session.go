@@ -211,6 +211,7 @@ func (s *session) limitReached(reason string) {
 // finish publishes the Exit frame, waits until the stream holds every frame, and reports
 // the end to the control plane.
 func (s *session) finish(code int, reason, detail string) {
+	endedAt := time.Now().UTC()
 	stats := s.ch.Finish(s.ended, frame.ExitStatus{Code: int32(code), Reason: reason})
 	if stats.Err != nil {
 		reason, detail = api.ReasonRecordingFailed, stats.Err.Error()
@@ -223,6 +224,7 @@ func (s *session) finish(code int, reason, detail string) {
 		Detail:    detail,
 		OutFrames: stats.Frames,
 		OutBytes:  stats.Bytes,
+		EndedAt:   endedAt,
 	}, s.log)
 }
 

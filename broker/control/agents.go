@@ -240,8 +240,22 @@ func (s *Service) sessionEnded(ctx context.Context, c caller, r *api.SessionEnde
 		reason = api.ReasonExit
 	}
 	code := r.ExitCode
-	if _, err := s.finish(ctx, se.ID, sessionEnd(reason, r.Detail, &code, r.OutFrames, r.OutBytes, s.now()), ""); err != nil {
+	if _, err := s.finish(ctx, se.ID, sessionEnd(reason, r.Detail, &code, r.OutFrames, r.OutBytes, endedAt(se, r.EndedAt, s.now())), ""); err != nil {
 		return nil, err
 	}
 	return api.Empty{}, nil
+}
+
+// endedAt is a session's end_date from the agent's report: when the process ended, which
+// may be well before a report retried through a broker outage, kept within what the
+// broker saw of the session (not before its start, not after now) whatever the agent's
+// clock says. A report without it ends the session now.
+func endedAt(se api.Session, reported, now time.Time) time.Time {
+	if reported.IsZero() || reported.After(now) {
+		return now
+	}
+	if reported.Before(se.StartedAt) {
+		return se.StartedAt
+	}
+	return reported
 }

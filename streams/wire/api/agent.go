@@ -52,6 +52,10 @@ type SessionEndedRequest struct {
 	Detail    string `json:"detail,omitempty"`
 	OutFrames uint64 `json:"out_frames"`
 	OutBytes  uint64 `json:"out_bytes"`
+	// EndedAt is when the process ended by the agent's clock, which the report may
+	// follow by minutes (the broker was away). The broker keeps it as the end_date
+	// within the session's life as the broker saw it (after its start, not after now).
+	EndedAt time.Time `json:"ended_at,omitzero"`
 }
 
 // AgentControl is a control-plane request to an agent on subjects.AgentControl(agent).
