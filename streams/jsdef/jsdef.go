@@ -145,7 +145,7 @@ func Ensure(ctx context.Context, js Manager, l Limits) (*Buckets, error) {
 		MaxBytes:    l.EventsMaxBytes,
 		// A session's terminal event has an id derived from the session: the window
 		// covers an agent that keeps reporting an end through a long broker outage.
-		Duplicates:  EventsDuplicateWindow,
+		Duplicates:  min(EventsDuplicateWindow, l.EventsMaxAge),
 		Replicas:    l.Replicas,
 		AllowDirect: true, // the shippers' archiver reads it by direct gets
 	}, {
