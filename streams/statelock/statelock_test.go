@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetherhq/tether/streams/polltest"
 )
 
 func TestSecondHolderIsRefused(t *testing.T) {
@@ -55,16 +57,14 @@ func TestKilledHolderLeavesNoStaleLock(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	err = polltest.Wait(5*time.Second, func() error {
 		l, err := Acquire(dir, "tether-agent")
 		if err == nil {
 			l.Release()
-			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lock still held after its holder was killed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("lock still held after its holder was killed: %v", err)
 	}
 }
