@@ -10,10 +10,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/broker/session"
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -149,9 +151,40 @@ func (s *Service) finish(ctx context.Context, id string, e session.End, actor st
 	s.setActive(out)
 	if changed {
 		s.log.Info("session ended", logkey.SessionID, id, logkey.Reason, out.Reason, logkey.State, out.State)
+		s.announceEnd(ctx, out)
 	}
 	return out, nil
 }
+
+// announceEnd tells the session's client that the session is over, with the reason: an
+// End frame on the session's output, stored in the transcript (after every frame of the
+// record, since the session's gate is now closed) and so republished to the client. When
+// the stream refuses it (it is full, or the record is what failed), the frame goes to the
+// client live. The client learns of every end within a round trip of its being recorded.
+func (s *Service) announceEnd(ctx context.Context, se api.Session) {
+	code := int32(-1)
+	if se.ExitCode != nil {
+		code = int32(*se.ExitCode)
+	}
+	why := se.Reason
+	if se.Detail != "" {
+		why += ": " + se.Detail
+	}
+	data := frame.Encode(frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: code, Reason: why})})
+	ctx, cancel := context.WithTimeout(ctx, endAnnounceTimeout)
+	defer cancel()
+	_, err := s.js.Publish(ctx, subjects.ForSession(se.Target, se.Owner, se.ID).Out, data)
+	if err == nil {
+		return
+	}
+	s.log.Warn("record the end frame; sending it live only", logkey.SessionID, se.ID, logkey.Err, err)
+	if err := s.nc.Publish(accounts.LiveOut(se.Target, se.Owner, se.ID), data); err != nil {
+		s.log.Error("announce the end", logkey.SessionID, se.ID, logkey.Err, err)
+	}
+}
+
+// endAnnounceTimeout bounds the wait for the stream to store an End frame.
+const endAnnounceTimeout = 2 * time.Second
 
 // endOnAgent asks the agent to end a session and records the end ourselves, so the
 // session is over even if the agent never reports.

@@ -74,6 +74,9 @@ func (r *Reader) Read(ctx context.Context) (Batch, error) {
 			r.malformed++
 			continue
 		}
+		if f.Type == frame.End {
+			continue // the broker's note that the session ended: not output
+		}
 		if f.Input {
 			b.Frames = r.in.Add(b.Frames, f)
 		} else {

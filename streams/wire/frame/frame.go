@@ -37,11 +37,16 @@ const (
 	FwdData   Type = 11 // port forwarding: stream data
 	FwdClose  Type = 12 // port forwarding: close a stream
 	Error     Type = 13 // agent → client: a message explaining a failure
-	maxType   Type = Error
+	// End: broker → client, on out: the session is over (ExitStatus payload: the exit
+	// code, -1 when there is none, and "reason" or "reason: detail"). The broker decides
+	// it; it is unnumbered (Seq 0), comes after every output frame the record holds, and
+	// is not output: readers of the record skip it.
+	End     Type = 14
+	maxType Type = End
 )
 
 var typeNames = [...]string{"", "stdin", "stdout", "stderr", "resize", "signal", "exit", "close",
-	"window", "keepalive", "fwd-open", "fwd-data", "fwd-close", "error"}
+	"window", "keepalive", "fwd-open", "fwd-data", "fwd-close", "error", "end"}
 
 func (t Type) String() string {
 	if t >= 1 && t <= maxType {
@@ -54,6 +59,11 @@ func (t Type) String() string {
 func (t Type) IsData() bool { return t == Stdin || t == Stdout || t == Stderr || t == FwdData }
 
 // Frame is one decoded frame. Payload may alias the buffer it was decoded from.
+// FlagRebase, on a Window frame from a client, says the client starts counting consumed
+// output afresh: it resumed the session, and the count it carries (what it has consumed
+// since) replaces the previous client's. The agent forgives what was outstanding.
+const FlagRebase uint8 = 1
+
 type Frame struct {
 	Type    Type
 	Flags   uint8
