@@ -70,6 +70,10 @@ func (c *Channel) onIn(msg *nats.Msg) {
 			c.log.Warn("dropped malformed window frame", logkey.Err, err)
 			return
 		}
+		if f.Flags&frame.FlagRebase != 0 {
+			c.win.Rebase(n) // a resumed client counts afresh
+			return
+		}
 		c.win.Ack(n) // a report after ReleaseWindow is ignored by the window itself
 	case frame.Resize:
 		s, err := frame.DecodeSize(f.Payload)

@@ -281,6 +281,7 @@ func nodeOptions(cfg config.Config, log *slog.Logger) (brokerd.Options, error) {
 		},
 		HeartbeatInterval: time.Duration(cfg.HeartbeatInterval),
 		AgentLostAfter:    time.Duration(cfg.AgentLostAfter),
+		ResumeWindow:      time.Duration(cfg.ResumeWindow),
 		Logger:            log,
 	}
 	for _, a := range cfg.Admins {

@@ -49,8 +49,10 @@ type Options struct {
 	Shippers          map[string]string
 	HeartbeatInterval time.Duration
 	AgentLostAfter    time.Duration
-	AgentTimeout      time.Duration
-	Logger            *slog.Logger
+	// ResumeWindow: see config.Config.ResumeWindow; config.DefaultResumeWindow when zero.
+	ResumeWindow time.Duration
+	AgentTimeout time.Duration
+	Logger       *slog.Logger
 	// Recordings say where recordings are shipped; the zero value ships to
 	// StateDir/recordings with a shipper in this broker.
 	Recordings shipd.Recordings
@@ -173,7 +175,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		Recordings: uploader,
 		Emitter:    &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
 		Logger:     log.With(logkey.Component, "control"), HeartbeatInterval: o.HeartbeatInterval,
-		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout,
+		AgentLostAfter: o.AgentLostAfter, AgentTimeout: o.AgentTimeout, ResumeWindow: o.ResumeWindow,
 		Revoke: n.revoke,
 	})
 	if err != nil {

@@ -130,9 +130,13 @@ type Config struct {
 	PolicyDir         string       `json:"policy_dir,omitempty"`
 	HeartbeatInterval api.Duration `json:"heartbeat_interval"`
 	AgentLostAfter    api.Duration `json:"agent_lost_after"`
-	Admins            []Admin      `json:"admins,omitempty"`
-	Transcripts       Transcripts  `json:"transcripts"`
-	LogLevel          string       `json:"log_level,omitempty"`
+	// ResumeWindow is how long a session outlives the loss of its client or of the broker:
+	// clients reconnect and resume by themselves within it, agents hold output under flow
+	// control, and a command session whose client stays away longer ends (client_gone).
+	ResumeWindow api.Duration `json:"resume_window"`
+	Admins       []Admin      `json:"admins,omitempty"`
+	Transcripts  Transcripts  `json:"transcripts"`
+	LogLevel     string       `json:"log_level,omitempty"`
 	// TLSCertFile and TLSKeyFile (PEM) turn on TLS for every client and agent.
 	TLSCertFile string `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string `json:"tls_key_file,omitempty"`
@@ -149,6 +153,9 @@ type Config struct {
 	Shippers []Admin `json:"shippers,omitempty"`
 }
 
+// DefaultResumeWindow is resume_window when the configuration does not say.
+const DefaultResumeWindow = 3 * time.Minute
+
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
@@ -156,6 +163,7 @@ func Default() Config {
 		StateDir:          "/var/lib/tether",
 		HeartbeatInterval: api.Duration(5 * time.Second),
 		AgentLostAfter:    api.Duration(15 * time.Second),
+		ResumeWindow:      api.Duration(DefaultResumeWindow),
 		Transcripts:       Transcripts{MaxAge: api.Duration(30 * 24 * time.Hour), MaxBytes: 10 << 30},
 		LogLevel:          "info",
 	}
@@ -219,6 +227,9 @@ func (c Config) Validate() error {
 	}
 	if c.AgentLostAfter < 2*c.HeartbeatInterval {
 		return fmt.Errorf("agent_lost_after: %v must be at least twice heartbeat_interval", time.Duration(c.AgentLostAfter))
+	}
+	if c.ResumeWindow < api.Duration(10*time.Second) || c.ResumeWindow > api.Duration(24*time.Hour) {
+		return fmt.Errorf("resume_window: %v is outside 10s..24h", time.Duration(c.ResumeWindow))
 	}
 	for i, a := range c.Admins {
 		if err := subjects.ValidName(a.Name); err != nil {

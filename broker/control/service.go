@@ -52,6 +52,9 @@ type Config struct {
 	// instance ConnectionLost and ends its sessions.
 	HeartbeatInterval time.Duration
 	AgentLostAfter    time.Duration
+	// ResumeWindow is how long a session outlives the loss of its client, as clients and
+	// agents are told; 3 minutes when zero.
+	ResumeWindow time.Duration
 	// AgentTimeout bounds how long StartSession and TerminateSession wait for the agent.
 	AgentTimeout time.Duration
 	// Revoke closes the live connections made with a removed principal's NKEY; the auth
@@ -127,6 +130,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.AgentLostAfter <= 0 {
 		cfg.AgentLostAfter = 3 * cfg.HeartbeatInterval
+	}
+	if cfg.ResumeWindow <= 0 {
+		cfg.ResumeWindow = 3 * time.Minute
 	}
 	if cfg.AgentTimeout <= 0 {
 		cfg.AgentTimeout = 10 * time.Second

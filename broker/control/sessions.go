@@ -195,7 +195,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
 		Command: p.argv, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
 		RunAs: lim.runAs, IdleTimeout: api.Duration(lim.idle), MaxDuration: api.Duration(lim.max),
-		ShellProfile: p.profile, RecordInput: p.prefs.RecordInput,
+		ShellProfile: p.profile, RecordInput: p.prefs.RecordInput, ResumeWindow: api.Duration(s.cfg.ResumeWindow),
 	}})
 	if err == nil && !reply.OK {
 		err = errors.New(reply.Error)
@@ -218,7 +218,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		log.Error("publish started event", logkey.Err, err)
 	}
 	log.Info("session started")
-	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow}, nil
+	return api.StartSessionResponse{Session: se, Subjects: subs, Window: frame.DefaultWindow, ResumeWindow: api.Duration(s.cfg.ResumeWindow)}, nil
 }
 
 func (s *Service) terminateSession(ctx context.Context, c caller, _ *api.TerminateSessionRequest, se api.Session, _ *decision) (any, error) {
@@ -335,7 +335,7 @@ func (s *Service) readTranscript(ctx context.Context, c caller, r *api.ReadTrans
 	return resp, nil
 }
 
-func (s *Service) resumeSession(_ context.Context, _ caller, _ *api.ResumeSessionRequest, se api.Session, _ *decision) (any, error) {
+func (s *Service) resumeSession(ctx context.Context, _ caller, _ *api.ResumeSessionRequest, se api.Session, _ *decision) (any, error) {
 	if se.Ended() {
 		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("session %s has ended (%s, %s); start a new one", se.ID, se.State, se.Reason)}
 	}
@@ -346,7 +346,26 @@ func (s *Service) resumeSession(_ context.Context, _ caller, _ *api.ResumeSessio
 	// The resumed client numbers its input from now, in nanoseconds: above every frame
 	// an earlier client of the session can have sent, since frames are numbered from 1.
 	return api.StartSessionResponse{Session: se, Subjects: api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl},
-		Window: frame.DefaultWindow, InputSeq: uint64(s.now().UnixNano())}, nil
+		Window: frame.DefaultWindow, InputSeq: uint64(s.now().UnixNano()),
+		ResumeWindow: api.Duration(s.cfg.ResumeWindow), OutputSeq: s.lastOutput(ctx, sub.Out)}, nil
+}
+
+// lastOutput is the number of the last output frame the transcript stream holds on
+// subject, 0 when it holds none or cannot say (the client then shows the whole record).
+func (s *Service) lastOutput(ctx context.Context, subject string) uint64 {
+	st, err := s.js.Stream(ctx, jsdef.StreamTranscripts)
+	if err != nil {
+		return 0
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if err != nil {
+		return 0
+	}
+	f, err := frame.Decode(m.Data)
+	if err != nil || f.Type == frame.End {
+		return 0
+	}
+	return f.Seq
 }
 
 func sessionInput(se api.Session) *policies.Session {

@@ -92,6 +92,11 @@ type AgentStart struct {
 	// Subjects.Rin through the transcript stream. How long the stream keeps a session's
 	// frames is the broker's decision, never the agent's: frames carry no TTL.
 	RecordInput bool `json:"record_input,omitempty"`
+	// ResumeWindow is how long the session outlives the loss of its client or the
+	// broker: output waits under flow control that long to be recorded, and a session
+	// without a terminal ends (ReasonClientGone) when its client has sent nothing for that
+	// long. Zero: the agent's own default.
+	ResumeWindow Duration `json:"resume_window,omitempty"`
 }
 
 // AgentTerminate asks the agent to end a session; Reason ends up in its Exit frame.

@@ -53,6 +53,10 @@ const (
 	// ReasonTranscriptBudget: the instance holds more of the transcript stream than its
 	// budget, and its sessions end rather than fill the stream for everyone.
 	ReasonTranscriptBudget = "transcript_budget"
+	// ReasonClientGone: a session without a terminal whose client sent nothing for the
+	// resume window (its keepalives included) ends; a terminal session waits for its idle
+	// timeout instead.
+	ReasonClientGone = "client_gone"
 )
 
 // Ping statuses of an instance.
@@ -188,6 +192,12 @@ type StartSessionResponse struct {
 	// InputSeq+1). The agent takes input frames only in increasing order, so a client
 	// that resumes a session starts above every frame an earlier client sent.
 	InputSeq uint64 `json:"input_seq,omitempty"`
+	// ResumeWindow is how long the session waits for a client that lost its connection:
+	// the client reconnects and resumes by itself for that long.
+	ResumeWindow Duration `json:"resume_window,omitempty"`
+	// OutputSeq, in a resume, is the number of the last output frame the record held when
+	// the client asked: the client shows output after it (or after its own last frame).
+	OutputSeq uint64 `json:"output_seq,omitempty"`
 }
 
 type TerminateSessionRequest struct {

@@ -16,6 +16,8 @@ type Window struct {
 	size   uint64
 	sent   uint64
 	acked  uint64
+	base   uint64 // added to the receiver's reports since the last Rebase
+	rebase bool   // Rebase was called: reports beyond sent count as sent
 	closed bool
 	wake   chan struct{} // closed and replaced whenever credit grows or the window closes
 }
@@ -51,15 +53,43 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 	}
 }
 
-// Ack records that the receiver has consumed consumed bytes in total. Reports that go
-// backwards or claim more than was sent are ignored.
+// Ack records that the receiver has consumed consumed bytes in total (since the last
+// Rebase). Reports that go backwards or claim more than was sent are ignored; after a
+// Rebase, a claim beyond what was sent counts as all of it (the new receiver also counts
+// output it caught up on from elsewhere).
 func (w *Window) Ack(consumed uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed || consumed <= w.acked || consumed > w.sent {
+	v := w.base + consumed
+	if w.rebase && v > w.sent {
+		v = w.sent
+	}
+	if w.closed || v <= w.acked || v > w.sent {
 		return
 	}
-	w.acked = consumed
+	w.acked = v
+	w.grew()
+}
+
+// Rebase starts a new receiver's count: everything sent so far counts as consumed, and
+// the receiver's reports from now on, consumed bytes since it started counting, add to
+// what was sent minus consumed. A receiver that took over from a lost one calls for it,
+// so the credit the lost one never returned is not lost with it. It grants at most one
+// window of credit the receiver did not earn, as acknowledging everything would.
+func (w *Window) Rebase(consumed uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.base, w.rebase = w.sent-min(consumed, w.sent), true
+	if w.acked != w.sent {
+		w.acked = w.sent
+		w.grew()
+	}
+}
+
+func (w *Window) grew() {
 	close(w.wake)
 	w.wake = make(chan struct{})
 }
@@ -77,7 +107,7 @@ func (w *Window) Close() {
 	defer w.mu.Unlock()
 	if !w.closed {
 		w.closed = true
-		close(w.wake)
+		w.grew()
 	}
 }
 
@@ -111,6 +141,13 @@ func (a *Acker) Consumed(n int) (total uint64, report bool) {
 		return a.consumed, true
 	}
 	return a.consumed, false
+}
+
+// Total returns the bytes consumed so far.
+func (a *Acker) Total() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.consumed
 }
 
 // Flush returns the total consumed and whether it has not been reported yet, marking it

@@ -77,3 +77,38 @@ func TestAckAfterClose(t *testing.T) {
 	w.Close()
 	w.Ack(5) // a late report from the receiver must not panic
 }
+
+// A client that resumes a session counts from zero; Rebase makes its reports count
+// against what the agent sent since, and forgives what the lost client never acknowledged.
+func TestWindowRebase(t *testing.T) {
+	w := NewWindow(100)
+	ctx := context.Background()
+	if err := w.Acquire(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	w.Ack(30)   // the first client consumed 30 and went away: 70 outstanding forever
+	w.Ack(10)   // a new client's count, without Rebase: backwards, ignored
+	w.Rebase(0) // the new client starts counting
+	if got := w.Outstanding(); got != 0 {
+		t.Fatalf("outstanding after rebase = %d, want 0", got)
+	}
+	if err := w.Acquire(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	w.Ack(40) // the new client consumed 40 of the 100 sent since
+	if got := w.Outstanding(); got != 60 {
+		t.Fatalf("outstanding = %d, want 60", got)
+	}
+	w.Ack(1 << 40) // it also counts what it caught up on elsewhere: all of it, no more
+	if got := w.Outstanding(); got != 0 {
+		t.Fatalf("outstanding after a report beyond sent = %d, want 0", got)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := w.Acquire(short, 101); err != nil {
+		t.Fatal(err) // nothing outstanding: one chunk passes
+	}
+	if err := w.Acquire(short, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire beyond the window after rebase = %v, want deadline exceeded", err)
+	}
+}
