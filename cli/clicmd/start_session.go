@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -160,6 +161,10 @@ func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *t
 		if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 			err = cause
 		}
+		var stop signalStop
+		if errors.As(err, &stop) {
+			return a.detached(id, interactive, stop)
+		}
 		return hintError{fmt.Errorf("session %s: %w", id, err), "tether terminate-session " + id}
 	}
 	ended := ""
@@ -205,7 +210,7 @@ func (a *app) runInteractive(ctx context.Context, cancel context.CancelCauseFunc
 				return
 			case s := <-sigs:
 				if !isResize(s) {
-					cancel(fmt.Errorf("stopped by signal %v; the session may still be running", s))
+					cancel(signalStop{s})
 					continue
 				}
 				sz := tty.size()
@@ -225,8 +230,9 @@ func (a *app) runInteractive(ctx context.Context, cancel context.CancelCauseFunc
 	return session.Run(ctx, nc, start, opts)
 }
 
-// runCommand runs a non-interactive session, forwarding SIGINT, SIGTERM and SIGHUP to the
-// remote process; a third signal stops waiting for it.
+// runCommand runs a non-interactive session. SIGINT is forwarded to the remote process; a
+// third one stops waiting for it. SIGTERM and SIGHUP are forwarded too, and stop the CLI
+// if the session has not ended stopGrace later: `timeout 60 tether …` always returns.
 func (a *app) runCommand(ctx context.Context, cancel context.CancelCauseFunc, nc *nats.Conn,
 	start api.StartSessionResponse, opts session.Options) (int, error) {
 	sigs := make(chan os.Signal, 8)
@@ -238,14 +244,23 @@ func (a *app) runCommand(ctx context.Context, cancel context.CancelCauseFunc, nc
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		n := 0
+		var stopping <-chan time.Time
+		var stopSig os.Signal
 		for {
 			select {
 			case <-done:
 				return
+			case <-stopping:
+				cancel(signalStop{stopSig})
+				return
 			case s := <-sigs:
-				if n++; n >= 3 {
-					cancel(errors.New("interrupted; the command may still be running"))
-					return
+				if s == os.Interrupt {
+					if n++; n >= 3 {
+						cancel(signalStop{s})
+						return
+					}
+				} else if stopping == nil {
+					stopSig, stopping = s, time.After(stopGrace)
 				}
 				select {
 				case forward <- s:
@@ -265,4 +280,73 @@ func (a *app) transcriptFetcher(id string) func(context.Context, uint64, int) ([
 		err := a.call(ctx, api.VerbReadTranscript, api.ReadTranscriptRequest{SessionID: id, After: after, Max: max}, &resp)
 		return resp.Frames, err
 	}
+}
+
+// stopGrace is how long a command session's CLI waits, after forwarding SIGTERM or SIGHUP,
+// for the session to end before it stops by itself.
+const stopGrace = 2 * time.Second
+
+// signalStop is why the CLI stopped following a session: a signal. The session may go on.
+type signalStop struct{ sig os.Signal }
+
+func (e signalStop) Error() string { return fmt.Sprintf("stopped by signal %v", e.sig) }
+
+// code is the exit status of a CLI stopped by the signal, as a shell reports a process
+// the signal killed: 128+N.
+func (e signalStop) code() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 130
+}
+
+// detached reports, after a signal stopped the CLI, whether session id still runs: the
+// broker says, since the signal may have ended it or not. It returns the exit error.
+func (a *app) detached(id string, interactive bool, stop signalStop) error {
+	ctx, cancel := context.WithTimeout(context.Background(), detachedAsk)
+	defer cancel()
+	nl := "\n"
+	if interactive {
+		nl = "\r\n"
+	}
+	state, err := a.sessionState(ctx, id)
+	switch {
+	case err != nil:
+		fmt.Fprintf(a.stderr, "%stether: %v; could not learn whether session %s still runs: %v%s", nl, stop, id, err, nl)
+	case state == "":
+		fmt.Fprintf(a.stderr, "%stether: %v; session %s has ended.%s", nl, stop, id, nl)
+	default:
+		fmt.Fprintf(a.stderr, "%stether: %v; session %s still runs (%s).%s"+
+			"  Resume it:    tether resume-session %s%s  End it:       tether terminate-session %s%s",
+			nl, stop, id, state, nl, id, nl, id, nl)
+	}
+	return exitError{stop.code()}
+}
+
+// detachedAsk bounds the question to the broker after a signal.
+const detachedAsk = 3 * time.Second
+
+// sessionState is the state of session id if it is active, "" if it is not.
+func (a *app) sessionState(ctx context.Context, id string) (string, error) {
+	_, cfg, err := a.client()
+	if err != nil {
+		return "", err
+	}
+	req := api.DescribeSessionsRequest{State: "Active", Owner: cfg.User}
+	for range 20 {
+		var resp api.DescribeSessionsResponse
+		if err := a.call(ctx, api.VerbDescribeSessions, req, &resp); err != nil {
+			return "", err
+		}
+		for _, se := range resp.Sessions {
+			if se.ID == id {
+				return se.State, nil
+			}
+		}
+		if resp.NextToken == "" {
+			return "", nil
+		}
+		req.NextToken = resp.NextToken
+	}
+	return "", errors.New("too many active sessions to look through")
 }

@@ -46,12 +46,37 @@ type Options struct {
 	// transcript, at most max of them. Run uses it to repair gaps in the live output;
 	// usually it is a ReadTranscript call. With Fetch nil, a gap is logged and skipped.
 	Fetch func(ctx context.Context, after uint64, max int) ([]api.TranscriptFrame, error)
-	// OnExit, if set, is called with the Exit frame's status before Run returns.
+	// OnExit, if set, is called with the Exit frame's status before Run returns, or with
+	// the End frame's when the broker ended the session without an exit (code -1).
 	OnExit func(frame.ExitStatus)
+	// After is the number of the last output frame already shown: Run shows the output
+	// after it (a resumed session's client passes the response's OutputSeq, or the last
+	// frame an earlier client showed).
+	After uint64
+	// Resume says the session was resumed: the agent is told the new client counts the
+	// output it consumes afresh (a Window frame with FlagRebase).
+	Resume bool
+	// ResumeWindow is how long Run waits for a lost connection to the broker to come back
+	// before it returns ErrLost; the start response's value when zero.
+	ResumeWindow time.Duration
 }
 
 // ErrConnClosed is returned by Run when the NATS connection closes during the session.
 var ErrConnClosed = errors.New("session: the connection to the broker closed")
+
+// ErrLost is returned by Run when the connection to the broker stayed lost for the whole
+// resume window. The session may still run.
+var ErrLost = errors.New("session: the connection to the broker stayed lost for the resume window")
+
+// DetachedError is the error of a Run that stopped following a session before its end:
+// Last is the number of the last output frame shown, for a later resume to go on from.
+type DetachedError struct {
+	Last uint64
+	Err  error
+}
+
+func (e *DetachedError) Error() string { return e.Err.Error() }
+func (e *DetachedError) Unwrap() error { return e.Err }
 
 // Tunables, variables so tests can shorten them.
 var (
@@ -61,13 +86,19 @@ var (
 	probeMax    = 30 * time.Second      // …backing off to this
 	pendingSize = 256 << 20             // bytes nats.go may queue per subscription
 	fetchMax    = 500                   // frames asked for per Fetch
+	endCatchUp  = 5 * time.Second       // how long an End frame waits for missing output
+	keepalive   = 15 * time.Second      // send a Keepalive after this much silence
 	// fetchBackoff spaces the Fetch attempts that repair a gap.
 	fetchBackoff = retry.Policy{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 )
 
+// defaultResumeWindow is the resume window when neither the broker nor the caller says.
+const defaultResumeWindow = 3 * time.Minute
+
 // Run attaches to a started session and runs it to the end. It returns the process's exit
-// code as the agent reported it (-1 when it was killed by a signal) with a nil error, or
-// an error if the session could not be followed to its end; ctx's error if ctx ends first.
+// code as the agent reported it (-1 when it was killed by a signal, or when the broker
+// ended the session without one) with a nil error, or a *DetachedError if the session
+// could not be followed to its end (wrapping ctx's error if ctx ends first).
 func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opts Options) (exitCode int, err error) {
 	s := start.Subjects
 	if s.In == "" || s.Out == "" || s.Ctl == "" {
@@ -87,6 +118,12 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.ResumeWindow <= 0 {
+		opts.ResumeWindow = time.Duration(start.ResumeWindow)
+	}
+	if opts.ResumeWindow <= 0 {
+		opts.ResumeWindow = defaultResumeWindow
+	}
 	c := &client{
 		nc:    nc,
 		subj:  s,
@@ -98,10 +135,16 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 		ctlCh: make(chan *nats.Msg, 16),
 		done:  make(chan struct{}),
 		seq:   start.InputSeq,
+		last:  opts.After,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer c.stop()
+	defer func() {
+		if err != nil {
+			err = &DetachedError{Last: c.last, Err: err}
+		}
+	}()
 	if err := c.attach(); err != nil {
 		return -1, err
 	}
@@ -129,7 +172,8 @@ type client struct {
 	status       chan nats.Status
 
 	sendMu  sync.Mutex
-	seq     uint64 // last In sequence number sent
+	seq     uint64    // last In sequence number sent
+	sentAt  time.Time // when the last frame was sent
 	stopped bool
 
 	last    uint64 // last Out sequence number delivered
@@ -138,7 +182,7 @@ type client struct {
 
 // attach subscribes to the session's output, then sends the first frame.
 func (c *client) attach() error {
-	c.status = c.nc.StatusChanged(nats.CLOSED)
+	c.status = c.nc.StatusChanged(nats.CLOSED, nats.RECONNECTING, nats.CONNECTED)
 	for _, sc := range []struct {
 		subject string
 		ch      chan *nats.Msg
@@ -166,9 +210,17 @@ func (c *client) attach() error {
 		if sz.Cols == 0 || sz.Rows == 0 {
 			sz = frame.Size{Cols: 80, Rows: 24}
 		}
-		return c.send(frame.Resize, frame.EncodeSize(sz))
+		if err := c.send(frame.Resize, frame.EncodeSize(sz)); err != nil {
+			return err
+		}
+	} else if err := c.send(frame.Keepalive, nil); err != nil {
+		return err
 	}
-	return c.send(frame.Keepalive, nil)
+	if c.opts.Resume {
+		// The agent's count of consumed output was the earlier client's: start afresh.
+		return c.sendFlags(frame.Window, frame.FlagRebase, frame.EncodeWindow(0))
+	}
+	return nil
 }
 
 // stop releases everything Run set up. Nothing is sent after it.
@@ -190,17 +242,38 @@ var errStopped = errors.New("session: stopped")
 
 // send publishes one frame on In with the next sequence number.
 func (c *client) send(t frame.Type, payload []byte) error {
+	return c.sendFlags(t, 0, payload)
+}
+
+func (c *client) sendFlags(t frame.Type, flags uint8, payload []byte) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if c.stopped {
 		return errStopped
 	}
 	c.seq++
-	if err := c.nc.Publish(c.subj.In, frame.Encode(frame.Frame{Type: t, Seq: c.seq, Payload: payload})); err != nil {
+	if err := c.nc.Publish(c.subj.In, frame.Encode(frame.Frame{Type: t, Flags: flags, Seq: c.seq, Payload: payload})); err != nil {
 		c.seq--
 		return fmt.Errorf("send %s frame: %w", t, err)
 	}
+	c.sentAt = time.Now()
 	return nil
+}
+
+// idleSince is how long ago the last frame was sent.
+func (c *client) idleSince() time.Duration {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return time.Since(c.sentAt)
+}
+
+// notice tells the user about the connection, on stderr.
+func (c *client) notice(msg string) {
+	nl := "\n"
+	if c.opts.Interactive {
+		nl = "\r\n"
+	}
+	_, _ = io.WriteString(c.opts.Stderr, nl+"tether: "+msg+nl)
 }
 
 func (c *client) pumpStdin(ctx context.Context) {
@@ -255,12 +328,57 @@ func (c *client) loop(ctx context.Context) (int, error) {
 	if c.nc.IsClosed() {
 		return -1, ErrConnClosed
 	}
+	// A client that sends nothing for the resume window is gone, for a session without a
+	// terminal: keepalives say it is not.
+	beat := time.NewTicker(min(keepalive, c.opts.ResumeWindow/4))
+	defer beat.Stop()
+	var lost <-chan time.Time // set while the connection is being re-established
 	for {
 		select {
 		case <-ctx.Done():
 			return -1, ctx.Err()
-		case <-c.status:
-			return -1, ErrConnClosed
+		case st := <-c.status:
+			switch st {
+			case nats.CLOSED:
+				return -1, ErrConnClosed
+			case nats.RECONNECTING:
+				if lost == nil {
+					c.notice("connection to the broker lost; reconnecting…")
+					lost = time.After(c.opts.ResumeWindow)
+				}
+			case nats.CONNECTED:
+				if lost == nil {
+					continue
+				}
+				lost = nil
+				c.notice("reconnected")
+				// Reports sent while the connection was down may be lost: say again, and
+				// look for output that was published meanwhile.
+				if err := c.send(frame.Window, frame.EncodeWindow(c.acker.Total())); err != nil {
+					return -1, err
+				}
+				rd, _ := c.transcriptReader(fetchMax)
+				for {
+					progress, code, done, err := c.readMissing(ctx, rd)
+					if err != nil || done {
+						return code, err
+					}
+					if !progress {
+						break
+					}
+				}
+				if c.unacked {
+					idle.Reset(idleFlush)
+				}
+			}
+		case <-lost:
+			return -1, ErrLost
+		case <-beat.C:
+			if c.idleSince() >= keepalive/2 {
+				if err := c.send(frame.Keepalive, nil); err != nil {
+					return -1, err
+				}
+			}
 		case m := <-c.outCh:
 			code, done, err := c.onOut(ctx, m.Data)
 			if err != nil || done {
@@ -332,6 +450,8 @@ func (c *client) onOut(ctx context.Context, data []byte) (code int, done bool, e
 		return 0, false, nil
 	}
 	switch {
+	case f.Type == frame.End:
+		return c.onEnd(ctx, f)
 	case f.Seq <= c.last:
 		c.log.Debug("dropping duplicate output frame", logkey.Seq, f.Seq)
 		return 0, false, nil
@@ -342,6 +462,36 @@ func (c *client) onOut(ctx context.Context, data []byte) (code int, done bool, e
 		}
 	}
 	return c.deliver(f)
+}
+
+// onEnd handles the broker's End frame: the session is over. The output the record holds
+// is shown first (the End frame follows it in the stream, but the live copies of the last
+// frames may be lost), for at most endCatchUp; an Exit frame found there wins.
+func (c *client) onEnd(ctx context.Context, f frame.Frame) (code int, done bool, err error) {
+	st, err := frame.DecodeExit(f.Payload)
+	if err != nil {
+		c.log.Warn("malformed end frame", logkey.Err, err)
+		st = frame.ExitStatus{Code: -1, Reason: "ended"}
+	}
+	if c.opts.Fetch != nil {
+		ctx, cancel := context.WithTimeout(ctx, endCatchUp)
+		defer cancel()
+		rd, _ := c.transcriptReader(fetchMax)
+		for ctx.Err() == nil {
+			progress, code, done, err := c.readMissing(ctx, rd)
+			if done && err == nil {
+				return code, true, nil
+			}
+			if err != nil || !progress {
+				break
+			}
+		}
+	}
+	c.log.Debug("session ended by the broker", logkey.Code, st.Code, logkey.Reason, st.Reason)
+	if c.opts.OnExit != nil {
+		c.opts.OnExit(st)
+	}
+	return int(st.Code), true, nil
 }
 
 // repair fills the gap before seq from the transcript.
