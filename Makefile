@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStartSessionRequest$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./broker/config
 	$(GO) test -run '^$$' -fuzz '^FuzzControl$$' -fuzztime 15s ./agent/agent
+	$(GO) test -run '^$$' -fuzz '^FuzzProcessRecord$$' -fuzztime 15s ./agent/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime 15s ./cli/config
 	$(GO) test -run '^$$' -fuzz '^FuzzOutput$$' -fuzztime 15s ./cli/session
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 15s ./streams/transcript

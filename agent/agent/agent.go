@@ -107,6 +107,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
+	a.reapOrphans() // what a crashed agent before this one left running (orphans.go)
 
 	id, err := a.identity(ctx)
 	if err != nil {

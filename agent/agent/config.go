@@ -16,7 +16,8 @@ import (
 type Config struct {
 	// BrokerURL is the NATS URL of the broker, e.g. nats://broker.example:4222.
 	BrokerURL string
-	// StateDir holds the agent's key (agent.nk) and identity (agent.json).
+	// StateDir holds the agent's key (agent.nk), identity (agent.json) and the records of
+	// its sessions' processes (sessions/).
 	StateDir string
 	// ActivationID and ActivationCode enroll an agent that has no key yet.
 	ActivationID   string

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,47 @@ func FuzzControl(f *testing.F) {
 		}
 		if c.Terminate != nil && subjects.ValidName(c.Terminate.SessionID) != nil {
 			t.Fatalf("accepted invalid session id %q", c.Terminate.SessionID)
+		}
+	})
+}
+
+// FuzzProcessRecord: the records a crashed agent left are read as untrusted bytes. One
+// that decodes names one process group (and the session its process leads, if any) of a
+// process other than init, and says it again when written back.
+func FuzzProcessRecord(f *testing.F) {
+	good, _ := json.Marshal(processRecord{
+		SessionID: "alice-1", PID: 4242, PGID: 4242, SID: 4242, StartTime: 987654,
+		BootID: "0b4c2e63-5e6a-4bb5-9d1c-3a07c1c3d1f9", StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+	})
+	pipes, _ := json.Marshal(processRecord{SessionID: "bob-2", PID: 77, PGID: 77, StartTime: 1, StartedAt: time.Unix(1, 0).UTC()})
+	for _, seed := range []string{string(good), string(pipes), `{}`, `null`, `[]`, "\x00", `{"pid":1,"pgid":1}`,
+		`{"session_id":"a","pid":2,"pgid":2,"sid":3,"start_time":1,"started_at":"2026-01-01T00:00:00Z"}`,
+		`{"session_id":"a","pid":4194305,"pgid":4194305,"start_time":1,"started_at":"2026-01-01T00:00:00Z"}`,
+		strings.Repeat(" ", maxRecord) + "{}"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodeRecord(data)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if subjects.ValidSessionID(r.SessionID) != nil || strings.ContainsAny(r.SessionID, "/.") {
+			t.Fatalf("accepted session id %q", r.SessionID)
+		}
+		if r.PID <= 1 || r.PID > maxPID || r.PGID != r.PID || (r.SID != 0 && r.SID != r.PID) || r.StartTime == 0 || r.StartedAt.IsZero() {
+			t.Fatalf("accepted %+v", r)
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := decodeRecord(b)
+		if err != nil || again.SessionID != r.SessionID || again.PID != r.PID || again.SID != r.SID ||
+			again.StartTime != r.StartTime || again.BootID != r.BootID || !again.StartedAt.Equal(r.StartedAt) {
+			t.Fatalf("round trip of %+v: %+v, %v", r, again, err)
 		}
 	})
 }

@@ -146,6 +146,7 @@ func (s *session) run() {
 		s.finish(-1, api.ReasonStartFailed, err.Error())
 		return
 	}
+	defer s.a.recordProcess(s.id, proc, s.log)() // removed once its group is gone (orphans.go)
 	outs := []channel.Output{{Type: frame.Stdout, R: proc.Stdout()}}
 	if proc.TTY() {
 		cols, rows := st.Cols, st.Rows

@@ -40,6 +40,7 @@ type Process struct {
 	stderr *os.File
 	done   chan struct{}
 	status Status
+	start  uint64 // start time in clock ticks after boot; 0 when unknown
 
 	mu          sync.Mutex
 	stdinClosed bool
@@ -47,7 +48,8 @@ type Process struct {
 }
 
 // Start starts the process described by s. The process runs in its own process group (a
-// new session with the PTY as controlling terminal, for TTY).
+// new session with the PTY as controlling terminal, for TTY), which ends with it (see
+// Wait).
 func Start(s Spec) (*Process, error) {
 	argv := s.Command
 	env := s.Env
@@ -103,6 +105,10 @@ func Start(s Spec) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	// Not yet waited for, the process is in /proc even if it has exited already.
+	if st, err := ReadProc(p.Pid()); err == nil {
+		p.start = st.StartTime
+	}
 	go p.wait()
 	return p, nil
 }
@@ -153,11 +159,27 @@ func (p *Process) wait() {
 	err := p.cmd.Wait()
 	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	p.status = statusOf(ws, err)
+	// What the process left in its group (its session, for a TTY) ends with it: a
+	// command's `sleep &`, a shell's background jobs.
+	_, _, _ = p.Group().End(leftoverGrace)
 	close(p.done)
 }
 
 // Pid returns the process id, which is also its process group id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// StartTime returns when the process started, in clock ticks after boot as /proc shows it
+// (see ReadProc), or 0 when unknown.
+func (p *Process) StartTime() uint64 { return p.start }
+
+// Group returns the process's group: its process group, and its session for a TTY.
+func (p *Process) Group() Group {
+	g := Group{Pgid: p.Pid()}
+	if p.tty != nil {
+		g.Sid = p.Pid()
+	}
+	return g
+}
 
 // TTY reports whether the process runs in a pseudo-terminal.
 func (p *Process) TTY() bool { return p.tty != nil }
@@ -168,10 +190,12 @@ func (p *Process) Stdout() *os.File { return p.stdout }
 // Stderr returns the stderr pipe, or nil for a TTY (whose output is all on Stdout).
 func (p *Process) Stderr() *os.File { return p.stderr }
 
-// Done is closed when the process has exited.
+// Done is closed when the process has exited, and with it what it left in its group.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// Wait waits for the process to exit and returns how it ended.
+// Wait waits for the process to exit and returns how it ended. Once the process has
+// exited, whatever it left in its group (see Group) gets SIGTERM (and SIGHUP, for a TTY),
+// then SIGKILL after a grace of 2 s; Wait returns when they are gone too.
 func (p *Process) Wait() Status {
 	<-p.done
 	return p.status

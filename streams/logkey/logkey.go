@@ -29,6 +29,7 @@ const (
 	Reason    = "reason"
 	ExitCode  = "exit_code"
 	Signal    = "signal"
+	PID       = "pid" // a local process id
 	Verb      = "verb"
 	Code      = "code"
 	Err       = "err"
@@ -70,6 +71,7 @@ const (
 	Component  = "component"
 	ServerName = "server_name"
 	StateDir   = "state_dir"
+	File       = "file" // a file's name or path
 	Stream     = "stream"
 	Consumer   = "consumer"
 	Key        = "key"
