@@ -2,8 +2,10 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +106,12 @@ func (c *Channel) await(p pending) {
 		if c.isFailed() {
 			return
 		}
+		if refused(err) {
+			// Publishing it again would be refused again, for as long as the stream is
+			// full, while the session went on printing what is not recorded.
+			c.fail(fmt.Errorf("record %s: the stream refused it: %w", p.name(), err))
+			return
+		}
 		if first.IsZero() {
 			first = time.Now()
 		}
@@ -122,6 +130,46 @@ func (c *Channel) await(p pending) {
 			}
 		}
 	}
+}
+
+// JetStream's error codes for a message the stream will not store, however often it is
+// sent (nats-server's jetstream_errors_generated.go).
+const (
+	// errCodeStoreFailed (JSStreamStoreFailedF) carries the store's reason, which says
+	// whether the stream is at a limit (see storeLimits) or, for example, closed for a
+	// moment.
+	errCodeStoreFailed jetstream.ErrorCode = 10077
+	// errCodeInsufficientResources (JSInsufficientResourcesErr): the account or server has
+	// no storage left.
+	errCodeInsufficientResources jetstream.ErrorCode = 10023
+)
+
+// storeLimits are the reasons nats-server's store gives (server/store.go: ErrMaxBytes,
+// ErrMaxMsgs, ErrMaxMsgsPerSubject, ErrMsgTooLarge) for refusing a message to a stream
+// that discards new messages at its limits.
+var storeLimits = []string{
+	"maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded", "message too large",
+}
+
+// refused says the stream refused a frame for good: it is at its limits, or the frame is
+// larger than it takes. Anything else (a timeout, no responders while the connection is
+// down, a stream closed for a moment) may pass on a retry.
+func refused(err error) bool {
+	var ae *jetstream.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode {
+	case jetstream.JSErrCodeStreamMessageExceedsMaximum, errCodeInsufficientResources:
+		return true
+	case errCodeStoreFailed:
+		for _, r := range storeLimits {
+			if strings.Contains(ae.Description, r) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // frameBufs recycles the buffers frames are encoded into: bulk output would otherwise

@@ -278,6 +278,7 @@ func nodeOptions(cfg config.Config, log *slog.Logger) (brokerd.Options, error) {
 		Limits: jsdef.Limits{
 			TranscriptMaxAge: time.Duration(cfg.Transcripts.MaxAge), TranscriptMaxBytes: cfg.Transcripts.MaxBytes,
 			AgentTranscriptBytes: cfg.Transcripts.AgentBudget,
+			TranscriptReserve:    cfg.Transcripts.ReserveBytes, ShippedGrace: time.Duration(cfg.Transcripts.ShippedGrace),
 		},
 		HeartbeatInterval: time.Duration(cfg.HeartbeatInterval),
 		AgentLostAfter:    time.Duration(cfg.AgentLostAfter),

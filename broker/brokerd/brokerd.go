@@ -58,6 +58,10 @@ type Options struct {
 	Recordings shipd.Recordings
 	// MetricsListen, when set, serves Prometheus metrics on host:port/metrics.
 	MetricsListen string
+	// SweepEvery and CapacityEvery are how often the control plane removes shipped
+	// transcripts past their grace and reads the transcript stream's capacity (default a
+	// minute and 5 seconds).
+	SweepEvery, CapacityEvery time.Duration
 }
 
 // Broker is a running broker.
@@ -170,8 +174,10 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 	}
 	svc, err := control.New(control.Config{
 		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
-		TranscriptBudget: o.Limits.Resolved().AgentTranscriptBytes,
-		Policy:           &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
+		TranscriptBudget:  o.Limits.Resolved().AgentTranscriptBytes,
+		TranscriptReserve: o.Limits.Resolved().TranscriptReserve, ShippedGrace: o.Limits.Resolved().ShippedGrace,
+		SweepEvery: o.SweepEvery, CapacityEvery: o.CapacityEvery,
+		Policy: &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
 		Recordings: uploader,
 		Emitter:    &events.Emitter{JS: js, Source: "tether-broker/" + o.ServerName},
 		Logger:     log.With(logkey.Component, "control"), HeartbeatInterval: o.HeartbeatInterval,
@@ -194,6 +200,9 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 	reg := prometheus.NewRegistry()
 	shipMetrics, err := ship.NewMetrics(reg, js)
 	if err != nil {
+		return nil, err
+	}
+	if err := metrics.RegisterTranscripts(reg, svc.TranscriptCapacity); err != nil {
 		return nil, err
 	}
 	if o.MetricsListen != "" {

@@ -85,6 +85,12 @@ type Transcripts struct {
 	// MaxBytes): past it, its sessions end and it may start no new one until they leave
 	// the stream, so that one node cannot fill it for everyone.
 	AgentBudget int64 `json:"agent_budget,omitempty"`
+	// ReserveBytes is the free space the stream must have for a session to start (0:
+	// max(64 MiB, 2% of MaxBytes), at most a quarter of it).
+	ReserveBytes int64 `json:"reserve_bytes,omitempty"`
+	// ShippedGrace is how long a session's frames stay in the stream after its recording
+	// is shipped (0: an hour); a longer transcriptRetentionDays of the session wins.
+	ShippedGrace api.Duration `json:"shipped_grace,omitempty"`
 }
 
 // S3 is an S3-compatible bucket recordings are shipped to. Credentials come from the
@@ -239,8 +245,12 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 || c.Transcripts.AgentBudget < 0 {
-		return errors.New("transcripts: max_age, max_bytes and agent_budget must not be negative")
+	if c.Transcripts.MaxAge < 0 || c.Transcripts.MaxBytes < 0 || c.Transcripts.AgentBudget < 0 ||
+		c.Transcripts.ReserveBytes < 0 || c.Transcripts.ShippedGrace < 0 {
+		return errors.New("transcripts: max_age, max_bytes, agent_budget, reserve_bytes and shipped_grace must not be negative")
+	}
+	if t := c.Transcripts; t.MaxBytes > 0 && t.ReserveBytes >= t.MaxBytes {
+		return fmt.Errorf("transcripts.reserve_bytes: %d is not less than max_bytes %d: no session could start", t.ReserveBytes, t.MaxBytes)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")

@@ -41,6 +41,8 @@ func TestLoad(t *testing.T) {
 		{`{"heartbeat_interval":"5"}`, `heartbeat_interval: "5" is not a duration like "5s" or "720h": missing unit in duration "5"`},
 		{`{"agent_lost_after":15}`, `agent_lost_after: 15 is not a duration like "5s" or "720h": not a string like "5s"`},
 		{`{"transcripts":{"max_bytes":1,"max_age":"30 days"}}`, `transcripts.max_age: "30 days" is not a duration`},
+		{`{"transcripts":{"max_bytes":1000,"reserve_bytes":1000}}`, `transcripts.reserve_bytes: 1000 is not less than max_bytes 1000`},
+		{`{"transcripts":{"shipped_grace":"-1h"}}`, `shipped_grace must not be negative`},
 		{`{"listen":"0.0.0.0:4222"}`, "listen (--listen) 0.0.0.0:4222 serves clients without TLS"},
 		{`{"monitor_listen":":8222"}`, "monitor_listen (--monitor) :8222 is not loopback"},
 	} {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/logkey"
+	"github.com/tetherhq/tether/streams/ship"
 	"github.com/tetherhq/tether/streams/wire/api"
 )
 
@@ -191,7 +193,7 @@ func (s *Service) errOverBudget(target string) error {
 		return nil
 	}
 	return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf(
-		"target %s holds %d bytes of transcripts in the stream, past its budget of %d: no new session until older ones leave the stream (shipped and past their retention)",
+		"target %s holds %d bytes of transcripts in the stream, past its budget of %d: no new session until older ones leave the stream (shipped, then past their grace period and retention)",
 		target, held, s.ledger.budget)}
 }
 
@@ -214,8 +216,10 @@ func (s *Service) overBudget(target string, held int64) {
 }
 
 // purgeExpired removes from the transcript stream the frames of ended sessions whose
-// retention (the preference transcriptRetentionDays) has passed, and forgets in the
-// ledger the sessions the stream aged out or discarded.
+// recordings are shipped, once ShippedGrace has passed since (and their retention, the
+// preference transcriptRetentionDays, if that ends later), and forgets in the ledger the
+// sessions the stream aged out or discarded. A session not shipped stays until the stream
+// ages it out: its frames are the only copy.
 func (s *Service) purgeExpired(ctx context.Context) {
 	now := s.now()
 	s.ledger.drop(s.ledger.aged(now)...)
@@ -234,9 +238,21 @@ func (s *Service) purgeExpired(ctx context.Context) {
 	} else {
 		s.log.Warn("retention: transcript stream", logkey.Err, err)
 	}
+	purged := 0
 	for _, se := range sessions {
 		r := se.Recording
-		if !se.Ended() || r == nil || r.Retention <= 0 || r.Purged || now.Before(se.EndedAt.Add(r.Retention.Std())) {
+		if !se.Ended() || r == nil || r.Purged {
+			continue
+		}
+		shipped, ok := s.shippedAt(ctx, se.ID)
+		if !ok {
+			continue
+		}
+		due := shipped.Add(s.cfg.ShippedGrace)
+		if r.Retention > 0 {
+			due = later(due, se.EndedAt.Add(r.Retention.Std()))
+		}
+		if now.Before(due) {
 			continue
 		}
 		filter := "tether.s." + se.Target + "." + se.Owner + "." + se.ID + ".*"
@@ -245,6 +261,8 @@ func (s *Service) purgeExpired(ctx context.Context) {
 			continue
 		}
 		s.ledger.drop(se.ID)
+		s.capacity.purged.Add(1)
+		purged++
 		_, err := updateJSON(ctx, s.b.Sessions, se.ID, func(v *api.Session) error {
 			if v.Recording == nil {
 				return errors.New("session has no recording settings")
@@ -256,22 +274,49 @@ func (s *Service) purgeExpired(ctx context.Context) {
 			s.log.Warn("retention: mark purged", logkey.SessionID, se.ID, logkey.Err, err)
 			continue
 		}
-		s.log.Info("transcript past its retention removed from the stream", logkey.SessionID, se.ID, logkey.Retention, r.Retention.Std())
+		s.log.Info("shipped transcript removed from the stream", logkey.SessionID, se.ID,
+			logkey.Grace, s.cfg.ShippedGrace, logkey.Retention, r.Retention.Std())
+	}
+	if purged > 0 {
+		if _, err := s.readCapacity(ctx, 0); err != nil {
+			s.log.Warn("read the transcript stream's capacity", logkey.Err, err)
+		}
 	}
 }
 
-// retentionEvery is how often expired transcripts are looked for.
-const retentionEvery = time.Minute
+// shippedAt is when session id's recording was shipped: when the stream stored its index
+// entry (the server's clock, not one a shipper writes). ok is false while it is not.
+func (s *Service) shippedAt(ctx context.Context, id string) (time.Time, bool) {
+	e, err := s.b.Recordings.Get(ctx, ship.IndexKey(id))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.log.Warn("retention: recording index", logkey.SessionID, id, logkey.Err, err)
+		}
+		return time.Time{}, false
+	}
+	var rec api.Recording
+	if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.SessionID != id {
+		return time.Time{}, false
+	}
+	return e.Created(), true
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 
 func (s *Service) retention() {
-	t := time.NewTicker(retentionEvery)
+	t := time.NewTicker(s.cfg.SweepEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(s.ctx, retentionEvery)
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SweepEvery+time.Minute)
 			s.purgeExpired(ctx)
 			cancel()
 		}

@@ -187,6 +187,11 @@ func (s *Service) shipStatus(ctx context.Context, _ caller, _ *api.Empty, _ stru
 		}
 	}
 	sort.Slice(resp.Shippers, func(i, j int) bool { return resp.Shippers[i].Name < resp.Shippers[j].Name })
+	if _, err := s.readCapacity(ctx, capacityFresh); err != nil {
+		return nil, err
+	}
+	c := s.TranscriptCapacity()
+	resp.Transcripts = &c
 	return resp, nil
 }
 

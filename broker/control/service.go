@@ -29,6 +29,8 @@ type Authorizer interface {
 // Emitter publishes session lifecycle events.
 type Emitter interface {
 	Emit(ctx context.Context, typ string, d events.Data) error
+	// EmitTranscripts publishes an event about the transcript stream (its capacity).
+	EmitTranscripts(ctx context.Context, typ string, d events.Transcripts) error
 }
 
 var (
@@ -71,6 +73,16 @@ type Config struct {
 	// TranscriptBudget is how many bytes of the transcript stream one instance may hold;
 	// zero or less: no budget.
 	TranscriptBudget int64
+	// TranscriptReserve is the free space the transcript stream must have for a session
+	// to start; zero or less: only a stream at its limit refuses.
+	TranscriptReserve int64
+	// ShippedGrace is how long a session's frames stay in the transcript stream after its
+	// recording is shipped (and its retention, if longer); zero: removed at the next sweep.
+	ShippedGrace time.Duration
+	// SweepEvery is how often frames past their grace or retention are looked for
+	// (default a minute), CapacityEvery how often the stream's capacity is read (default
+	// 5 seconds).
+	SweepEvery, CapacityEvery time.Duration
 	// Sessions lets an agent's frames into the record while a session runs on it; nil
 	// lets everything through (a control plane on a NATS server without Tether's
 	// accounts).
@@ -98,6 +110,7 @@ type Service struct {
 	sampled  *logsample.Sampler
 	refused  refusals
 	ledger   *ledger
+	capacity capacity
 	wg       sync.WaitGroup
 	stop     context.CancelFunc
 	ctx      context.Context
@@ -148,6 +161,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Sessions == nil {
 		cfg.Sessions = openGate{}
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = time.Minute
+	}
+	if cfg.CapacityEvery <= 0 {
+		cfg.CapacityEvery = 5 * time.Second
 	}
 	return &Service{
 		cfg: cfg, log: cfg.Logger, nc: cfg.NC, agentNC: cfg.AgentNC, js: cfg.JS, b: cfg.Buckets, dir: cfg.Directory,
@@ -212,8 +231,9 @@ func (s *Service) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.dispatch = d
-	s.wg.Add(4)
+	s.wg.Add(5)
 	go func() { defer s.wg.Done(); s.monitor() }()
+	go func() { defer s.wg.Done(); s.watchCapacity() }()
 	go func() { defer s.wg.Done(); s.retention() }()
 	go func() { defer s.wg.Done(); s.watchDirectory() }()
 	go func() { defer s.wg.Done(); s.checkAudit() }()

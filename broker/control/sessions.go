@@ -173,6 +173,9 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 	if err := s.errOverBudget(r.Target); err != nil {
 		return nil, err
 	}
+	if err := s.errTranscriptsFull(ctx, c.name, r.Target); err != nil {
+		return nil, err
+	}
 	if !s.online(inst.ID) {
 		return nil, &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("target %s is not connected (ping status %s)", r.Target, api.PingConnectionLost)}
 	}

@@ -44,12 +44,16 @@ func (a *app) newShipStatus() *cobra.Command {
 // writeShipStatus prints the backlog, then a table of the shippers.
 func writeShipStatus(w io.Writer, resp api.ShipStatusResponse) error {
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
-	if err := writeFields(w, [][2]string{
+	fields := [][2]string{
 		{"Pending:", u(resp.Pending)},
 		{"AckPending:", u(resp.AckPending)},
 		{"Redelivered:", u(resp.Redelivered)},
 		{"OldestWait:", time.Duration(resp.OldestWait).String()},
-	}); err != nil {
+	}
+	if c := resp.Transcripts; c != nil {
+		fields = append(fields, [2]string{"Transcripts:", transcriptCapacity(*c)})
+	}
+	if err := writeFields(w, fields); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -66,4 +70,27 @@ func writeShipStatus(w io.Writer, resp api.ShipStatusResponse) error {
 		t.Row(s.Name, s.Backend, u(s.Shipped), u(s.Failed), last, lastErr)
 	}
 	return t.Flush()
+}
+
+// transcriptCapacity says how full the transcript stream is, and what that means.
+func transcriptCapacity(c api.TranscriptCapacity) string {
+	used := fmt.Sprintf("%d bytes", c.Bytes)
+	if c.MaxBytes > 0 {
+		used = fmt.Sprintf("%d of %d bytes", c.Bytes, c.MaxBytes)
+	}
+	msgs := fmt.Sprintf("%d messages", c.Messages)
+	if c.MaxMessages > 0 {
+		msgs = fmt.Sprintf("%d of %d messages", c.Messages, c.MaxMessages)
+	}
+	s := fmt.Sprintf("%s, %s (%.1f%%): %s", used, msgs, c.Percent, c.State)
+	switch c.State {
+	case api.CapacityFull:
+		s += fmt.Sprintf(", no session starts (one needs %d bytes free)", c.ReserveBytes)
+	case api.CapacityWarning:
+		s += fmt.Sprintf(", past %d%%", api.CapacityHighWater)
+	}
+	if c.RefusedStarts > 0 {
+		s += fmt.Sprintf("; %d sessions refused", c.RefusedStarts)
+	}
+	return s
 }

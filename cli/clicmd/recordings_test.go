@@ -1,6 +1,7 @@
 package clicmd
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,21 @@ func TestShipStatus(t *testing.T) {
 	r = e.run("", "-o", "json", "admin", "ship", "status")
 	if resp := decode[api.ShipStatusResponse](t, []byte(r.stdout)); r.code != 0 || resp.Pending != 3 || len(resp.Shippers) != 2 {
 		t.Errorf("json: exit %d, %+v", r.code, resp)
+	}
+}
+
+// The transcript stream's capacity shows with the shipping it waits on.
+func TestShipStatusTranscripts(t *testing.T) {
+	e := newEnv(t)
+	e.handle(api.VerbShipStatus, func(data []byte) (any, error) {
+		return api.ShipStatusResponse{Shippers: []api.ShipperStatus{}, Transcripts: &api.TranscriptCapacity{
+			Bytes: 900, MaxBytes: 1000, Messages: 9, MaxMessages: -1, Percent: 90, ReserveBytes: 200,
+			State: api.CapacityFull, RefusedStarts: 2,
+		}}, nil
+	})
+	r := e.run("", "admin", "ship", "status")
+	want := "Transcripts: 900 of 1000 bytes, 9 messages (90.0%): full, no session starts (one needs 200 bytes free); 2 sessions refused\n"
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, stderr %q, stdout\n%s\nwant a line\n%s", r.code, r.stderr, r.stdout, want)
 	}
 }

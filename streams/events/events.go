@@ -65,17 +65,20 @@ func eventID(typ, session string) string {
 	return nuid.Next()
 }
 
-func (e *Emitter) build(typ string, d Data) (event.Event, error) {
-	now := time.Now
+func (e *Emitter) now() time.Time {
 	if e.Now != nil {
-		now = e.Now
+		return e.Now()
 	}
+	return time.Now()
+}
+
+func (e *Emitter) build(typ string, d Data) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(eventID(typ, d.Session.ID))
 	ev.SetSource(e.Source)
 	ev.SetType(TypePrefix + typ)
 	ev.SetSubject(d.Session.ID)
-	ev.SetTime(now().UTC())
+	ev.SetTime(e.now().UTC())
 	if err := ev.SetData(event.ApplicationJSON, d); err != nil {
 		return ev, fmt.Errorf("encode %s event data: %w", typ, err)
 	}

@@ -38,6 +38,14 @@ type Limits struct {
 	// AgentTranscriptBytes is how much of the transcript stream one instance may hold
 	// (default an eighth of TranscriptMaxBytes): one node cannot fill it for everyone.
 	AgentTranscriptBytes int64
+	// TranscriptReserve is the free space the transcript stream must have for a new
+	// session to start (default max(64 MiB, 2% of TranscriptMaxBytes), at most a quarter
+	// of it): a session that starts can record its first output.
+	TranscriptReserve int64
+	// ShippedGrace is how long a session's frames stay in the transcript stream once its
+	// recording is shipped (default 1 hour; a longer retention of the session wins): the
+	// stream keeps what storage has not.
+	ShippedGrace time.Duration
 	// ResetTranscripts lets Ensure delete and recreate a transcript stream made by an
 	// earlier Tether, which let agents set their frames' TTL (see ErrTranscriptTTL).
 	ResetTranscripts bool
@@ -74,6 +82,12 @@ func (l Limits) Resolved() Limits {
 	}
 	if l.AgentTranscriptBytes == 0 {
 		l.AgentTranscriptBytes = l.TranscriptMaxBytes / 8
+	}
+	if l.TranscriptReserve == 0 {
+		l.TranscriptReserve = min(max(64<<20, l.TranscriptMaxBytes/50), l.TranscriptMaxBytes/4)
+	}
+	if l.ShippedGrace == 0 {
+		l.ShippedGrace = time.Hour
 	}
 	return l
 }

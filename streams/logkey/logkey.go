@@ -63,6 +63,10 @@ const (
 	RecentFailures = "recent_failures"
 	Budget         = "budget"
 	Retention      = "retention"
+	Grace          = "grace"     // how long shipped frames stay in the transcript stream
+	MaxBytes       = "max_bytes" // a stream's limit
+	Reserve        = "reserve"   // free space a new session needs
+	Percent        = "percent"
 	LogsSuppressed = "logs_suppressed"
 )
 

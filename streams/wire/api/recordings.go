@@ -114,4 +114,38 @@ type ShipStatusResponse struct {
 	Redelivered uint64          `json:"redelivered"` // delivered more than once (failures, restarts)
 	OldestWait  Duration        `json:"oldest_wait"` // how long the oldest unshipped session has waited
 	Shippers    []ShipperStatus `json:"shippers"`
+	// Transcripts is how full the transcript stream is, which shipping empties.
+	Transcripts *TranscriptCapacity `json:"transcripts,omitempty"`
+}
+
+// States of the transcript stream's capacity.
+const (
+	CapacityOK      = "ok"
+	CapacityWarning = "warning" // past CapacityHighWater percent full
+	CapacityFull    = "full"    // less than the reserve free: no new session starts
+)
+
+// CapacityHighWater is the percentage of the transcript stream's limit past which its
+// capacity is reported as a warning.
+const CapacityHighWater = 80
+
+// TranscriptCapacity is how much of the transcript stream is used, as a broker last read
+// it.
+type TranscriptCapacity struct {
+	Bytes    uint64 `json:"bytes"`
+	MaxBytes int64  `json:"max_bytes"` // -1: no limit
+	Messages uint64 `json:"messages"`
+	// MaxMessages is -1 when the stream has no limit on its messages.
+	MaxMessages int64 `json:"max_messages"`
+	// Percent is of the limit nearest to being reached.
+	Percent float64 `json:"percent"`
+	// ReserveBytes is the free space a new session needs to start.
+	ReserveBytes int64  `json:"reserve_bytes"`
+	State        string `json:"state"` // CapacityOK, CapacityWarning or CapacityFull
+	// RefusedStarts counts the sessions this broker refused to start, since it started,
+	// because the stream could not take them.
+	RefusedStarts uint64 `json:"refused_starts"`
+	// ShippedPurged counts the shipped sessions this broker removed from the stream.
+	ShippedPurged uint64    `json:"shipped_purged"`
+	CheckedAt     time.Time `json:"checked_at"`
 }

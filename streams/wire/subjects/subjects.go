@@ -20,6 +20,7 @@ import (
 //	                                    session's preferences ask for it (recordInput); no
 //	                                    user may publish or subscribe to it
 //	tether.events.session.<type>        CloudEvents, captured by the events stream
+//	tether.events.transcripts.<type>    CloudEvents about the transcript stream (capacity)
 //	_INBOX.u.<user>.>, _INBOX.a.<agent>.>, _INBOX.e.<nkey>.>  reply inboxes
 const (
 	Root          = "tether"
@@ -84,6 +85,10 @@ func ForSession(target, owner, sid string) Session {
 // SessionEvent is the subject of a session lifecycle event of the given type
 // (started, connected, terminated, denied, failed).
 func SessionEvent(typ string) string { return "tether.events.session." + typ }
+
+// TranscriptsEvent is the subject of an event about the transcript stream of the given
+// type (capacity).
+func TranscriptsEvent(typ string) string { return "tether.events.transcripts." + typ }
 
 // Audit is the subject a policy decision on action is recorded on.
 func Audit(action string) string { return "tether.audit.decision." + action }
