@@ -167,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	svc, err := control.New(control.Config{
-		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
+		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, AgentConns: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
 		TranscriptBudget: o.Limits.Resolved().AgentTranscriptBytes,
 		Policy:           &policyLoader{live: live, opts: dataOpts}, ServerName: o.ServerName,
 		Recordings: uploader,
