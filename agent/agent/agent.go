@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,10 +26,17 @@ import (
 // enroll with.
 var ErrNotEnrolled = errors.New("agent is not enrolled")
 
+// ErrSecondAgent is returned by Run when the broker refuses this process because another
+// agent process with the same identity is connected: one instance, one process.
+var ErrSecondAgent = errors.New("refused by the broker: a second agent with this identity")
+
 // Agent is one tether-agent: a connection to the broker and the sessions running on it.
 type Agent struct {
 	cfg Config
 	log *slog.Logger
+	// runID names this process to the broker (api.RegisterRequest): picked at random
+	// in New, the same across reconnects.
+	runID string
 
 	closeOnce sync.Once
 	closeCh   chan struct{} // closed by Close
@@ -54,9 +63,12 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	run := make([]byte, api.RunIDLen/2)
+	_, _ = rand.Read(run) // never fails (crypto/rand)
 	return &Agent{
 		cfg:         cfg,
 		log:         cfg.Logger,
+		runID:       hex.EncodeToString(run),
 		closeCh:     make(chan struct{}),
 		connClosed:  make(chan struct{}),
 		reconnected: make(chan struct{}, 1),
@@ -77,7 +89,8 @@ func (a *Agent) InstanceID() string {
 // Run enrolls the agent if it has no identity yet, connects, registers and serves
 // sessions until ctx is cancelled or Close is called. It then ends every session (each
 // gets its Exit frame and is reported to the control plane), drains the connection and
-// returns nil.
+// returns nil. When the broker refuses it because another process with the same
+// identity is connected, it stops the same way and returns an ErrSecondAgent.
 func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	if a.running {
@@ -99,8 +112,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 
-	// One agent per state directory: a second one with the same key would register in
-	// the first one's place and end its sessions.
+	// One agent per state directory: a second one with the same key would only be
+	// refused by the broker (ErrSecondAgent); the lock says so before it connects.
 	_, statErr := os.Stat(a.cfg.StateDir)
 	lock, err := statelock.Acquire(a.cfg.StateDir, "tether-agent")
 	if err != nil {
@@ -134,15 +147,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", logkey.Broker, a.cfg.BrokerURL)
 
 	loopDone := make(chan struct{})
+	var loopErr error // ErrSecondAgent, or nil
 	go func() {
 		defer close(loopDone)
-		a.maintain(ctx)
+		loopErr = a.maintain(ctx)
 	}()
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-loopDone: // refused: another process of this instance is connected
+	}
+	cancel()
 	a.shutdown()
 	<-loopDone
 	a.drain()
-	return nil
+	return loopErr
 }
 
 // identity loads the agent's identity or enrolls it.

@@ -184,6 +184,7 @@ type controlPlane struct {
 	heartbeat  time.Duration
 	endOnBeat  []string
 	enrollErr  *api.Error
+	beatErr    *api.Error // answers every heartbeat from now on
 	instanceID string
 }
 
@@ -228,6 +229,10 @@ func (cp *controlPlane) onAgentAPI(m *nats.Msg) {
 		var r api.HeartbeatRequest
 		_ = json.Unmarshal(m.Data, &r)
 		cp.heartbeats = append(cp.heartbeats, r)
+		if cp.beatErr != nil {
+			respondErr(m, cp.beatErr)
+			return
+		}
 		respond(m, api.HeartbeatResponse{EndSessions: cp.endOnBeat})
 		cp.endOnBeat = nil
 	case api.VerbSessionEnded:

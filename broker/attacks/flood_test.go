@@ -157,7 +157,7 @@ func TestFloodOneAgentStarvesNoOtherAgent(t *testing.T) {
 	var wg sync.WaitGroup
 	endFlood := sync.OnceFunc(func() { close(stop); wg.Wait() })
 	t.Cleanup(endFlood)
-	register := api.RegisterRequest{Hostname: "flood", OS: "linux", Arch: "amd64", AgentVersion: "test"}
+	register := api.RegisterRequest{RunID: x.run, Hostname: "flood", OS: "linux", Arch: "amd64", AgentVersion: "test"}
 	floodStart := time.Now()
 	for range 64 {
 		wg.Add(1)
@@ -302,7 +302,7 @@ func floodHeartbeats(t *testing.T, a *fakeAgent, every, deadline time.Duration) 
 			}
 			cctx, ccancel := context.WithTimeout(ctx, deadline)
 			start := time.Now()
-			err := api.Call(cctx, a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{}, nil)
+			err := api.Call(cctx, a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
 			took := time.Since(start)
 			ccancel()
 			if ctx.Err() != nil {

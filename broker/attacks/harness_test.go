@@ -150,12 +150,12 @@ func (w *world) agent(t *testing.T, name string) *fakeAgent {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	a := &fakeAgent{t: t, conn: &conn{Conn: nc, name: id, v: v}, id: id, seed: seed}
+	a := &fakeAgent{t: t, conn: &conn{Conn: nc, name: id, v: v}, id: id, seed: seed, run: brokertest.NewRunID()}
 	if _, err := nc.Subscribe(subjects.AgentControl(id), a.handle); err != nil {
 		t.Fatal(err)
 	}
 	if err := api.Call(t.Context(), nc, subjects.AgentAPI(id, api.VerbRegister),
-		api.RegisterRequest{Hostname: "fake", OS: "linux", Arch: "amd64", AgentVersion: "test"}, nil); err != nil {
+		api.RegisterRequest{RunID: a.run, Hostname: "fake", OS: "linux", Arch: "amd64", AgentVersion: "test"}, nil); err != nil {
 		t.Fatalf("register %s: %v", id, err)
 	}
 	return a
@@ -186,6 +186,7 @@ type fakeAgent struct {
 	t    *testing.T
 	id   string
 	seed []byte
+	run  string // the run id it registered with
 
 	mu     sync.Mutex
 	starts []api.AgentStart
@@ -218,7 +219,7 @@ func (a *fakeAgent) started() int {
 
 // heartbeat sends one heartbeat.
 func (a *fakeAgent) heartbeat() error {
-	return api.Call(a.t.Context(), a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{}, nil)
+	return api.Call(a.t.Context(), a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
 }
 
 // keepAlive heartbeats until the test ends.
@@ -233,7 +234,7 @@ func (a *fakeAgent) keepAlive(every time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-tk.C:
-				_ = api.Call(ctx, a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{}, nil)
+				_ = api.Call(ctx, a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
 			}
 		}
 	}()

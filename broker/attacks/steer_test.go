@@ -115,7 +115,7 @@ func TestSteerReplies(t *testing.T) {
 			// A heartbeat's answer is "{}", which a stream purge or delete takes as its request.
 			name: "agent", nc: rogue.Conn, v: rogue.v,
 			own: subjects.AgentAPI(rogue.id, api.VerbRegister), inbox: subjects.AgentInbox(rogue.id) + ".steer",
-			requests: []steerRequest{{subject: subjects.AgentAPI(rogue.id, api.VerbHeartbeat), body: []byte("{}")}},
+			requests: []steerRequest{{subject: subjects.AgentAPI(rogue.id, api.VerbHeartbeat), body: []byte(`{"run_id":"` + rogue.run + `"}`)}},
 		},
 		{
 			name: "enrolling agent", nc: enrolling.Conn, v: enrolling.v,

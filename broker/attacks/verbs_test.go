@@ -251,7 +251,7 @@ func TestVerbsAgentsActOnThemselvesOnly(t *testing.T) {
 	}
 	// A heartbeat naming y's session.
 	if err := api.Call(t.Context(), x.Conn, subjects.AgentAPI(x.id, api.VerbHeartbeat),
-		api.HeartbeatRequest{Sessions: []string{sx.Session.ID, sy.Session.ID}}, nil); err != nil {
+		api.HeartbeatRequest{RunID: x.run, Sessions: []string{sx.Session.ID, sy.Session.ID}}, nil); err != nil {
 		t.Errorf("x's heartbeat: %v", err)
 	}
 	w.unchanged(t, before)
@@ -262,7 +262,7 @@ func TestVerbsAgentsActOnThemselvesOnly(t *testing.T) {
 	// Register, claiming y's session and another hostname: x's record changes, and x's
 	// own session, which it no longer lists, ends; y's record and session do not.
 	if err := api.Call(t.Context(), x.Conn, subjects.AgentAPI(x.id, api.VerbRegister),
-		api.RegisterRequest{Hostname: "evil", OS: "linux", Arch: "amd64", AgentVersion: "test", Sessions: []string{sy.Session.ID}}, nil); err != nil {
+		api.RegisterRequest{RunID: x.run, Hostname: "evil", OS: "linux", Arch: "amd64", AgentVersion: "test", Sessions: []string{sy.Session.ID}}, nil); err != nil {
 		t.Fatalf("x's register: %v", err)
 	}
 	if got := sessionOf(sx.Session.ID); got.Reason != api.ReasonAgentRestarted {
@@ -286,7 +286,7 @@ func TestVerbsAgentsActOnThemselvesOnly(t *testing.T) {
 	yBeats.stop()
 	brokertest.WaitFor(t, 10*time.Second, "y's session to end as its agent is lost", func() bool {
 		_ = api.Call(t.Context(), x.Conn, subjects.AgentAPI(x.id, api.VerbHeartbeat),
-			api.HeartbeatRequest{Sessions: []string{sy.Session.ID}}, nil)
+			api.HeartbeatRequest{RunID: x.run, Sessions: []string{sy.Session.ID}}, nil)
 		return sessionOf(sy.Session.ID).Ended()
 	})
 	if got := sessionOf(sy.Session.ID); got.Reason != api.ReasonAgentLost {

@@ -173,7 +173,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	svc, err := control.New(control.Config{
-		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
+		NC: n.nc, AgentNC: n.agentNC, Sessions: n.NATS, AgentConns: n.NATS, JS: js, Buckets: b, Directory: dir, Authorizer: live,
 		TranscriptBudget:  o.Limits.Resolved().AgentTranscriptBytes,
 		TranscriptReserve: o.Limits.Resolved().TranscriptReserve, ShippedGrace: o.Limits.Resolved().ShippedGrace,
 		SweepEvery: o.SweepEvery, CapacityEvery: o.CapacityEvery,

@@ -25,6 +25,7 @@ type fakeAgent struct {
 	t      *testing.T
 	s      *brokertest.Server
 	id     string
+	run    string // its run id
 	nc     *nats.Conn
 	mu     sync.Mutex
 	starts []api.AgentStart
@@ -39,7 +40,7 @@ func newFakeAgent(t *testing.T, s *brokertest.Server, name string) *fakeAgent {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	a := &fakeAgent{t: t, s: s, id: id, nc: nc}
+	a := &fakeAgent{t: t, s: s, id: id, run: brokertest.NewRunID(), nc: nc}
 	if _, err := nc.Subscribe(subjects.AgentControl(id), a.handle); err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +72,9 @@ func (a *fakeAgent) handle(m *nats.Msg) {
 
 func (a *fakeAgent) heartbeat(register bool) {
 	a.t.Helper()
-	verb, req := api.VerbHeartbeat, any(api.HeartbeatRequest{})
+	verb, req := api.VerbHeartbeat, any(api.HeartbeatRequest{RunID: a.run})
 	if register {
-		verb, req = api.VerbRegister, api.RegisterRequest{Hostname: "fake", OS: "linux", Arch: "amd64", AgentVersion: "test"}
+		verb, req = api.VerbRegister, api.RegisterRequest{RunID: a.run, Hostname: "fake", OS: "linux", Arch: "amd64", AgentVersion: "test"}
 	}
 	if err := api.Call(a.t.Context(), a.nc, subjects.AgentAPI(a.id, verb), req, nil); err != nil {
 		a.t.Fatalf("%s: %v", verb, err)

@@ -2,6 +2,8 @@ package brokertest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/url"
 	"os"
@@ -116,6 +118,14 @@ func NewKey(t testing.TB) (seed []byte, pub string) {
 	seed, _ = kp.Seed()
 	pub, _ = kp.PublicKey()
 	return seed, pub
+}
+
+// NewRunID is a fresh agent run id (api.RegisterRequest), for a test that plays an agent
+// process.
+func NewRunID() string {
+	b := make([]byte, api.RunIDLen/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // KeyOptions are the nats options that authenticate with seed.

@@ -99,6 +99,9 @@ func (s *Service) enroll(ctx context.Context, c caller, r *api.EnrollRequest) (a
 }
 
 func (s *Service) register(ctx context.Context, c caller, r *api.RegisterRequest) (any, error) {
+	if err := api.ValidRunID(r.RunID); err != nil {
+		return nil, badRequest("Register: %v", err)
+	}
 	if err := checkHostFacts(api.VerbRegister, r.Hostname, r.OS, r.Arch, r.AgentVersion); err != nil {
 		return nil, err
 	}
@@ -111,6 +114,15 @@ func (s *Service) register(ctx context.Context, c caller, r *api.RegisterRequest
 		}
 	}
 	if err := checkSessionIDs(api.VerbRegister, r.Sessions); err != nil {
+		return nil, err
+	}
+	// Before anything changes: a second agent process with this key is refused here,
+	// and the first one's record and sessions stay as they are.
+	if err := s.claimRun(c, r.RunID, r.Hostname); err != nil {
+		if ok, suppressed := s.sampled.Allow("second agent " + c.name); ok {
+			s.log.Warn("refused a second agent process with the key of a connected instance", logkey.InstanceID, c.name,
+				logkey.RunID, r.RunID, logkey.Remote, c.sourceIP, logkey.CID, c.conn, logkey.LogsSuppressed, suppressed)
+		}
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -127,7 +139,7 @@ func (s *Service) register(ctx context.Context, c caller, r *api.RegisterRequest
 		return nil, err
 	}
 	s.seen(c.name, now)
-	s.log.Info("agent registered", logkey.InstanceID, c.name, logkey.Sessions, len(r.Sessions))
+	s.log.Info("agent registered", logkey.InstanceID, c.name, logkey.RunID, r.RunID, logkey.Sessions, len(r.Sessions))
 	return api.RegisterResponse{
 		InstanceID: c.name, HeartbeatInterval: s.cfg.HeartbeatInterval,
 		EndSessions: s.reconcile(ctx, c.name, r.Sessions, true),
@@ -148,10 +160,16 @@ func checkSessionIDs(verb string, ids []string) error {
 }
 
 func (s *Service) heartbeat(ctx context.Context, c caller, r *api.HeartbeatRequest) (any, error) {
+	if err := api.ValidRunID(r.RunID); err != nil {
+		return nil, badRequest("Heartbeat: %v", err)
+	}
 	if len(r.Sessions) > maxAgentSessions {
 		return nil, badRequest("Heartbeat: %d sessions; the limit is %d", len(r.Sessions), maxAgentSessions)
 	}
 	if err := checkSessionIDs(api.VerbHeartbeat, r.Sessions); err != nil {
+		return nil, err
+	}
+	if err := s.checkRun(c, r.RunID); err != nil {
 		return nil, err
 	}
 	// Only memory: a KV write per agent every few seconds would buy nothing, since

@@ -43,6 +43,9 @@ type caller struct {
 	// (the host of the Nats-Request-Info header); "" when it has none: an in-process
 	// connection, or the service account's own.
 	sourceIP string
+	// conn is the server's id of the caller's connection (the id of the Nats-Request-Info
+	// header); 0 when it has none.
+	conn uint64
 }
 
 type routeKey struct {
@@ -254,18 +257,19 @@ func (d *dispatcher) identify(kind accounts.Kind, m *nats.Msg) (caller, string, 
 	if m.Reply == "" {
 		return caller{}, "", errors.New("request without a reply subject")
 	}
-	from, host := "", ""
+	from, host, conn := "", "", uint64(0)
 	if h := m.Header.Get(requestInfoHdr); h != "" {
 		var info struct {
 			Account string `json:"acc"`
 			Host    string `json:"host"`
+			ID      uint64 `json:"id"`
 		}
 		if err := json.Unmarshal([]byte(h), &info); err != nil {
 			return caller{}, "", fmt.Errorf("unreadable %s header", requestInfoHdr)
 		}
-		from, host = info.Account, info.Host
+		from, host, conn = info.Account, info.Host, info.ID
 	}
-	c := caller{name: name, kind: string(kind)}
+	c := caller{name: name, kind: string(kind), conn: conn}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		c.sourceIP = ip.Unmap().WithZone("").String()
 	}

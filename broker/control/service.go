@@ -87,6 +87,18 @@ type Config struct {
 	// lets everything through (a control plane on a NATS server without Tether's
 	// accounts).
 	Sessions SessionGate
+	// AgentConns tells whether an agent's connection is still open: a second agent
+	// process with an instance's key is refused while the registered one is connected.
+	// Nil: the control plane cannot tell, and goes by the registered process's heartbeats
+	// alone.
+	AgentConns AgentConns
+}
+
+// AgentConns reports on agents' connections.
+type AgentConns interface {
+	// AgentConnected reports whether the connection the server numbered cid, of the agent
+	// of instance, is still open.
+	AgentConnected(instance string, cid uint64) bool
 }
 
 // SessionGate admits the frames of running sessions: an agent's frames reach the
@@ -118,6 +130,7 @@ type Service struct {
 	mu       sync.Mutex
 	lastSeen map[string]time.Time // instance id -> last heartbeat
 	lost     map[string]bool      // instances marked ConnectionLost
+	runs     map[string]agentRun  // instance id -> the agent process registered for it
 	active   map[string]api.Session
 	endedCh  map[string]chan struct{} // closed when the active session of that id ends
 	started  time.Time
@@ -171,7 +184,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		cfg: cfg, log: cfg.Logger, nc: cfg.NC, agentNC: cfg.AgentNC, js: cfg.JS, b: cfg.Buckets, dir: cfg.Directory,
 		now: cfg.Now, sampled: logsample.New(time.Minute), ledger: newLedger(cfg.TranscriptBudget),
-		lastSeen: map[string]time.Time{}, lost: map[string]bool{}, active: map[string]api.Session{},
+		lastSeen: map[string]time.Time{}, lost: map[string]bool{}, runs: map[string]agentRun{}, active: map[string]api.Session{},
 		endedCh: map[string]chan struct{}{}, limits: map[string]*time.Timer{},
 		auditAcks: make(chan jetstream.PubAckFuture, auditQueue),
 	}, nil

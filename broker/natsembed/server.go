@@ -144,6 +144,14 @@ func (s *Server) AllowSession(target, owner, sid string) error {
 // EndSession refuses the frames of session sid on target from now on.
 func (s *Server) EndSession(target, sid string) { s.accounts.EndSession(target, sid) }
 
+// AgentConnected reports whether the client connection cid of the agent of instance is
+// open: the control plane refuses a second agent process only while the registered
+// one's connection is.
+func (s *Server) AgentConnected(instance string, cid uint64) bool {
+	cz, err := s.Connz(&server.ConnzOptions{CID: cid, Account: accounts.AccountName(accounts.KindAgent, instance)})
+	return err == nil && len(cz.Conns) == 1 && cz.Conns[0].Cid == cid
+}
+
 // URL is the client URL of the server.
 func (s *Server) URL() string { return s.ClientURL() }
 

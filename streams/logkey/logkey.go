@@ -12,7 +12,8 @@ const (
 	CallerKind   = "caller_kind"
 	Remote       = "remote" // a peer's network address
 	Host         = "host"
-	CID          = "cid" // a NATS client connection id
+	CID          = "cid"    // a NATS client connection id
+	RunID        = "run_id" // one tether-agent process (it picks the id at start)
 	Shipper      = "shipper"
 	PushedBy     = "pushed_by"
 )

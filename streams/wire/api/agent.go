@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // EnrollRequest is what an agent holding an activation sends once, on
 // subjects.Enroll(activationID, itsNKey).
@@ -17,7 +20,15 @@ type EnrollResponse struct {
 
 // RegisterRequest is sent by an agent each time it (re)connects. Sessions lists the
 // sessions still running on the agent.
+//
+// RunID names the agent process: RunIDLen hex digits it picks at random when it starts
+// and sends with every Register and Heartbeat. The broker admits one process per
+// instance: a Register with another run id, while the registered process is still
+// connected, is refused with CodeConflict (a second agent with the same key); once that
+// process's connection is gone, the new run replaces it. A reconnect of the same process
+// (the same run id) is always accepted.
 type RegisterRequest struct {
+	RunID        string   `json:"run_id"`
 	Hostname     string   `json:"hostname"`
 	OS           string   `json:"os"`
 	Arch         string   `json:"arch"`
@@ -35,8 +46,27 @@ type RegisterResponse struct {
 }
 
 // HeartbeatRequest is published (request/reply) by an agent every HeartbeatInterval.
+// A heartbeat from a run other than the registered one is refused with CodeConflict:
+// that agent must stop.
 type HeartbeatRequest struct {
+	RunID    string   `json:"run_id"`
 	Sessions []string `json:"sessions,omitempty"`
+}
+
+// RunIDLen is the length of a run id: 16 random bytes, in lowercase hex.
+const RunIDLen = 32
+
+// ValidRunID refuses what is not a run id: RunIDLen lowercase hex digits.
+func ValidRunID(s string) error {
+	if len(s) != RunIDLen {
+		return errors.New("run_id must be 32 lowercase hex digits (the agent picks it at start; upgrade the agent if it sends none)")
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return errors.New("run_id must be 32 lowercase hex digits")
+		}
+	}
+	return nil
 }
 
 type HeartbeatResponse struct {
