@@ -421,6 +421,10 @@ func (s *Shipper) Ship(ctx context.Context, se api.Session) (api.Recording, erro
 		}
 		rec.Files[up.kind] = api.RecordingFile{Key: up.key, Bytes: up.f.size, SHA256: hex.EncodeToString(up.f.hash.Sum(nil))}
 	}
+	// Uploaded: the work files go before the index says the recording is shipped, so a
+	// shipped recording never has files left in the spool.
+	castF.discard()
+	logF.discard()
 	return rec, s.writeMeta(ctx, keys, rec)
 }
 
@@ -505,9 +509,10 @@ const WorkFilePattern = "tether-ship-*"
 
 // tempFile is a rendered file on its way to storage, hashed as it is written.
 type tempFile struct {
-	f    *os.File
-	hash hash.Hash
-	size int64
+	f         *os.File
+	hash      hash.Hash
+	size      int64
+	discarded bool
 }
 
 func (s *Shipper) tempFile(kind string) (*tempFile, error) {
@@ -535,7 +540,12 @@ func (t *tempFile) upload(ctx context.Context, u Uploader, key, ctype string) er
 	return nil
 }
 
+// discard closes and removes the file; it is idempotent.
 func (t *tempFile) discard() {
+	if t.discarded {
+		return
+	}
+	t.discarded = true
 	t.f.Close()
 	os.Remove(t.f.Name())
 }
