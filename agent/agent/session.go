@@ -70,6 +70,9 @@ func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, e
 		OutputActivity: !shellSession && !st.Interactive, // no terminal: output is activity
 		Preface:        preface,
 		RecordInput:    st.RecordInput,
+		// A broker outage shorter than the resume window kills nothing: output waits
+		// under flow control for the stream that long.
+		RecordTimeout: st.ResumeWindow.Std(),
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +163,10 @@ func (s *session) run() {
 	// The limits count from now, when the client has attached and the process runs.
 	s.watch.Start(s.limitReached)
 	s.ch.Bind(proc, outs...)
+	stopWatch := make(chan struct{})
+	if !proc.TTY() {
+		go s.watchClient(stopWatch)
+	}
 
 	exited := false
 	select {
@@ -169,6 +176,7 @@ func (s *session) run() {
 	case <-s.ch.Failed():
 		s.end(api.ReasonRecordingFailed)
 	}
+	close(stopWatch)
 	s.watch.Close() // the session ends for the reason at hand: no limit may replace it
 	if !exited {
 		proc.Terminate(terminateGrace)
@@ -202,6 +210,37 @@ func (noProcess) Write(p []byte) (int, error)    { return len(p), nil }
 func (noProcess) CloseStdin() error              { return nil }
 func (noProcess) Resize(cols, rows uint16) error { return nil }
 func (noProcess) Signal(name string) error       { return nil }
+
+// watchClient ends a session without a terminal (a command) when its client has sent
+// nothing, keepalives included, for the resume window: the client went away for good, and
+// nobody will read the output or resume it. A terminal session waits for its idle timeout.
+func (s *session) watchClient(stop <-chan struct{}) {
+	window := s.start.ResumeWindow.Std()
+	if window <= 0 {
+		window = defaultResumeWindow
+	}
+	t := time.NewTicker(min(window/8, clientCheckMax))
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if since := time.Since(s.ch.LastInput()); since > window {
+				s.log.Info("the client has sent nothing for the resume window", logkey.Duration, since.Round(time.Second))
+				s.end(api.ReasonClientGone)
+				return
+			}
+		}
+	}
+}
+
+// defaultResumeWindow is the resume window of a broker that does not say; clientCheckMax
+// bounds how late a gone client is noticed.
+const (
+	defaultResumeWindow = 3 * time.Minute
+	clientCheckMax      = 5 * time.Second
+)
 
 // limitReached ends the session when its idle timeout or maximum duration is reached.
 func (s *session) limitReached(reason string) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -100,6 +102,7 @@ type Channel struct {
 	// both belong to the subscription's goroutine.
 	inSeq     uint64
 	refusedIn uint64
+	lastIn    atomic.Int64 // unix nanoseconds the last input frame was taken (or Open)
 	ctlMu     sync.Mutex
 	ctlSeq    uint64 // last sequence number sent on Ctl
 
@@ -150,6 +153,7 @@ func Open(cfg Config) (*Channel, error) {
 		writerDone: make(chan struct{}),
 	}
 	c.stop, c.cancelStop = context.WithCancel(context.Background())
+	c.lastIn.Store(time.Now().UnixNano())
 	c.in.init()
 	c.out.init()
 	c.rin.init(cfg.RecordInput)
@@ -185,6 +189,23 @@ func (c *Channel) Bind(p Process, outs ...Output) {
 		c.out.startReaders(c, outs)
 		close(c.bound)
 	})
+}
+
+// LastInput is when the client last sent a frame that was taken (any frame, keepalives
+// included), or when the channel opened.
+func (c *Channel) LastInput() time.Time { return time.Unix(0, c.lastIn.Load()) }
+
+// closeOutputs closes the process's outputs, as the reading end of a pipe the reader
+// stopped reading: the client's own output broke (`tether … | head`). The process's next
+// write fails with EPIPE (SIGPIPE), as under ssh, and the output left is not recorded:
+// nobody will read it.
+func (c *Channel) closeOutputs() {
+	for _, r := range c.out.readers {
+		if err := r.r.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			c.log.Debug("close output", logkey.Err, err)
+		}
+	}
+	c.ReleaseWindow()
 }
 
 // ReleaseWindow stops waiting for the client's credit: the rest of the output is recorded

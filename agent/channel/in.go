@@ -2,6 +2,7 @@ package channel
 
 import (
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -53,6 +54,7 @@ func (c *Channel) onIn(msg *nats.Msg) {
 		return
 	}
 	c.inSeq = f.Seq
+	c.lastIn.Store(time.Now().UnixNano())
 	c.attachOnce.Do(func() { close(c.attached) })
 	<-c.bound // the process exists (or never will) before input is handled
 	switch f.Type {
@@ -97,6 +99,11 @@ func (c *Channel) onIn(msg *nats.Msg) {
 			return
 		}
 		c.activity()
+		if name == frame.SignalPipe {
+			c.log.Info("the client's output broke: closing the process's outputs")
+			c.closeOutputs()
+			return
+		}
 		if c.proc == nil {
 			return
 		}

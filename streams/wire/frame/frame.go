@@ -59,6 +59,11 @@ func (t Type) String() string {
 func (t Type) IsData() bool { return t == Stdin || t == Stdout || t == Stderr || t == FwdData }
 
 // Frame is one decoded frame. Payload may alias the buffer it was decoded from.
+// SignalPipe, in a Signal frame, says the client's own output broke (its reader went
+// away, as `tether … | head` does): the agent closes the process's outputs, so the process
+// meets a broken pipe as it would under ssh.
+const SignalPipe = "PIPE"
+
 // FlagRebase, on a Window frame from a client, says the client starts counting consumed
 // output afresh: it resumed the session, and the count it carries (what it has consumed
 // since) replaces the previous client's. The agent forgives what was outstanding.
