@@ -255,7 +255,9 @@ func (a *app) client() (*nats.Conn, *config.Config, error) {
 		}
 		return nil, nil, err
 	}
-	nc, err := cfg.Connect(nats.Timeout(a.timeout))
+	// A lost connection is retried for as long as the caller waits: a session's client
+	// gives up after the resume window, a request after --timeout.
+	nc, err := cfg.Connect(nats.Timeout(a.timeout), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
 	if err != nil {
 		return nil, nil, err
 	}

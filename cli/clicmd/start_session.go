@@ -106,7 +106,7 @@ func (a *app) startSession(ctx context.Context, o startOptions) error {
 	if err := a.call(ctx, api.VerbStartSession, req, &start); err != nil {
 		return err
 	}
-	return a.attach(ctx, start, tty, o.noStdin, "Starting")
+	return a.attach(ctx, start, tty, attachment{noStdin: o.noStdin, verb: "Starting"})
 }
 
 // documentInteractive tells from a document's session type whether its sessions run in
@@ -123,10 +123,18 @@ func documentInteractive(name, sessionType string) (bool, error) {
 	return false, fmt.Errorf("document %s: session type %q is not supported", name, sessionType)
 }
 
+// attachment says how to attach to a session.
+type attachment struct {
+	noStdin bool
+	verb    string // "Starting", "Resuming"
+	resume  bool
+	after   uint64 // the output already shown: frames up to this number
+}
+
 // attach follows a started or resumed session to its end: in the terminal tty if it is
 // not nil, else as a command with stdout and stderr apart. It returns exitError with the
-// remote exit code when that is not 0.
-func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *terminal, noStdin bool, verb string) error {
+// remote exit code when that is not 0 (255 when the session ended without one).
+func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *terminal, at attachment) error {
 	nc, _, err := a.client()
 	if err != nil {
 		return err
@@ -139,7 +147,9 @@ func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *t
 		Stdout:      a.stdout,
 		Stderr:      a.stderr,
 		Interactive: interactive,
-		NoStdin:     noStdin,
+		NoStdin:     at.noStdin,
+		Resume:      at.resume,
+		After:       at.after,
 		Logger:      a.log,
 		Fetch:       a.transcriptFetcher(id),
 		OnExit:      func(s frame.ExitStatus) { status = s },
@@ -152,20 +162,30 @@ func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *t
 	defer cancel(nil)
 	var code int
 	if interactive {
-		fmt.Fprintf(a.stderr, "\n%s session with SessionId: %s\n\n", verb, id)
+		fmt.Fprintf(a.stderr, "\n%s session with SessionId: %s\n\n", at.verb, id)
 		code, err = a.runInteractive(ctx, cancel, nc, start, tty, opts)
 	} else {
+		// A reader of our output that goes away must not kill us before we tell the
+		// agent: writes return EPIPE instead (session.ErrBrokenPipe).
+		signal.Ignore(syscall.SIGPIPE)
 		code, err = a.runCommand(ctx, cancel, nc, start, opts)
 	}
 	if err != nil {
+		if errors.Is(err, session.ErrBrokenPipe) {
+			return exitError{128 + int(syscall.SIGPIPE)} // silent, as any filter in a pipe
+		}
+		resume := "tether resume-session " + id
+		if d, ok := errors.AsType[*session.DetachedError](err); ok && d.Last > 0 {
+			resume += fmt.Sprintf(" --from %d", d.Last)
+		}
 		if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 			err = cause
 		}
-		var stop signalStop
-		if errors.As(err, &stop) {
-			return a.detached(id, interactive, stop)
+		if stop, ok := errors.AsType[signalStop](err); ok {
+			return a.detached(id, interactive, stop, resume)
 		}
-		return hintError{fmt.Errorf("session %s: %w", id, err), "tether terminate-session " + id}
+		return hintError{fmt.Errorf("session %s: %w; it may still run", id, err),
+			resume + " (or end it: tether terminate-session " + id + ")"}
 	}
 	ended := ""
 	if status.Reason != "" && status.Reason != api.ReasonExit {
@@ -302,7 +322,7 @@ func (e signalStop) code() int {
 
 // detached reports, after a signal stopped the CLI, whether session id still runs: the
 // broker says, since the signal may have ended it or not. It returns the exit error.
-func (a *app) detached(id string, interactive bool, stop signalStop) error {
+func (a *app) detached(id string, interactive bool, stop signalStop, resume string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), detachedAsk)
 	defer cancel()
 	nl := "\n"
@@ -317,8 +337,8 @@ func (a *app) detached(id string, interactive bool, stop signalStop) error {
 		fmt.Fprintf(a.stderr, "%stether: %v; session %s has ended.%s", nl, stop, id, nl)
 	default:
 		fmt.Fprintf(a.stderr, "%stether: %v; session %s still runs (%s).%s"+
-			"  Resume it:    tether resume-session %s%s  End it:       tether terminate-session %s%s",
-			nl, stop, id, state, nl, id, nl, id, nl)
+			"  Resume it:    %s%s  End it:       tether terminate-session %s%s",
+			nl, stop, id, state, nl, resume, nl, id, nl)
 	}
 	return exitError{stop.code()}
 }

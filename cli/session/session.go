@@ -573,6 +573,9 @@ func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
 			w = c.opts.Stderr
 		}
 		if _, err := w.Write(f.Payload); err != nil {
+			if errors.Is(err, syscall.EPIPE) {
+				return -1, true, c.brokenPipe()
+			}
 			return -1, true, fmt.Errorf("write %s: %w", f.Type, err)
 		}
 		total, report := c.acker.Consumed(len(f.Payload))
@@ -616,6 +619,25 @@ func (c *client) deliver(f frame.Frame) (code int, done bool, err error) {
 	}
 	return 0, false, nil
 }
+
+// brokenPipe tells the agent that our output broke, as ssh closes its channel when
+// `ssh host cmd | head` stops reading: the remote command meets a broken pipe in turn.
+func (c *client) brokenPipe() error {
+	if err := c.send(frame.Signal, []byte(frame.SignalPipe)); err != nil {
+		return fmt.Errorf("%w (and telling the agent: %v)", ErrBrokenPipe, err)
+	}
+	if err := c.nc.FlushTimeout(pipeFlush); err != nil {
+		return fmt.Errorf("%w (and telling the agent: %v)", ErrBrokenPipe, err)
+	}
+	return ErrBrokenPipe
+}
+
+// pipeFlush bounds the wait for the broken pipe's Signal frame to leave.
+const pipeFlush = 5 * time.Second
+
+// ErrBrokenPipe is returned by Run when writing output failed with EPIPE: the reader of
+// our output went away. The remote process was told (its outputs close).
+var ErrBrokenPipe = errors.New("session: output: broken pipe")
 
 // onCtl handles one message from the control subject.
 func (c *client) onCtl(data []byte) {
