@@ -9,14 +9,17 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
@@ -37,6 +40,7 @@ func TestMain(m *testing.M) {
 		"tether":        func() { os.Exit(clicmd.Main(os.Args[1:])) },
 		"tether-broker": func() { os.Exit(brokercmd.Main(os.Args[1:])) },
 		"tether-agent":  func() { os.Exit(agentcmd.Main(os.Args[1:])) },
+		"eventwatch":    func() { os.Exit(eventWatch()) },
 	})
 }
 
@@ -60,6 +64,9 @@ func TestScripts(t *testing.T) {
 			"waitrecording": cmdWaitRecording,
 			"agekey":        cmdAgeKey,
 			"pagethrough":   cmdPageThrough,
+			"killpid":       cmdKillPID,
+			"waitended":     cmdWaitEnded,
+			"ptycrash":      cmdPTYCrash,
 		},
 	})
 }
@@ -526,4 +533,146 @@ func cmdPageThrough(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%d items paged, %d listed, want equal and at least %d", len(seen), len(all), min)
 	}
 	fmt.Fprintf(ts.Stdout(), "%d %s in %d pages of at most %d\n", len(all), list, pages+1, max)
+}
+
+// killpid SIGNAL FILE sends SIGNAL (KILL, TERM, HUP or INT) to the process whose pid starts
+// FILE: a state directory's lock file, or a pid a script wrote.
+func cmdKillPID(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: killpid SIGNAL FILE")
+	}
+	sig := map[string]unix.Signal{"KILL": unix.SIGKILL, "TERM": unix.SIGTERM, "HUP": unix.SIGHUP, "INT": unix.SIGINT}[args[0]]
+	if sig == 0 {
+		ts.Fatalf("killpid: unknown signal %s", args[0])
+	}
+	var pid int
+	poll(ts, "a pid in "+args[1], func() error {
+		b, err := os.ReadFile(ts.MkAbs(args[1]))
+		if err != nil {
+			return err
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		pid, err = strconv.Atoi(first)
+		return err
+	})
+	ts.Check(unix.Kill(pid, sig))
+}
+
+// waitended ID waits until session ID has ended, and prints it as JSON.
+func cmdWaitEnded(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitended SESSION_ID")
+	}
+	_, call := client(ts)
+	var ended api.Session
+	poll(ts, "the end of "+args[0], func() error {
+		req := api.DescribeSessionsRequest{State: "History"}
+		for {
+			var r api.DescribeSessionsResponse
+			if err := call(api.VerbDescribeSessions, req, &r); err != nil {
+				return err
+			}
+			for _, se := range r.Sessions {
+				if se.ID == args[0] {
+					ended = se
+					return nil
+				}
+			}
+			if r.NextToken == "" {
+				return errors.New("not ended yet")
+			}
+			req.NextToken = r.NextToken
+		}
+	})
+	b, err := json.MarshalIndent(ended, "", "  ")
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%s\n", b)
+}
+
+// ptycrash TARGET LOCKFILE WANT opens "tether shell TARGET" in a PTY, waits for the shell,
+// kills -9 the process holding LOCKFILE (the agent), and checks that the CLI exits within
+// 20 s with status 255, WANT on the screen and the terminal usable.
+func cmdPTYCrash(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: ptycrash TARGET LOCKFILE WANT")
+	}
+	ptmx, tty, err := pty.Open()
+	ts.Check(err)
+	defer ptmx.Close()
+	ts.Check(pty.Setsize(ptmx, &pty.Winsize{Cols: 120, Rows: 40}))
+	cmd, out, done := startShell(ts, args[0], ptmx, tty)
+	_, err = ptmx.Write([]byte("echo READY-$((40+2))\r"))
+	ts.Check(err)
+	if polltest.Wait(20*time.Second, func() error {
+		if !out.contains("READY-42") {
+			return errors.New("not on screen yet")
+		}
+		return nil
+	}) != nil {
+		_ = cmd.Process.Kill()
+		ts.Fatalf("the shell never answered; screen:\n%s", out.String())
+	}
+	cmdKillPID(ts, false, []string{"KILL", args[1]})
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+			ts.Fatalf("tether shell exited with %v, want status 255; screen:\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("tether shell still runs 20 s after its agent was killed; screen:\n%s", out.String())
+	}
+	if !out.contains(args[2]) {
+		ts.Fatalf("no %q on screen; screen:\n%s", args[2], out.String())
+	}
+	fmt.Fprintf(ts.Stdout(), "%s", out.String())
+}
+
+// eventWatch is a consumer of session events as an admin sees them live (the user's
+// import of tether.events.>): it prints one line per event, "TYPE SESSION_ID ID", until
+// SIGINT, following the broker through restarts.
+func eventWatch() int {
+	c, err := cliconfig.Load(os.Getenv("TETHER_CONFIG"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	nc, err := c.Connect(nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	_, err = nc.Subscribe(subjects.SessionEvent("*"), func(m *nats.Msg) {
+		var ev struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+			Data struct {
+				Session struct {
+					ID string `json:"session_id"`
+				} `json:"session"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			fmt.Fprintln(os.Stderr, "malformed event:", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf("%s %s %s\n", ev.Type, ev.Data.Session.ID, ev.ID)
+	})
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Fprintln(os.Stderr, "watching")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return 0
 }
