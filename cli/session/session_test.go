@@ -8,10 +8,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/cli/session/sessiontest"
@@ -425,4 +428,177 @@ func TestNoSubjects(t *testing.T) {
 	if _, err := Run(context.Background(), nil, api.StartSessionResponse{}, Options{}); err == nil {
 		t.Fatal("Run accepted a start response without subjects")
 	}
+}
+
+// The broker's End frame ends the session at once, with its reason, after the output the
+// record holds (here a frame lost live) is shown.
+func TestEndFrame(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var stdout bytes.Buffer
+	var status frame.ExitStatus
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: f.agent.Fetch, OnExit: func(s frame.ExitStatus) { status = s }})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.agent.Drop(2)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("b")))
+	must(t, f.agent.End(-1, "agent_lost: no heartbeat from web-1"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != -1 {
+		t.Fatalf("Run = %d, %v; want -1 and no error", r.code, r.err)
+	}
+	if stdout.String() != "ab" || status.Reason != "agent_lost: no heartbeat from web-1" {
+		t.Fatalf("stdout %q, status %+v; want \"ab\" and the End frame's reason", stdout.String(), status)
+	}
+}
+
+// An Exit frame the live output lost, found in the record, wins over the End frame.
+func TestEndFrameAfterLostExit(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	done := f.run(ctx, Options{NoStdin: true, Stdout: io.Discard, Fetch: f.agent.Fetch})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	f.agent.Drop(1)
+	must(t, f.agent.Exit(ctx, 7, "exit"))
+	must(t, f.agent.End(7, "exit"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != 7 {
+		t.Fatalf("Run = %d, %v; want 7", r.code, r.err)
+	}
+}
+
+// A reader of the output that went away: the agent is told (Signal PIPE) and Run says so.
+func TestBrokenPipe(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	done := f.run(ctx, Options{NoStdin: true, Stdout: brokenWriter{}})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
+	if r := wait(t, ctx, done); !errors.Is(r.err, ErrBrokenPipe) {
+		t.Fatalf("Run = %d, %v; want ErrBrokenPipe", r.code, r.err)
+	}
+	for {
+		in, err := f.agent.Next(ctx)
+		must(t, err)
+		if in.Type == frame.Signal {
+			if string(in.Payload) != frame.SignalPipe {
+				t.Fatalf("signal %q, want %q", in.Payload, frame.SignalPipe)
+			}
+			return
+		}
+	}
+}
+
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+}
+
+// A resumed client shows only the output after After, and rebases the agent's count.
+func TestResumeAfter(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	for _, p := range []string{"old1", "old2"} {
+		must(t, f.agent.Send(ctx, frame.Stdout, []byte(p)))
+	}
+	var stdout bytes.Buffer
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: f.agent.Fetch, After: 1, Resume: true})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("new")))
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != 0 {
+		t.Fatalf("Run = %d, %v", r.code, r.err)
+	}
+	if stdout.String() != "old2new" || f.agent.Rebases() != 1 {
+		t.Fatalf("stdout %q after frame 1, %d rebases; want \"old2new\" and 1", stdout.String(), f.agent.Rebases())
+	}
+}
+
+// An idle client sends keepalives, so the agent knows it is still there.
+func TestKeepalives(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	defer func(k time.Duration) { keepalive = k }(keepalive)
+	keepalive = 100 * time.Millisecond
+	done := f.run(ctx, Options{NoStdin: true, Stdout: io.Discard, ResumeWindow: 400 * time.Millisecond})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	for range 3 {
+		in, err := f.agent.Next(ctx)
+		must(t, err)
+		if in.Type != frame.Keepalive && in.Type != frame.Close {
+			t.Fatalf("idle client sent %s, want keepalives", in.Type)
+		}
+	}
+	must(t, f.agent.Exit(ctx, 0, "exit"))
+	wait(t, ctx, done)
+}
+
+// The connection lost for the whole resume window: Run says "reconnecting…", then gives
+// up with ErrLost, saying where the output got to.
+func TestLostForTheResumeWindow(t *testing.T) {
+	ctx := testContext(t)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	must(t, err)
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	must(t, err)
+	t.Cleanup(nc.Close)
+	anc, err := nats.Connect(srv.ClientURL())
+	must(t, err)
+	t.Cleanup(anc.Close)
+	subj := subjects.ForSession("web-1", "alice", "alice-0123456789")
+	start := api.StartSessionResponse{Session: api.Session{ID: "alice-0123456789"}, Subjects: api.Subjects{In: subj.In, Out: subj.Out, Ctl: subj.Ctl}}
+	a, err := sessiontest.NewAgent(anc, start.Subjects, 0)
+	must(t, err)
+	t.Cleanup(a.Close)
+
+	var stdout, stderr syncBuffer
+	done := make(chan result, 1)
+	go func() {
+		code, err := Run(ctx, nc, start, Options{NoStdin: true, Stdout: &stdout, Stderr: &stderr, ResumeWindow: 300 * time.Millisecond})
+		done <- result{code, err}
+	}()
+	_, err = a.WaitAttach(ctx)
+	must(t, err)
+	must(t, a.Send(ctx, frame.Stdout, []byte("shown")))
+	must(t, polltest.Wait(10*time.Second, func() error {
+		if stdout.String() != "shown" {
+			return errors.New("output not shown yet")
+		}
+		return nil
+	}))
+	srv.Shutdown()
+	r := wait(t, ctx, done)
+	var d *DetachedError
+	if !errors.Is(r.err, ErrLost) || !errors.As(r.err, &d) || d.Last != 1 {
+		t.Fatalf("Run = %d, %v; want ErrLost after frame 1", r.code, r.err)
+	}
+	if !strings.Contains(stderr.String(), "reconnecting") {
+		t.Fatalf("stderr %q does not say it is reconnecting", stderr.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -226,6 +226,8 @@ func TestReaderOrdersEachDirection(t *testing.T) {
 	in(2)
 	out(2) // stored twice: its acknowledgement was lost
 	out(5)
+	// The broker's End frame follows the record; it is not output.
+	publish(t, js, &nats.Msg{Subject: sub.Out, Data: frame.Encode(frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: 0, Reason: "exit"})})})
 	frames, stats, err := ReadAll(t.Context(), NewDirect(js, jsdef.StreamTranscripts, 1, sub.Out, sub.Rin))
 	if err != nil {
 		t.Fatal(err)

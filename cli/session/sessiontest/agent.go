@@ -29,6 +29,7 @@ type Agent struct {
 	inSeq    uint64
 	errs     []error
 	windows  []uint64
+	rebases  int
 	outSeq   uint64
 	record   []api.TranscriptFrame
 	drop     map[uint64]bool
@@ -90,8 +91,15 @@ func (a *Agent) onIn(m *nats.Msg) {
 		} else {
 			a.windows = append(a.windows, n)
 		}
+		rebase := err == nil && f.Flags&frame.FlagRebase != 0
+		if rebase {
+			a.rebases++
+		}
 		a.mu.Unlock()
-		if err == nil {
+		switch {
+		case rebase:
+			a.win.Rebase(n)
+		case err == nil:
 			a.win.Ack(n)
 		}
 		return
@@ -190,6 +198,18 @@ func (a *Agent) Resend(seq uint64) error {
 	data := a.record[seq-1].Frame
 	a.mu.Unlock()
 	return a.nc.Publish(a.subj.Out, data)
+}
+
+// End publishes the broker's End frame, unnumbered, live only.
+func (a *Agent) End(code int32, reason string) error {
+	return a.publish(a.subj.Out, frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: code, Reason: reason})})
+}
+
+// Rebases returns how many Window frames with FlagRebase the client sent.
+func (a *Agent) Rebases() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rebases
 }
 
 // Exit sends the Exit frame.

@@ -66,3 +66,22 @@ func TestPayloads(t *testing.T) {
 		t.Fatalf("window = %d, %v", w, err)
 	}
 }
+
+// The End frame is a type of its own, named in logs, and decodes; a type past it does not.
+func TestEndType(t *testing.T) {
+	if End.String() != "end" || Error.String() != "error" {
+		t.Fatalf("names: %q, %q", End.String(), Error.String())
+	}
+	b := Encode(Frame{Type: End, Payload: EncodeExit(ExitStatus{Code: -1, Reason: "agent_lost: no heartbeat"})})
+	f, err := Decode(b)
+	if err != nil || f.Type != End || f.Seq != 0 {
+		t.Fatalf("Decode(End) = %+v, %v", f, err)
+	}
+	if st, err := DecodeExit(f.Payload); err != nil || st.Code != -1 || st.Reason != "agent_lost: no heartbeat" {
+		t.Fatalf("End status = %+v, %v", st, err)
+	}
+	b[1] = byte(End + 1) // the type byte
+	if _, err := Decode(b); err == nil {
+		t.Fatal("a frame of an unknown type decoded")
+	}
+}
