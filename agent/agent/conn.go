@@ -27,6 +27,9 @@ func (a *Agent) connect() error {
 		nats.CustomInboxPrefix(subjects.AgentInbox(id.instanceID)),
 		nats.Name("tether-agent " + id.instanceID),
 		nats.MaxReconnects(-1),
+		// A restarting broker refuses connections until its authorization is up: that
+		// must not end the agent (nats.go gives up after the same refusal twice).
+		nats.IgnoreAuthErrorAbort(),
 		nats.RetryOnFailedConnect(true),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
 			return reconnectPolicy(a.cfg.ReconnectMax).Delay(attempts)

@@ -638,7 +638,7 @@ func eventWatch() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	nc, err := c.Connect(nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+	nc, err := c.Connect(nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond), nats.IgnoreAuthErrorAbort())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -84,7 +84,7 @@ func shipMain(args []string, stderr io.Writer) error {
 
 	opts := []nats.Option{
 		nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(subjects.ShipperInbox(*name)),
-		nats.Name("tether-ship " + *name), nats.MaxReconnects(-1),
+		nats.Name("tether-ship " + *name), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
 	}
 	if *caFile != "" {
 		opts = append(opts, nats.RootCAs(*caFile))

@@ -257,7 +257,10 @@ func (a *app) client() (*nats.Conn, *config.Config, error) {
 	}
 	// A lost connection is retried for as long as the caller waits: a session's client
 	// gives up after the resume window, a request after --timeout.
-	nc, err := cfg.Connect(nats.Timeout(a.timeout), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	// A restarting broker refuses connections until its authorization is up: nats.go
+	// would give up on the second refusal.
+	nc, err := cfg.Connect(nats.Timeout(a.timeout), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+		nats.IgnoreAuthErrorAbort())
 	if err != nil {
 		return nil, nil, err
 	}
