@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -144,6 +145,11 @@ const (
 	errCodeInsufficientResources jetstream.ErrorCode = 10023
 )
 
+// gateRefused is the status the broker answers a frame with when the session is not one
+// running on the publishing agent (broker/control/refused.go): the session ended, or
+// another agent process now holds the instance.
+const gateRefused = 403
+
 // storeLimits are the reasons nats-server's store gives (server/store.go: ErrMaxBytes,
 // ErrMaxMsgs, ErrMaxMsgsPerSubject, ErrMsgTooLarge) for refusing a message to a stream
 // that discards new messages at its limits.
@@ -151,13 +157,16 @@ var storeLimits = []string{
 	"maximum bytes exceeded", "maximum messages exceeded", "maximum messages per subject exceeded", "message too large",
 }
 
-// refused says the stream refused a frame for good: it is at its limits, or the frame is
-// larger than it takes. Anything else (a timeout, no responders while the connection is
+// refused says the stream refused a frame for good: it is at its limits, the frame is
+// larger than it takes, or the broker's gate refused it. Anything else (a timeout, no responders while the connection is
 // down, a stream closed for a moment) may pass on a retry.
 func refused(err error) bool {
 	var ae *jetstream.APIError
 	if !errors.As(err, &ae) {
 		return false
+	}
+	if ae.Code == gateRefused && strings.HasSuffix(ae.Description, accounts.RefusedDescription) {
+		return true // the session is not (or no longer) this agent's: nobody will take it
 	}
 	switch ae.ErrorCode {
 	case jetstream.JSErrCodeStreamMessageExceedsMaximum, errCodeInsufficientResources:

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tetherhq/tether/streams/accounts"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
@@ -34,6 +35,7 @@ func TestRefused(t *testing.T) {
 		{"timeout", context.DeadlineExceeded, false},
 		{"no responders", jetstream.ErrNoStreamResponse, false},
 		{"permissions", &jetstream.APIError{Code: 403, Description: "permissions violation"}, false},
+		{"the broker's gate", &jetstream.APIError{Code: 403, Description: "refused: tether.s.web-1.alice.alice-1.out " + accounts.RefusedDescription}, true},
 	} {
 		if got := refused(tc.err); got != tc.want {
 			t.Errorf("%s: refused(%v) = %v, want %v", tc.name, tc.err, got, tc.want)

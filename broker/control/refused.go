@@ -62,7 +62,7 @@ func (s *Service) onRefused(m *nats.Msg) {
 	}
 	if m.Reply != "" {
 		b, _ := json.Marshal(map[string]any{"error": map[string]any{
-			"code": 403, "description": "refused: " + original + " is not a session running on this agent",
+			"code": 403, "description": "refused: " + original + " " + accounts.RefusedDescription,
 		}})
 		_ = m.Respond(b)
 	}

@@ -251,6 +251,10 @@ func SessionMappings(target, owner, sid string) []Mapping {
 // that do not run on them: "tether.refused.<agent>.<owner>.<sid>.<kind>".
 const RefusedAll = "tether.refused.>"
 
+// RefusedDescription ends the description of the error (status 403) the control plane
+// answers a refused frame with; the agent takes it as final.
+const RefusedDescription = "is not a session running on this agent"
+
 // RefusedParts reads the agent and the session subject out of a refused frame's subject.
 func RefusedParts(subject string) (agent, original string, ok bool) {
 	const p = "tether.refused."
