@@ -7,7 +7,9 @@
 //   - bulk output throughput: `cat` of a file of random data, and `head -c 1G /dev/zero`
 //     (median of 3 runs, byte counts checked);
 //   - keystroke echo round trips through the session's PTY running `cat` in raw mode,
-//     both from the in-process client and from the tether CLI driven through a PTY.
+//     both from the in-process client and from the tether CLI driven through a PTY;
+//   - what "nothing is shown that is not recorded" costs: frames stored in the transcript
+//     stream before their reader sees them, beside the same frames on a plain subject.
 //
 // Next to each figure it prints the same measurement made live through OpenSSH (a
 // temporary sshd on 127.0.0.1 with temporary keys, aes128-gcm) when /usr/sbin/sshd and
@@ -216,6 +218,13 @@ func run(ctx context.Context, o options) (*report, error) {
 		ref = nil
 	}
 	rep.Rows = buildRows(rep, &tm, ref, o.sizeMiB)
+	logf("the record's cost: %d frame round trips and %d MiB, stored before shown and not", o.rtt, min(o.sizeMiB, 256))
+	rows, err := recordCost(ctx, dir, o.rtt, int64(min(o.sizeMiB, 256))<<20)
+	if err != nil {
+		rep.fail("the record's cost", err)
+	}
+	rep.Rows = append(rep.Rows, rows...)
+	rep.note("stored before shown: the same frames through the transcript stream (file storage) and its RePublish, beside a plain NATS subject, on one embedded nats-server; the publisher keeps at most a 2 MiB window ahead")
 	return rep, nil
 }
 
