@@ -235,6 +235,11 @@ func (s *Service) activeSession(id string) (api.Session, bool) {
 	return se, ok
 }
 
+// reconnectGrace is how much longer than AgentLostAfter a starting broker waits for the
+// agents of the sessions it inherits: an agent retries its connection with a backoff
+// capped at 10 s by default (tether-agent's ReconnectMax).
+const reconnectGrace = 10 * time.Second
+
 // monitor marks instances without heartbeats ConnectionLost and ends their sessions.
 func (s *Service) monitor() {
 	t := time.NewTicker(s.cfg.HeartbeatInterval / 2)
@@ -251,7 +256,9 @@ func (s *Service) monitor() {
 		for id, se := range s.active {
 			last, ok := s.lastSeen[se.Target]
 			if !ok {
-				last = s.started // not seen since this broker started
+				// Not seen since this broker started: its agent may be waiting out its
+				// reconnect backoff, and a broker outage must not end its sessions.
+				last = s.started.Add(reconnectGrace)
 			}
 			if now.Sub(last) > s.cfg.AgentLostAfter && session.Active(se.State) {
 				ending = append(ending, s.active[id])
