@@ -158,8 +158,9 @@ var storeLimits = []string{
 }
 
 // refused says the stream refused a frame for good: it is at its limits, the frame is
-// larger than it takes, or the broker's gate refused it. Anything else (a timeout, no responders while the connection is
-// down, a stream closed for a moment) may pass on a retry.
+// larger than it takes, or the broker's gate refused it. Anything else (a timeout, no
+// responders while the connection is down, a stream closed for a moment) may pass on a
+// retry.
 func refused(err error) bool {
 	var ae *jetstream.APIError
 	if !errors.As(err, &ae) {

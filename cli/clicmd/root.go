@@ -255,10 +255,10 @@ func (a *app) client() (*nats.Conn, *config.Config, error) {
 		}
 		return nil, nil, err
 	}
-	// A lost connection is retried for as long as the caller waits: a session's client
-	// gives up after the resume window, a request after --timeout.
-	// A restarting broker refuses connections until its authorization is up: nats.go
-	// would give up on the second refusal.
+	// A lost connection is retried for as long as the caller waits (a session's client
+	// gives up after the resume window, a request after --timeout), refusals included: a
+	// restarting broker refuses connections until its authorization is up, and nats.go
+	// would give up on the second one.
 	nc, err := cfg.Connect(nats.Timeout(a.timeout), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
 		nats.IgnoreAuthErrorAbort())
 	if err != nil {

@@ -3,6 +3,7 @@ package clicmd
 import (
 	"context"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,6 +210,10 @@ func TestResumeSession(t *testing.T) {
 	r = e.run("", "resume-session", "--session-id", "alice-ffff")
 	if r.code != 1 || r.stderr != "tether: no session alice-ffff\n" {
 		t.Errorf("unknown session: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = e.run("", "resume-session", sess.ID, "--from", "-2")
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "tether: --from -2: a frame number is 0 or more\n") {
+		t.Errorf("--from -2: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -330,7 +330,8 @@ func (c *client) loop(ctx context.Context) (int, error) {
 	}
 	// A client that sends nothing for the resume window is gone, for a session without a
 	// terminal: keepalives say it is not.
-	beat := time.NewTicker(min(keepalive, c.opts.ResumeWindow/4))
+	every := min(keepalive, c.opts.ResumeWindow/4)
+	beat := time.NewTicker(every)
 	defer beat.Stop()
 	var lost <-chan time.Time // set while the connection is being re-established
 	for {
@@ -357,14 +358,16 @@ func (c *client) loop(ctx context.Context) (int, error) {
 				if err := c.send(frame.Window, frame.EncodeWindow(c.acker.Total())); err != nil {
 					return -1, err
 				}
-				rd, _ := c.transcriptReader(fetchMax)
-				for {
-					progress, code, done, err := c.readMissing(ctx, rd)
-					if err != nil || done {
-						return code, err
-					}
-					if !progress {
-						break
+				if c.opts.Fetch != nil {
+					rd, _ := c.transcriptReader(fetchMax)
+					for {
+						progress, code, done, err := c.readMissing(ctx, rd)
+						if err != nil || done {
+							return code, err
+						}
+						if !progress {
+							break
+						}
 					}
 				}
 				if c.unacked {
@@ -374,7 +377,7 @@ func (c *client) loop(ctx context.Context) (int, error) {
 		case <-lost:
 			return -1, ErrLost
 		case <-beat.C:
-			if c.idleSince() >= keepalive/2 {
+			if c.idleSince() >= every/2 {
 				if err := c.send(frame.Keepalive, nil); err != nil {
 					return -1, err
 				}
