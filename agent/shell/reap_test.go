@@ -3,6 +3,7 @@ package shell
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tetherhq/tether/streams/polltest"
 )
 
 func TestParseStat(t *testing.T) {
@@ -52,12 +55,13 @@ func gone(pid int) bool {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs", pid)
+	if err := polltest.Wait(10*time.Second, func() error {
+		if !gone(pid) {
+			return fmt.Errorf("process %d still runs", pid)
 		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
