@@ -111,23 +111,34 @@ func TestStartRefusedWhileTranscriptStreamFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A state event may follow the refusal's: look through them all, not just the last.
 	var sawRefused bool
 	brokertest.WaitFor(t, 10*time.Second, "the refused start's event", func() bool {
-		m, err := evs.GetLastMsgForSubject(t.Context(), subjects.TranscriptsEvent(events.Capacity))
+		cons, err := evs.OrderedConsumer(t.Context(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{subjects.TranscriptsEvent(events.Capacity)},
+		})
 		if err != nil {
 			return false
 		}
-		var ev struct {
-			Type string             `json:"type"`
-			Data events.Transcripts `json:"data"`
+		batch, err := cons.FetchNoWait(100)
+		if err != nil {
+			return false
 		}
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			t.Fatal(err)
+		for m := range batch.Messages() {
+			var ev struct {
+				Type string             `json:"type"`
+				Data events.Transcripts `json:"data"`
+			}
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != events.TranscriptsTypePrefix+events.Capacity || ev.Data.Stream != jsdef.StreamTranscripts {
+				t.Fatalf("capacity event %s: %+v", ev.Type, ev.Data)
+			}
+			if ev.Data.Refused != nil && ev.Data.State == api.CapacityFull && ev.Data.Refused.Target == "web-1" && ev.Data.Refused.User == "admin" {
+				sawRefused = true
+			}
 		}
-		if ev.Type != events.TranscriptsTypePrefix+events.Capacity || ev.Data.State != api.CapacityFull || ev.Data.Stream != jsdef.StreamTranscripts {
-			t.Fatalf("capacity event %s: %+v", ev.Type, ev.Data)
-		}
-		sawRefused = ev.Data.Refused != nil && ev.Data.Refused.Target == "web-1" && ev.Data.Refused.User == "admin"
 		return sawRefused
 	})
 
