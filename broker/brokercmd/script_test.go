@@ -617,7 +617,13 @@ func cmdPTYCrash(ts *testscript.TestScript, neg bool, args []string) {
 		_ = cmd.Process.Kill()
 		ts.Fatalf("tether shell still runs 20 s after its agent was killed; screen:\n%s", out.String())
 	}
-	if !out.contains(args[2]) {
+	// What it printed last may still be on its way from the PTY to the screen.
+	if polltest.Wait(5*time.Second, func() error {
+		if !out.contains(args[2]) {
+			return errors.New("not on screen yet")
+		}
+		return nil
+	}) != nil {
 		ts.Fatalf("no %q on screen; screen:\n%s", args[2], out.String())
 	}
 	fmt.Fprintf(ts.Stdout(), "%s", out.String())
