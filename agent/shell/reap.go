@@ -109,7 +109,9 @@ func (g Group) check() error {
 	case g.Pgid == os.Getpid() || g.Pgid == syscall.Getpgrp():
 		return fmt.Errorf("process group %d is the agent's own", g.Pgid)
 	}
-	if own, err := unix.Getsid(0); err == nil && (g.Pgid == own || g.Sid == own) {
+	// getsid answers 0 when the agent's session leader is outside its pid namespace (a
+	// container or sandbox started without a session of its own): no group of ours is it.
+	if own, err := unix.Getsid(0); err == nil && own > 0 && (g.Pgid == own || g.Sid == own) {
 		return fmt.Errorf("session %d is the agent's own", own)
 	}
 	return nil

@@ -184,3 +184,31 @@ func TestEndRefusesOwnGroup(t *testing.T) {
 		}
 	}
 }
+
+// In a pid namespace whose session leader is outside it (a sandbox or container started by
+// unshare without setsid), getsid answers 0, and so does /proc for every process's session:
+// the groups are still the agent's to end. The test runs this package's reaping tests again
+// in such a namespace.
+func TestReapInPIDNamespaceWithoutSession(t *testing.T) {
+	if os.Getenv("TETHER_IN_PIDNS") != "" {
+		sid, err := unix.Getsid(0)
+		if err != nil || sid != 0 {
+			t.Fatalf("getsid = %d, %v; want 0 in the namespace", sid, err)
+		}
+		return
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) to make a pid namespace")
+	}
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", os.Args[0],
+		"-test.run", "^(TestReapInPIDNamespaceWithoutSession|TestPipesProcessEndsItsGroup|TestEndGroupWithoutLeader|TestTTYProcessEndsItsSession)$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "TETHER_IN_PIDNS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("in a pid namespace: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestEndGroupWithoutLeader") {
+		t.Fatalf("the reaping tests did not run in the namespace:\n%s", out)
+	}
+}
