@@ -127,6 +127,10 @@ type AgentStart struct {
 	// without a terminal ends (ReasonClientGone) when its client has sent nothing for that
 	// long. Zero: the agent's own default.
 	ResumeWindow Duration `json:"resume_window,omitempty"`
+	// Forwards, when set, make this a port forwarding session: no process runs, and the
+	// client's connections go to these destinations (by index), each allowed by the
+	// control plane (VerbForwardOpen) before the agent dials it.
+	Forwards []Forward `json:"forwards,omitempty"`
 }
 
 // AgentTerminate asks the agent to end a session; Reason ends up in its Exit frame.

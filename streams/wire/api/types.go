@@ -138,6 +138,8 @@ type Session struct {
 	// Recording says how the session's recording is shipped, from the preferences in
 	// force when it started.
 	Recording *SessionRecording `json:"recording,omitempty"`
+	// Forwards are a port forwarding session's destinations.
+	Forwards []Forward `json:"forwards,omitempty"`
 }
 
 // SessionRecording is what the preferences said about a session's recording.
@@ -181,6 +183,10 @@ type StartSessionRequest struct {
 	Rows        uint16              `json:"rows,omitempty"`
 	Term        string              `json:"term,omitempty"`
 	Reason      string              `json:"reason,omitempty"`
+	// Forwards, for a port forwarding session without a Port document (`tether forward`),
+	// are its destinations (at most MaxForwards). A Port document names its one
+	// destination itself, and a request naming one takes no Forwards.
+	Forwards []Forward `json:"forwards,omitempty"`
 }
 
 // StartSessionResponse tells the client where the session's frames flow.
