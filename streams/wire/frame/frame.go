@@ -69,6 +69,14 @@ const SignalPipe = "PIPE"
 // since) replaces the previous client's. The agent forgives what was outstanding.
 const FlagRebase uint8 = 1
 
+// FlagStream, on a Window frame, says it reports what one forwarded connection's receiver
+// consumed (a streams/wire/fwd window payload), not the session's output or input.
+// FlagAck, on a FwdOpen frame from the agent, says the connection it names is open.
+const (
+	FlagStream uint8 = 2
+	FlagAck    uint8 = 1
+)
+
 type Frame struct {
 	Type    Type
 	Flags   uint8
@@ -87,6 +95,18 @@ var (
 	ErrTrailing   = errors.New("frame: bytes after the payload")
 	ErrBadPayload = errors.New("frame: malformed payload")
 )
+
+// PutHeader writes into b[:HeaderLen] the header of a frame of type t whose payload is
+// b[HeaderLen:], so a sender that reads its payload into a buffer after HeaderLen free bytes
+// sends it without a copy.
+func PutHeader(b []byte, t Type, flags uint8, seq uint64) {
+	b[0] = Version
+	b[1] = byte(t)
+	b[2] = flags
+	b[3] = 0
+	binary.BigEndian.PutUint64(b[4:12], seq)
+	binary.BigEndian.PutUint32(b[12:16], uint32(len(b)-HeaderLen))
+}
 
 // Append appends the encoding of f to dst.
 func Append(dst []byte, f Frame) []byte {

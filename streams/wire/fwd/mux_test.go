@@ -1,0 +1,374 @@
+package fwd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/tetherhq/tether/streams/polltest"
+	"github.com/tetherhq/tether/streams/wire/frame"
+)
+
+func natsConn(t *testing.T) *nats.Conn {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(5 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// publisher numbers the frames it publishes on one subject, as a session's sender does.
+type publisher struct {
+	nc      *nats.Conn
+	subject string
+	mu      sync.Mutex
+	seq     uint64
+}
+
+func (p *publisher) send(t frame.Type, flags uint8, buf []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	frame.PutHeader(buf, t, flags, p.seq)
+	return p.nc.Publish(p.subject, buf)
+}
+
+// feed hands the frames published on subject to m, in order.
+func feed(t *testing.T, nc *nats.Conn, subject string, m *Mux) {
+	t.Helper()
+	sub, err := nc.Subscribe(subject, func(msg *nats.Msg) {
+		f, err := frame.Decode(msg.Data)
+		if err != nil || !Is(f) {
+			t.Errorf("bad frame on %s: %v", subject, err)
+			return
+		}
+		_ = m.Handle(f)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pair is a client Mux and an agent Mux joined by NATS; the agent dials dests.
+type pair struct {
+	client, agent *Mux
+	ended         chan Ended
+}
+
+func newPair(t *testing.T, cfg Config, dests ...string) *pair {
+	t.Helper()
+	nc := natsConn(t)
+	p := &pair{ended: make(chan Ended, 64)}
+	ccfg, acfg := cfg, cfg
+	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
+	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
+	acfg.Accept = func(c *Conn, o Open) {
+		if int(o.Dest) >= len(dests) {
+			c.Refuse(fmt.Sprintf("no destination %d", o.Dest))
+			return
+		}
+		local, err := net.Dial("tcp", dests[o.Dest])
+		if err != nil {
+			c.Refuse(err.Error())
+			return
+		}
+		if err := c.Accept(); err != nil {
+			local.Close()
+			return
+		}
+		p.ended <- Splice(c, local)
+	}
+	p.client, p.agent = NewMux(ccfg), NewMux(acfg)
+	feed(t, nc, "in", p.agent)
+	feed(t, nc, "ctl", p.client)
+	t.Cleanup(func() { p.client.Close("test over"); p.agent.Close("test over") })
+	return p
+}
+
+// echoServer echoes each connection until its client half-closes, then closes.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A client that shuts its write side still gets the whole response.
+func TestEchoWithHalfClose(t *testing.T) {
+	p := newPair(t, Config{}, echoServer(t))
+	c, err := p.client.Open(context.Background(), 0, "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(t, 9<<20+17)
+	go func() {
+		if _, err := c.Write(data); err != nil {
+			t.Error(err)
+		}
+		if err := c.CloseWrite(); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("echo: got %d bytes, want %d, different", len(got), len(data))
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("connection not done after both sides closed")
+	}
+	e := <-p.ended
+	if e.Err != nil || e.Reset != "" || e.LocalFirst {
+		t.Fatalf("agent side ended %+v, want the client first and clean", e)
+	}
+	if in, out := c.Bytes(); in != uint64(len(data)) || out != uint64(len(data)) {
+		t.Fatalf("bytes in %d out %d", in, out)
+	}
+	if err := polltest.Wait(5*time.Second, func() error {
+		if n := p.client.Len() + p.agent.Len(); n != 0 {
+			return fmt.Errorf("%d connections left", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A connection whose reader stalls holds at most its window; a busy neighbour goes on.
+func TestStalledReaderBesideBusyStream(t *testing.T) {
+	// A source: writes forever to whoever connects.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	const window = 1 << 20
+	p := newPair(t, Config{Window: window}, l.Addr().String(), echoServer(t))
+	stalled, err := p.client.Open(context.Background(), 0, "stalled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stalled connection fills its window and stays there.
+	if err := polltest.Wait(10*time.Second, func() error {
+		if in, _ := stalled.Bytes(); in < window/2 {
+			return fmt.Errorf("only %d bytes in", in)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := p.client.Open(context.Background(), 1, "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(t, 32<<20)
+	go func() {
+		_, _ = busy.Write(data)
+		_ = busy.CloseWrite()
+	}()
+	got, err := io.ReadAll(busy)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("busy connection: %d bytes, %v", len(got), err)
+	}
+	stalled.mu.Lock()
+	held := stalled.qBytes
+	stalled.mu.Unlock()
+	if held > window+DefaultChunk {
+		t.Fatalf("the stalled connection holds %d bytes, beyond its window %d", held, window)
+	}
+	if in, _ := stalled.Bytes(); in > window+DefaultChunk {
+		t.Fatalf("the stalled connection received %d bytes, beyond its window", in)
+	}
+	// Reading it again resumes it.
+	if _, err := io.ReadFull(stalled, make([]byte, 3*window)); err != nil {
+		t.Fatal(err)
+	}
+	stalled.Reset("done")
+}
+
+func TestRefusedOpen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	p := newPair(t, Config{}, closed)
+	_, err = p.client.Open(context.Background(), 0, "x")
+	var r *RefusedError
+	if !errors.As(err, &r) || !strings.Contains(r.Reason, "refused") {
+		t.Fatalf("open of a closed port = %v, want a refusal saying so", err)
+	}
+	_, err = p.client.Open(context.Background(), 7, "x")
+	if !errors.As(err, &r) || r.Reason != "no destination 7" {
+		t.Fatalf("open of no destination = %v", err)
+	}
+	if n := p.client.Len(); n != 0 {
+		t.Fatalf("%d refused connections left", n)
+	}
+}
+
+// Closing the Mux (the session ended) ends every connection on both sides.
+func TestCloseEndsEverything(t *testing.T) {
+	p := newPair(t, Config{}, echoServer(t))
+	var conns []*Conn
+	for range 5 {
+		c, err := p.client.Open(context.Background(), 0, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	p.agent.Close("session_end")
+	for _, c := range conns {
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("connection open after the agent closed")
+		}
+		if _, err := c.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "session_end") {
+			t.Fatalf("read after close = %v", err)
+		}
+	}
+	for range 5 {
+		if e := <-p.ended; e.Reset == "" {
+			t.Fatalf("agent side ended %+v, want a reset", e)
+		}
+	}
+	if _, err := p.agent.Open(context.Background(), 0, ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("open after close = %v", err)
+	}
+}
+
+// A peer that sends beyond the window, or skips frames, has its connection reset.
+func TestPeerViolations(t *testing.T) {
+	var sent []Close
+	var mu sync.Mutex
+	m := NewMux(Config{Window: 1024, Chunk: 512, Send: func(t frame.Type, flags uint8, buf []byte) error {
+		if t == frame.FwdClose {
+			c, err := DecodeClose(buf[frame.HeaderLen:])
+			if err == nil {
+				mu.Lock()
+				sent = append(sent, c)
+				mu.Unlock()
+			}
+		}
+		return nil
+	}, Accept: func(c *Conn, o Open) { _ = c.Accept() }})
+	open := func(id uint32) {
+		if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: id})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := func(id, seq uint32, n int) error {
+		p := make([]byte, DataLen+n)
+		PutData(p, id, seq)
+		return m.Handle(frame.Frame{Type: frame.FwdData, Payload: p})
+	}
+	open(1)
+	open(2)
+	if err := data(1, 1, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := data(1, 2, 1000); err == nil {
+		t.Fatal("data beyond the window accepted")
+	}
+	if err := data(2, 2, 10); err == nil {
+		t.Fatal("a gap in the frames accepted")
+	}
+	if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: 3})}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: 3})}); err == nil {
+		t.Fatal("a second open of one id accepted")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 || sent[0].ID != 1 || sent[1].ID != 2 || sent[0].Kind != Reset {
+		t.Fatalf("resets sent: %+v", sent)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	p := newPair(t, Config{MaxConns: 2}, echoServer(t))
+	for range 2 {
+		if _, err := p.client.Open(context.Background(), 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.client.Open(context.Background(), 0, ""); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("third open = %v", err)
+	}
+}
