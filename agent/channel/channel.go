@@ -69,6 +69,10 @@ type Config struct {
 	// A frame that cannot be recorded fails the channel as output does. The client's input credit
 	// then waits for both the process and the stream.
 	RecordInput bool
+	// Forward, when set, takes the port forwarding frames from In (streams/wire/fwd.Is),
+	// in order, on the subscription's goroutine: it must not block. Without it they are
+	// dropped.
+	Forward func(frame.Frame)
 }
 
 // Stats summarises a finished channel.

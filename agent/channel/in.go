@@ -8,6 +8,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/frame"
+	"github.com/tetherhq/tether/streams/wire/fwd"
 )
 
 // inbox queues stdin for the writer goroutine, so a process that does not read its input
@@ -57,6 +58,12 @@ func (c *Channel) onIn(msg *nats.Msg) {
 	c.lastIn.Store(time.Now().UnixNano())
 	c.attachOnce.Do(func() { close(c.attached) })
 	<-c.bound // the process exists (or never will) before input is handled
+	if fwd.Is(f) {
+		if c.cfg.Forward != nil {
+			c.cfg.Forward(f)
+		}
+		return
+	}
 	switch f.Type {
 	case frame.Stdin:
 		c.activity()
@@ -205,6 +212,17 @@ func (c *Channel) reportConsumed(n int) {
 	if total, report := c.acker.Consumed(n); report {
 		c.sendWindow(total)
 	}
+}
+
+// SendCtl publishes a frame on Ctl, the subject the transcript stream does not capture
+// (a port forwarding frame): buf[:frame.HeaderLen] is for its header, which SendCtl writes
+// with the next Ctl sequence number; the payload follows. It does not keep buf.
+func (c *Channel) SendCtl(t frame.Type, flags uint8, buf []byte) error {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	c.ctlSeq++
+	frame.PutHeader(buf, t, flags, c.ctlSeq)
+	return c.cfg.Conn.Publish(c.cfg.Subjects.Ctl, buf)
 }
 
 // sendWindow reports consumed input on Ctl, a core subject the transcript does not

@@ -1,6 +1,13 @@
 package api
 
-import "time"
+import (
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Port forwarding.
 //
@@ -82,4 +89,42 @@ type ForwardClosedRequest struct {
 	ClosedAt  time.Time `json:"closed_at"`
 	Reason    string    `json:"reason"` // one of the Fwd* reasons
 	Detail    string    `json:"detail,omitempty"`
+}
+
+// MaxUnixSocketPath bounds a unix socket's path (sun_path holds 108 bytes with its NUL).
+const MaxUnixSocketPath = 107
+
+// Check refuses a destination that is not one: exactly one of a port (with an optional
+// host) and an absolute unix socket path. It does not judge whether the host is a valid
+// name; the control plane does.
+func (f Forward) Check() error {
+	switch {
+	case f.UnixSocket != "":
+		if f.Host != "" || f.Port != 0 {
+			return fmt.Errorf("forward to unix socket %.120q names a host or port too", f.UnixSocket)
+		}
+		if !path.IsAbs(f.UnixSocket) || path.Clean(f.UnixSocket) != f.UnixSocket || strings.ContainsRune(f.UnixSocket, 0) {
+			return fmt.Errorf("unix socket %.120q: not a clean absolute path", f.UnixSocket)
+		}
+		if len(f.UnixSocket) > MaxUnixSocketPath {
+			return fmt.Errorf("unix socket path of %d bytes: at most %d", len(f.UnixSocket), MaxUnixSocketPath)
+		}
+	case f.Port < 1 || f.Port > 65535:
+		return fmt.Errorf("port %d: not a port number (1-65535)", f.Port)
+	case len(f.Host) > 253 || strings.ContainsAny(f.Host, " \t\r\n/\x00"):
+		return fmt.Errorf("host %.64q: not a host name or IP address", f.Host)
+	}
+	return nil
+}
+
+// String names the destination as the CLI shows it: "80", "db.internal:5432",
+// "[::1]:22" or "unix:/var/run/docker.sock".
+func (f Forward) String() string {
+	switch {
+	case f.UnixSocket != "":
+		return "unix:" + f.UnixSocket
+	case f.Host == "":
+		return strconv.Itoa(f.Port)
+	}
+	return net.JoinHostPort(f.Host, strconv.Itoa(f.Port))
 }
