@@ -9,7 +9,11 @@
 //   - keystroke echo round trips through the session's PTY running `cat` in raw mode,
 //     both from the in-process client and from the tether CLI driven through a PTY;
 //   - what "nothing is shown that is not recorded" costs: frames stored in the transcript
-//     stream before their reader sees them, beside the same frames on a plain subject.
+//     stream before their reader sees them, beside the same frames on a plain subject;
+//   - port forwarding (forward.go): bulk TCP throughput each way over 1 and 8 connections
+//     and echo round trips (p50/p99) through `tether forward`, `ssh -L` and direct TCP,
+//     side by side; scp of a large file through `tether ssh-proxy` and plain ssh. The
+//     Tether side is tetherfwd.go, the one place that knows how Tether forwards.
 //
 // Next to each figure it prints the same measurement made live through OpenSSH (a
 // temporary sshd on 127.0.0.1 with temporary keys, aes128-gcm) when /usr/sbin/sshd and
@@ -18,6 +22,11 @@
 // Usage (`make bench` runs it after `make build`):
 //
 //	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-rtt 2000] [-no-ssh] [-json]
+//		[-sections shell,forward] [-fwd-size 1024] [-fwd-rtt 5000] [-fwd-rtt-size 1]
+//		[-scp-size 1024] [-short]
+//
+// -short makes every size and count small (a smoke run in seconds, `make bench-short`);
+// flags given explicitly still win.
 //
 // It is a benchmark, not a test: there are no thresholds. A failed measurement (wrong
 // byte count, non-zero exit status, timeout) is reported and makes it exit 1.
@@ -41,12 +50,23 @@ import (
 )
 
 type options struct {
-	bin     string
-	n       int
-	sizeMiB int
-	rtt     int
-	noSSH   bool
-	json    bool
+	bin      string
+	n        int
+	sizeMiB  int
+	rtt      int
+	noSSH    bool
+	json     bool
+	sections map[string]bool // "shell", "forward"
+
+	fwdSizeMiB int // bytes per bulk forwarding run, MiB
+	fwdRTT     int // echo round trips through each way
+	fwdRTTSize int // bytes per echo request
+	scpSizeMiB int
+}
+
+// shortValues are the flags' values under -short, unless given explicitly.
+var shortValues = map[string]string{
+	"n": "3", "size": "16", "rtt": "200", "fwd-size": "64", "fwd-rtt": "500", "scp-size": "32",
 }
 
 // row is one line of the report. Ratio > 1 means Tether did better than the reference.
@@ -62,11 +82,12 @@ type row struct {
 }
 
 type report struct {
-	Time   time.Time `json:"time"`
-	CPUs   int       `json:"cpus"`
-	Rows   []row     `json:"results"`
-	Notes  []string  `json:"notes,omitempty"`
-	Errors []string  `json:"errors,omitempty"`
+	Time       time.Time `json:"time"`
+	CPUs       int       `json:"cpus"`
+	Rows       []row     `json:"results,omitempty"`
+	Forwarding []fwdRow  `json:"forwarding,omitempty"`
+	Notes      []string  `json:"notes,omitempty"`
+	Errors     []string  `json:"errors,omitempty"`
 }
 
 func (r *report) note(format string, args ...any) {
@@ -85,8 +106,32 @@ func main() {
 	flag.IntVar(&o.rtt, "rtt", 2000, "keystroke round trips")
 	flag.BoolVar(&o.noSSH, "no-ssh", false, "do not measure ssh live; compare with perf-anchors figures")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
+	sections := flag.String("sections", "shell,forward", "which sections to run, comma-separated: shell (sessions), forward (port forwarding)")
+	flag.IntVar(&o.fwdSizeMiB, "fwd-size", 1024, "bytes per bulk forwarding run, MiB (split over the connections)")
+	flag.IntVar(&o.fwdRTT, "fwd-rtt", 5000, "echo round trips through each way of forwarding")
+	flag.IntVar(&o.fwdRTTSize, "fwd-rtt-size", 1, "bytes per echo request and response")
+	flag.IntVar(&o.scpSizeMiB, "scp-size", 1024, "size of the file scp copies, MiB")
+	short := flag.Bool("short", false, "small sizes and counts: a smoke run (explicit flags still win)")
 	flag.Parse()
-	if o.n < 1 || o.sizeMiB < 1 || o.rtt < 1 || flag.NArg() > 0 {
+	if *short {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range shortValues {
+			if !set[name] {
+				_ = flag.Set(name, v)
+			}
+		}
+	}
+	o.sections = map[string]bool{}
+	for _, sec := range strings.Split(*sections, ",") {
+		o.sections[strings.TrimSpace(sec)] = true
+	}
+	badSection := len(o.sections) == 0
+	for sec := range o.sections {
+		badSection = badSection || (sec != "shell" && sec != "forward")
+	}
+	if o.n < 1 || o.sizeMiB < 1 || o.rtt < 1 || o.fwdSizeMiB < 1 || o.fwdRTT < 1 || o.fwdRTTSize < 1 ||
+		o.scpSizeMiB < 1 || badSection || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -119,10 +164,14 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var noBin error
 	for _, b := range []string{"tether-broker", "tether-agent", "tether"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, fmt.Errorf("%w (run make build, or pass -bin)", err)
+			noBin = fmt.Errorf("%w (run make build, or pass -bin)", err)
 		}
+	}
+	if noBin != nil && o.sections["shell"] {
+		return nil, noBin
 	}
 	dir, err := os.MkdirTemp("", "tether-bench-")
 	if err != nil {
@@ -138,29 +187,27 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	rep := &report{Time: time.Now().UTC(), CPUs: runtime.NumCPU()}
-	logf("starting broker and agent")
-	t, err := startTether(ctx, bin, dir, &cl)
-	if err != nil {
-		return nil, err
+	// The forwarding section alone needs the broker and agent only when the CLI can
+	// forward (tetherfwd.go).
+	var t *tether
+	switch {
+	case noBin != nil:
+		rep.note("tether: no broker and agent (%v)", noBin)
+	case o.sections["shell"] || cliHasVerb(ctx, bin, "forward") || cliHasVerb(ctx, bin, "ssh-proxy"):
+		logf("starting broker and agent")
+		if t, err = startTether(ctx, bin, dir, &cl); err != nil {
+			return nil, err
+		}
+		rep.note("tether: one broker and one agent on 127.0.0.1, sessions as the agent's user with HOME an empty directory (no rc files), the instance allowed the whole transcript stream")
 	}
-	rep.note("tether: one broker and one agent on 127.0.0.1, sessions as the agent's user with HOME an empty directory (no rc files), the instance allowed the whole transcript stream")
-	size := int64(o.sizeMiB) << 20
-	file := filepath.Join(dir, "data.bin")
-	logf("writing %d MiB of random data to %s", o.sizeMiB, file)
-	if err := writeRandomFile(file, size); err != nil {
-		return nil, err
-	}
-	const zeroSize = 1 << 30
-	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
 
-	// Live ssh, when possible. Each metric is measured on both sides back to back, so
-	// that load from other work on the machine weighs on both alike.
+	// Live ssh, when possible: the reference of both sections.
 	var s *sshEnv
 	switch why := sshMissing(); {
 	case o.noSSH:
-		rep.note("live ssh skipped (-no-ssh): references are perf-anchors figures")
+		rep.note("live ssh skipped (-no-ssh): references are perf-anchors figures, no ssh -L or scp")
 	case why != "":
-		rep.note("live ssh skipped (%s): references are perf-anchors figures", why)
+		rep.note("live ssh skipped (%s): references are perf-anchors figures, no ssh -L or scp", why)
 	default:
 		logf("starting sshd")
 		if s, err = startSSH(ctx, filepath.Join(dir, "ssh"), &cl); err != nil {
@@ -170,6 +217,33 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 		rep.note("live ssh: OpenSSH on 127.0.0.1, -c aes128-gcm@openssh.com, default kex, as %s, remote bash rc files skipped (SHLVL=1)", s.user)
 	}
+	if o.sections["shell"] {
+		if err := shellSection(ctx, o, rep, dir, t, s, logf); err != nil {
+			return nil, err
+		}
+	}
+	if o.sections["forward"] && ctx.Err() == nil {
+		rep.Forwarding = forwardSection(ctx, o, rep, dir, &cl, t, s, logf)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// shellSection measures sessions: start latency, output throughput, keystroke round
+// trips, and what recording costs. Each metric is measured on both sides back to back,
+// so that load from other work on the machine weighs on both alike.
+func shellSection(ctx context.Context, o options, rep *report, dir string, t *tether, s *sshEnv, logf func(string, ...any)) error {
+	size := int64(o.sizeMiB) << 20
+	file := filepath.Join(dir, "data.bin")
+	logf("writing %d MiB of random data to %s", o.sizeMiB, file)
+	if err := writeRandomFile(file, size); err != nil {
+		return err
+	}
+	const zeroSize = 1 << 30
+	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
+
 	var tm, sm figures
 	both := func(what string, tf, sf func()) {
 		if ctx.Err() != nil {
@@ -211,7 +285,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		func() { tm.cliRTT, tm.cliRTTErr = t.cliEchoRTT(ctx, o.rtt) },
 		func() { sm.cliRTT, sm.cliRTTErr = s.echoRTT(ctx, o.rtt) })
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	ref := &sm
 	if s == nil {
@@ -225,7 +299,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	rep.Rows = append(rep.Rows, rows...)
 	rep.note("stored before shown: the same frames through the transcript stream (file storage) and its RePublish, beside a plain NATS subject, on one embedded nats-server; the publisher keeps at most a 2 MiB window ahead")
-	return rep, nil
+	return nil
 }
 
 // figures are one side's measurements.
@@ -285,10 +359,12 @@ func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
 
 func printTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\nTether end-to-end benchmark (%d CPUs, %s)\n", rep.CPUs, rep.Time.Format(time.RFC3339))
-	fmt.Fprintln(w, "ratio > 1 means Tether is better (throughput: Tether/ref; latency: ref/Tether)")
-	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tunit\tTether\treference\tratio\tref source")
+	if len(rep.Rows) > 0 {
+		fmt.Fprintln(w, "ratio > 1 means Tether is better (throughput: Tether/ref; latency: ref/Tether)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "metric\tunit\tTether\treference\tratio\tref source")
+	}
 	for _, r := range rep.Rows {
 		tv, rv, ratio := num(r.Tether), num(r.Reference), "-"
 		if r.Error != "" {
@@ -300,6 +376,9 @@ func printTable(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Unit, tv, rv, ratio, r.RefSource)
 	}
 	_ = tw.Flush()
+	if len(rep.Forwarding) > 0 {
+		printForwarding(w, rep.Forwarding)
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
