@@ -21,7 +21,7 @@
 //
 // Usage (`make bench` runs it after `make build`):
 //
-//	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-rtt 2000] [-no-ssh] [-json]
+//	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-zero-size 1024] [-rtt 2000] [-no-ssh] [-json]
 //		[-sections shell,forward] [-fwd-size 1024] [-fwd-rtt 5000] [-fwd-rtt-size 1]
 //		[-scp-size 1024] [-short]
 //
@@ -53,6 +53,7 @@ type options struct {
 	bin      string
 	n        int
 	sizeMiB  int
+	zeroMiB  int // head -c of /dev/zero, MiB
 	rtt      int
 	noSSH    bool
 	json     bool
@@ -66,7 +67,7 @@ type options struct {
 
 // shortValues are the flags' values under -short, unless given explicitly.
 var shortValues = map[string]string{
-	"n": "3", "size": "16", "rtt": "200", "fwd-size": "64", "fwd-rtt": "500", "scp-size": "32",
+	"n": "3", "size": "16", "zero-size": "64", "rtt": "200", "fwd-size": "64", "fwd-rtt": "500", "scp-size": "32",
 }
 
 // row is one line of the report. Ratio > 1 means Tether did better than the reference.
@@ -103,6 +104,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding tether-broker, tether-agent and tether")
 	flag.IntVar(&o.n, "n", 30, "session start runs")
 	flag.IntVar(&o.sizeMiB, "size", 512, "size of the file to cat, MiB")
+	flag.IntVar(&o.zeroMiB, "zero-size", 1024, "bytes of /dev/zero to head -c, MiB")
 	flag.IntVar(&o.rtt, "rtt", 2000, "keystroke round trips")
 	flag.BoolVar(&o.noSSH, "no-ssh", false, "do not measure ssh live; compare with perf-anchors figures")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
@@ -130,7 +132,7 @@ func main() {
 	for sec := range o.sections {
 		badSection = badSection || (sec != "shell" && sec != "forward")
 	}
-	if o.n < 1 || o.sizeMiB < 1 || o.rtt < 1 || o.fwdSizeMiB < 1 || o.fwdRTT < 1 || o.fwdRTTSize < 1 ||
+	if o.n < 1 || o.sizeMiB < 1 || o.zeroMiB < 1 || o.rtt < 1 || o.fwdSizeMiB < 1 || o.fwdRTT < 1 || o.fwdRTTSize < 1 ||
 		o.scpSizeMiB < 1 || badSection || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
@@ -241,7 +243,7 @@ func shellSection(ctx context.Context, o options, rep *report, dir string, t *te
 	if err := writeRandomFile(file, size); err != nil {
 		return err
 	}
-	const zeroSize = 1 << 30
+	zeroSize := int64(o.zeroMiB) << 20
 	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
 
 	var tm, sm figures
@@ -270,7 +272,7 @@ func shellSection(ctx context.Context, o options, rep *report, dir string, t *te
 		func() {
 			sm.cat, sm.catErr = median3(ctx, func() (float64, error) { return s.throughput(ctx, []string{"cat", file}, size) })
 		})
-	both("head -c 1G /dev/zero x3",
+	both(fmt.Sprintf("head -c %s /dev/zero x3", zeroLabel(o.zeroMiB)),
 		func() {
 			tm.zero, tm.zeroErr = median3(ctx, func() (float64, error) { return t.throughput(ctx, zeroCmd, zeroSize) })
 			rep.note("tether /dev/zero CPU: %s", t.cpuNote())
@@ -291,7 +293,7 @@ func shellSection(ctx context.Context, o options, rep *report, dir string, t *te
 	if s == nil {
 		ref = nil
 	}
-	rep.Rows = buildRows(rep, &tm, ref, o.sizeMiB)
+	rep.Rows = buildRows(rep, &tm, ref, o)
 	logf("the record's cost: %d frame round trips and %d MiB, stored before shown and not", o.rtt, min(o.sizeMiB, 256))
 	rows, err := recordCost(ctx, dir, o.rtt, int64(min(o.sizeMiB, 256))<<20)
 	if err != nil {
@@ -310,7 +312,7 @@ type figures struct {
 	cliRTTErr                                      error
 }
 
-func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
+func buildRows(rep *report, t, s *figures, o options) []row {
 	live := s != nil
 	if s == nil {
 		s = &figures{}
@@ -348,8 +350,8 @@ func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
 	add("start p50, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p50, t.cliStartErr, s.cliStart.p50, s.cliStartErr, 224, "ssh default kex; 140 curve25519")
 	add("start p90, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p90, t.cliStartErr, s.cliStart.p90, s.cliStartErr, 0, "")
 	add("start p99, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p99, t.cliStartErr, s.cliStart.p99, s.cliStartErr, 0, "")
-	add(fmt.Sprintf("cat %d MiB file, median of 3", sizeMiB), "MB/s", true, t.cat, t.catErr, s.cat, s.catErr, 790, "ssh aes128-gcm 1 GiB /dev/zero")
-	add("head -c 1G /dev/zero, median of 3", "MB/s", true, t.zero, t.zeroErr, s.zero, s.zeroErr, 790, "ssh aes128-gcm (778 idle; chacha20 529)")
+	add(fmt.Sprintf("cat %d MiB file, median of 3", o.sizeMiB), "MB/s", true, t.cat, t.catErr, s.cat, s.catErr, 790, "ssh aes128-gcm 1 GiB /dev/zero")
+	add(fmt.Sprintf("head -c %s /dev/zero, median of 3", zeroLabel(o.zeroMiB)), "MB/s", true, t.zero, t.zeroErr, s.zero, s.zeroErr, 790, "ssh aes128-gcm (778 idle; chacha20 529)")
 	add("keystroke RTT p50, in-process client", "µs", false, t.rtt.p50, t.rttErr, s.rtt.p50, s.rttErr, 185, "ssh -tt through a PTY")
 	add("keystroke RTT p99, in-process client", "µs", false, t.rtt.p99, t.rttErr, s.rtt.p99, s.rttErr, 270, "ssh -tt through a PTY")
 	add("keystroke RTT p50, CLI in a PTY", "µs", false, t.cliRTT.p50, t.cliRTTErr, s.cliRTT.p50, s.cliRTTErr, 185, "ssh -tt through a PTY")
@@ -412,6 +414,14 @@ func (c *cleanups) run() {
 		c.fns[i]()
 	}
 	c.fns = nil
+}
+
+// zeroLabel is head's spelling of a size in MiB: 1G, 64M.
+func zeroLabel(mib int) string {
+	if mib%1024 == 0 {
+		return fmt.Sprintf("%dG", mib/1024)
+	}
+	return fmt.Sprintf("%dM", mib)
 }
 
 // median3 runs f three times and returns the median; any failed run is an error.
