@@ -22,9 +22,10 @@ func missing(t testing.TB, what, pkg string) {
 	t.Fatalf("%s; set %s=1 to skip instead", msg, AllowMissingEnv)
 }
 
-// need returns the path of program name, on PATH or at one of the absolute paths given,
-// or fails t naming the Debian package pkg.
-func need(t testing.TB, name, pkg string, paths ...string) string {
+// Need returns the path of program name, on PATH or at one of the absolute paths given,
+// or fails t naming the Debian package pkg (skips it under AllowMissingEnv=1). For the
+// clients a test runs itself: Need(t, "rsync", "rsync"), Need(t, "curl", "curl").
+func Need(t testing.TB, name, pkg string, paths ...string) string {
 	t.Helper()
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {

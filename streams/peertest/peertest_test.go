@@ -38,9 +38,7 @@ func TestSSHD(t *testing.T) {
 			t.Errorf("scp: %s has sha256 %s, want %s", filepath.Base(f), got, want)
 		}
 	}
-	if _, err := exec.LookPath("rsync"); err != nil {
-		missing(t, "rsync", "rsync")
-	}
+	Need(t, "rsync", "rsync")
 	synced := filepath.Join(dir, "rsynced.bin")
 	Run(t, c.Rsync(src, c.Remote(synced))...)
 	if got := fileSHA256(t, synced); got != want {
@@ -61,6 +59,7 @@ func TestSSHDProxyCommand(t *testing.T) {
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src.bin"), filepath.Join(dir, "dst.bin")
 	want := writeRandom(t, src, 4<<20)
+	Need(t, "rsync", "rsync")
 	Run(t, c.Rsync(src, c.Remote(dst))...)
 	if got := fileSHA256(t, dst); got != want {
 		t.Errorf("rsync through ProxyCommand: sha256 %s, want %s", got, want)
@@ -93,7 +92,7 @@ func TestPostgres(t *testing.T) {
 
 // Many curls at once, each body checked against the content's checksum.
 func TestHTTPParallelCurls(t *testing.T) {
-	curl := need(t, "curl", "curl")
+	curl := Need(t, "curl", "curl")
 	h := StartHTTP(t)
 	const n, size = 64, 1<<20 + 7
 	want := ContentSHA256(size)
@@ -147,7 +146,7 @@ func TestMissingProgram(t *testing.T) {
 			done := make(chan struct{})
 			go func() { // FailNow and SkipNow end the goroutine
 				defer close(done)
-				need(r, "tether-no-such-program", "tether-no-such-package")
+				Need(r, "tether-no-such-program", "tether-no-such-package")
 			}()
 			<-done
 			switch {

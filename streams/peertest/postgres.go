@@ -1,6 +1,7 @@
 package peertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tetherhq/tether/streams/polltest"
 )
 
 // PostgresOSUser is the system user PostgreSQL runs as when the test runs as root (initdb
@@ -43,27 +46,28 @@ func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	bin := pgBin(t, "initdb", "postgres", "pg_isready", "psql")
 	p := &Postgres{User: "tether", Database: "postgres", bin: bin}
+	// Its own directory under TMPDIR rather than t.TempDir: the socket's path must stay
+	// short (108 bytes), and the server's user must reach it (t.TempDir's parents are
+	// the test user's, 0700).
+	dir, err := os.MkdirTemp("", "tether-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p.Dir = dir
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		cred = systemUser(t, PostgresOSUser)
 		p.OSUser = PostgresOSUser
-		// The directory must be reachable by that user: t.TempDir's parents are root's
-		// and 0700, so make one of its own.
-		dir, err := os.MkdirTemp("", "tether-pg-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			t.Fatalf("postgres: chown %s to %s: %v", dir, PostgresOSUser, err)
 		}
-		p.Dir = dir
 	} else {
 		u, err := user.Current()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.OSUser, p.Dir = u.Username, t.TempDir()
+		p.OSUser = u.Username
 	}
 	p.SocketDir = p.Dir
 	data := filepath.Join(p.Dir, "data")
@@ -177,18 +181,31 @@ func pgFreeEnv() []string {
 // when missing, and returns credentials to run as it (no supplementary groups).
 func systemUser(t testing.TB, name string) *syscall.Credential {
 	t.Helper()
-	u, err := user.Lookup(name)
-	var unknown user.UnknownUserError
-	if errors.As(err, &unknown) {
-		useradd := need(t, "useradd", "passwd", "/usr/sbin/useradd")
-		out, aerr := exec.Command(useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
-			"--shell", "/usr/sbin/nologin", "--comment", "Tether tests' PostgreSQL", name).CombinedOutput()
-		// Another test package may have created it meanwhile: look again either way.
-		if u, err = user.Lookup(name); err != nil {
-			t.Fatalf("create system user %s for postgres: %v: %s (lookup: %v)", name, aerr, out, err)
+	// Test packages run in parallel: another may be adding the user, holding the lock
+	// on /etc/passwd. Try again until it is there.
+	var u *user.User
+	var lastErr error
+	err := polltest.Wait(30*time.Second, func() error {
+		var err error
+		if u, err = user.Lookup(name); err == nil {
+			return nil
+		} else if !errors.As(err, new(user.UnknownUserError)) {
+			lastErr = err
+			return err
 		}
-	} else if err != nil {
-		t.Fatalf("look up user %s: %v", name, err)
+		useradd := Need(t, "useradd", "passwd", "/usr/sbin/useradd")
+		out, err := exec.Command(useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent",
+			"--shell", "/usr/sbin/nologin", "--comment", "Tether tests' PostgreSQL", name).CombinedOutput()
+		if err != nil {
+			lastErr = fmt.Errorf("useradd: %v: %s", err, bytes.TrimSpace(out))
+			return lastErr
+		}
+		u, err = user.Lookup(name)
+		lastErr = err
+		return err
+	})
+	if err != nil {
+		t.Fatalf("create system user %s for postgres: %v", name, lastErr)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)

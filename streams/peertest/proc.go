@@ -81,8 +81,10 @@ func (p *process) waitReady(ready func() error) error {
 	return nil
 }
 
-// stop asks the process to stop and waits, killing it after stopTimeout. Idempotent.
+// stop asks the process to stop and waits, killing it after stopTimeout; then kills
+// whatever is left in its process group. Idempotent.
 func (p *process) stop() {
+	defer func() { _ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }()
 	select {
 	case <-p.done:
 		return

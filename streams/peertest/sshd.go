@@ -34,9 +34,9 @@ type SSHD struct {
 // t.Cleanup; its log is shown when the test fails.
 func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
-	sshd := need(t, "sshd", "openssh-server", SSHDPath)
-	keygen := need(t, "ssh-keygen", "openssh-client")
-	need(t, "ssh", "openssh-client")
+	sshd := Need(t, "sshd", "openssh-server", SSHDPath)
+	keygen := Need(t, "ssh-keygen", "openssh-client")
+	Need(t, "ssh", "openssh-client")
 	u, err := user.Current()
 	if err != nil {
 		t.Fatalf("sshd: current user: %v", err)
