@@ -70,7 +70,9 @@ type fwdRow struct {
 	TetherDir float64 `json:"tether_vs_direct,omitempty"`
 	SSHDir    float64 `json:"ssh_vs_direct,omitempty"`
 	// What stands where a figure is missing: "not measured", "ERROR", "n/a".
-	TetherNote, SSHNote, DirectNote string `json:"-"`
+	TetherNote string `json:"tether_forward_note,omitempty"`
+	SSHNote    string `json:"ssh_l_note,omitempty"`
+	DirectNote string `json:"direct_note,omitempty"`
 }
 
 // forwardSection measures every way and returns the table's rows. Failed measurements
