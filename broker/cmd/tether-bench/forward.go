@@ -176,6 +176,7 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 
 	// Rows: tether forward, ssh -L and direct side by side.
 	var rows []fwdRow
+	reported := map[string]bool{} // p50 and p99 share one measurement: one error
 	cell := func(w *way, f *fwdFigures, key string, v float64) (float64, string) {
 		switch {
 		case w.why != "":
@@ -183,7 +184,10 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 		case w.failed:
 			return 0, "ERROR"
 		case f.errs[key] != nil:
-			rep.fail(fmt.Sprintf("forwarding: %s %s", w.name, key), f.errs[key])
+			if what := fmt.Sprintf("forwarding: %s %s", w.name, key); !reported[what] {
+				reported[what] = true
+				rep.fail(what, f.errs[key])
+			}
 			return 0, "ERROR"
 		}
 		return v, ""
