@@ -211,3 +211,17 @@ func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// Two servers at once, as parallel test packages start them: their own ports, sockets
+// and shared memory, and the system user created once.
+func TestPostgresSideBySide(t *testing.T) {
+	for _, name := range []string{"a", "b"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := StartPostgres(t)
+			if got := p.MustQuery(t, p.SocketDir, p.Port, "select current_setting('port')"); got != strconv.Itoa(p.Port) {
+				t.Errorf("server on port %d says its port is %s", p.Port, got)
+			}
+		})
+	}
+}
