@@ -127,8 +127,9 @@ func (s *SSHD) Client() SSHClient {
 }
 
 // ProxyClient is how to reach this sshd through a ProxyCommand (`tether ssh-proxy %h %p`),
-// naming it host; no port is given, so ssh's %p is 22 unless the command line adds
-// `-p PORT` (Extra) or the command names the port itself.
+// naming it host. No port is given, so ssh's %p is 22: set the result's Port to s.Port
+// to have -p/-P PORT added and %p be this sshd's port, or write the port into the
+// command itself.
 func (s *SSHD) ProxyClient(proxyCommand, host string) SSHClient {
 	return SSHClient{User: s.User, Host: host, Key: s.Key, ProxyCommand: proxyCommand}
 }
