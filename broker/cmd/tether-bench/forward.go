@@ -94,7 +94,7 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 
 	ways := []*way{
 		{name: "tether forward", open: func(ctx context.Context, dest string) (string, func(), error) {
-			return tetherForward(ctx, t, dest)
+			return tetherForward(ctx, o.bin, t, dest)
 		}},
 		{name: "ssh -L", open: func(ctx context.Context, dest string) (string, func(), error) {
 			if s == nil {
@@ -231,7 +231,7 @@ func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cle
 	case s == nil:
 		tsp.why, ssh.why = "no live ssh", "no live ssh"
 	default:
-		proxy, stop, err := tetherSSHProxy(ctx, t)
+		proxy, stop, err := tetherSSHProxy(ctx, o.bin, t)
 		switch {
 		case errors.Is(err, errNotMeasured):
 			tsp.why = err.Error()

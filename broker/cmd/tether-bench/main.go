@@ -166,6 +166,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.bin = bin
 	var noBin error
 	for _, b := range []string{"tether-broker", "tether-agent", "tether"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {

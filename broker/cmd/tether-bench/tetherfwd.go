@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,12 +25,9 @@ import (
 // To measure another way (cli/session.Run with Options.Forward in this process, say),
 // change this function only. It reports errNotMeasured, never a figure, while the CLI
 // this harness was built beside has no `forward` verb.
-func tetherForward(ctx context.Context, t *tether, dest string) (string, func(), error) {
-	if t == nil {
-		return "", nil, notMeasured("no broker and agent started: tether binaries not found in -bin")
-	}
-	if !cliHasVerb(ctx, t.bin, "forward") {
-		return "", nil, notMeasured("`tether forward` is not in this build of the CLI")
+func tetherForward(ctx context.Context, bin string, t *tether, dest string) (string, func(), error) {
+	if err := tetherReady(ctx, bin, t, "forward"); err != nil {
+		return "", nil, err
 	}
 	_, port, err := net.SplitHostPort(dest)
 	if err != nil {
@@ -98,14 +96,30 @@ func tetherForward(ctx context.Context, t *tether, dest string) (string, func(),
 // and a function to call when done. scp is then run as `scp -o ProxyCommand=… -P PORT
 // USER@bench:…`: ssh gives the command %h = bench (the target) and %p = the sshd's port
 // on the node's loopback. It reports errNotMeasured while the CLI has no `ssh-proxy`.
-func tetherSSHProxy(ctx context.Context, t *tether) (string, func(), error) {
-	if t == nil {
-		return "", nil, notMeasured("no broker and agent started: tether binaries not found in -bin")
-	}
-	if !cliHasVerb(ctx, t.bin, "ssh-proxy") {
-		return "", nil, notMeasured("`tether ssh-proxy` is not in this build of the CLI")
+func tetherSSHProxy(ctx context.Context, bin string, t *tether) (string, func(), error) {
+	if err := tetherReady(ctx, bin, t, "ssh-proxy"); err != nil {
+		return "", nil, err
 	}
 	return fmt.Sprintf("%s --config %s ssh-proxy %%h %%p", filepath.Join(t.bin, "tether"), t.cfgPath), func() {}, nil
+}
+
+// tetherReady says why the CLI in bin cannot be measured with verb (errNotMeasured),
+// or returns nil when it can and the broker and agent run.
+func tetherReady(ctx context.Context, bin string, t *tether, verb string) error {
+	switch {
+	case !fileExists(filepath.Join(bin, "tether")):
+		return notMeasured("no tether binaries in %s: run make build", bin)
+	case !cliHasVerb(ctx, bin, verb):
+		return notMeasured("`tether %s` is not in this build of the CLI", verb)
+	case t == nil:
+		return notMeasured("the broker and agent were not started")
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // cliHasVerb reports whether the CLI in bin has the verb (`tether VERB --help`
