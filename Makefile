@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/tetherhq/tether/streams/version.Version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build demo test bench lint fuzz policy-test clean
+.PHONY: all build demo test bench bench-short lint fuzz policy-test clean
 
 all: build
 
@@ -24,11 +24,17 @@ test:
 	$(MAKE) --no-print-directory policy-test
 
 # Benchmarks: Go micro-benchmarks, then the end-to-end harness (real broker and agent
-# processes), printed next to their references.
+# processes), printed next to their references: sessions, then port forwarding (tether
+# forward vs ssh -L vs direct TCP, scp through tether ssh-proxy vs ssh).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./streams/wire/frame ./streams/wire/flow ./policies
 	$(GO) test -run '^$$' -bench StartSession -benchtime 300x ./broker/brokerd
 	$(GO) run ./broker/cmd/tether-bench -bin $(BIN)
+
+# The end-to-end harness with small sizes and counts: a smoke run in well under a minute.
+# Not part of `make test` (its own TestForwardSectionShort checks the harness works).
+bench-short: build
+	$(GO) run ./broker/cmd/tether-bench -bin $(BIN) -short
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

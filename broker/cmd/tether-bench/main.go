@@ -9,7 +9,11 @@
 //   - keystroke echo round trips through the session's PTY running `cat` in raw mode,
 //     both from the in-process client and from the tether CLI driven through a PTY;
 //   - what "nothing is shown that is not recorded" costs: frames stored in the transcript
-//     stream before their reader sees them, beside the same frames on a plain subject.
+//     stream before their reader sees them, beside the same frames on a plain subject;
+//   - port forwarding (forward.go): bulk TCP throughput each way over 1 and 8 connections
+//     and echo round trips (p50/p99) through `tether forward`, `ssh -L` and direct TCP,
+//     side by side; scp of a large file through `tether ssh-proxy` and plain ssh. The
+//     Tether side is tetherfwd.go, the one place that knows how Tether forwards.
 //
 // Next to each figure it prints the same measurement made live through OpenSSH (a
 // temporary sshd on 127.0.0.1 with temporary keys, aes128-gcm) when /usr/sbin/sshd and
@@ -17,7 +21,12 @@
 //
 // Usage (`make bench` runs it after `make build`):
 //
-//	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-rtt 2000] [-no-ssh] [-json]
+//	go run ./broker/cmd/tether-bench [-bin bin] [-n 30] [-size 512] [-zero-size 1024] [-rtt 2000] [-no-ssh] [-json]
+//		[-sections shell,forward] [-fwd-size 1024] [-fwd-rtt 5000] [-fwd-rtt-size 1]
+//		[-scp-size 1024] [-short]
+//
+// -short makes every size and count small (a smoke run in seconds, `make bench-short`);
+// flags given explicitly still win.
 //
 // It is a benchmark, not a test: there are no thresholds. A failed measurement (wrong
 // byte count, non-zero exit status, timeout) is reported and makes it exit 1.
@@ -41,12 +50,24 @@ import (
 )
 
 type options struct {
-	bin     string
-	n       int
-	sizeMiB int
-	rtt     int
-	noSSH   bool
-	json    bool
+	bin      string
+	n        int
+	sizeMiB  int
+	zeroMiB  int // head -c of /dev/zero, MiB
+	rtt      int
+	noSSH    bool
+	json     bool
+	sections map[string]bool // "shell", "forward"
+
+	fwdSizeMiB int // bytes per bulk forwarding run, MiB
+	fwdRTT     int // echo round trips through each way
+	fwdRTTSize int // bytes per echo request
+	scpSizeMiB int
+}
+
+// shortValues are the flags' values under -short, unless given explicitly.
+var shortValues = map[string]string{
+	"n": "3", "size": "16", "zero-size": "64", "rtt": "200", "fwd-size": "64", "fwd-rtt": "500", "scp-size": "32",
 }
 
 // row is one line of the report. Ratio > 1 means Tether did better than the reference.
@@ -62,11 +83,12 @@ type row struct {
 }
 
 type report struct {
-	Time   time.Time `json:"time"`
-	CPUs   int       `json:"cpus"`
-	Rows   []row     `json:"results"`
-	Notes  []string  `json:"notes,omitempty"`
-	Errors []string  `json:"errors,omitempty"`
+	Time       time.Time `json:"time"`
+	CPUs       int       `json:"cpus"`
+	Rows       []row     `json:"results,omitempty"`
+	Forwarding []fwdRow  `json:"forwarding,omitempty"`
+	Notes      []string  `json:"notes,omitempty"`
+	Errors     []string  `json:"errors,omitempty"`
 }
 
 func (r *report) note(format string, args ...any) {
@@ -82,11 +104,36 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding tether-broker, tether-agent and tether")
 	flag.IntVar(&o.n, "n", 30, "session start runs")
 	flag.IntVar(&o.sizeMiB, "size", 512, "size of the file to cat, MiB")
+	flag.IntVar(&o.zeroMiB, "zero-size", 1024, "bytes of /dev/zero to head -c, MiB")
 	flag.IntVar(&o.rtt, "rtt", 2000, "keystroke round trips")
 	flag.BoolVar(&o.noSSH, "no-ssh", false, "do not measure ssh live; compare with perf-anchors figures")
 	flag.BoolVar(&o.json, "json", false, "print the results as JSON")
+	sections := flag.String("sections", "shell,forward", "which sections to run, comma-separated: shell (sessions), forward (port forwarding)")
+	flag.IntVar(&o.fwdSizeMiB, "fwd-size", 1024, "bytes per bulk forwarding run, MiB (split over the connections)")
+	flag.IntVar(&o.fwdRTT, "fwd-rtt", 5000, "echo round trips through each way of forwarding")
+	flag.IntVar(&o.fwdRTTSize, "fwd-rtt-size", 1, "bytes per echo request and response")
+	flag.IntVar(&o.scpSizeMiB, "scp-size", 1024, "size of the file scp copies, MiB")
+	short := flag.Bool("short", false, "small sizes and counts: a smoke run (explicit flags still win)")
 	flag.Parse()
-	if o.n < 1 || o.sizeMiB < 1 || o.rtt < 1 || flag.NArg() > 0 {
+	if *short {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range shortValues {
+			if !set[name] {
+				_ = flag.Set(name, v)
+			}
+		}
+	}
+	o.sections = map[string]bool{}
+	for _, sec := range strings.Split(*sections, ",") {
+		o.sections[strings.TrimSpace(sec)] = true
+	}
+	badSection := len(o.sections) == 0
+	for sec := range o.sections {
+		badSection = badSection || (sec != "shell" && sec != "forward")
+	}
+	if o.n < 1 || o.sizeMiB < 1 || o.zeroMiB < 1 || o.rtt < 1 || o.fwdSizeMiB < 1 || o.fwdRTT < 1 || o.fwdRTTSize < 1 ||
+		o.scpSizeMiB < 1 || badSection || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -119,10 +166,15 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.bin = bin
+	var noBin error
 	for _, b := range []string{"tether-broker", "tether-agent", "tether"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, fmt.Errorf("%w (run make build, or pass -bin)", err)
+			noBin = fmt.Errorf("%w (run make build, or pass -bin)", err)
 		}
+	}
+	if noBin != nil && o.sections["shell"] {
+		return nil, noBin
 	}
 	dir, err := os.MkdirTemp("", "tether-bench-")
 	if err != nil {
@@ -138,29 +190,27 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	rep := &report{Time: time.Now().UTC(), CPUs: runtime.NumCPU()}
-	logf("starting broker and agent")
-	t, err := startTether(ctx, bin, dir, &cl)
-	if err != nil {
-		return nil, err
+	// The forwarding section alone needs the broker and agent only when the CLI can
+	// forward (tetherfwd.go).
+	var t *tether
+	switch {
+	case noBin != nil:
+		rep.note("tether: no broker and agent (%v)", noBin)
+	case o.sections["shell"] || cliHasVerb(ctx, bin, "forward") || cliHasVerb(ctx, bin, "ssh-proxy"):
+		logf("starting broker and agent")
+		if t, err = startTether(ctx, bin, dir, &cl); err != nil {
+			return nil, err
+		}
+		rep.note("tether: one broker and one agent on 127.0.0.1, sessions as the agent's user with HOME an empty directory (no rc files), the instance allowed the whole transcript stream")
 	}
-	rep.note("tether: one broker and one agent on 127.0.0.1, sessions as the agent's user with HOME an empty directory (no rc files), the instance allowed the whole transcript stream")
-	size := int64(o.sizeMiB) << 20
-	file := filepath.Join(dir, "data.bin")
-	logf("writing %d MiB of random data to %s", o.sizeMiB, file)
-	if err := writeRandomFile(file, size); err != nil {
-		return nil, err
-	}
-	const zeroSize = 1 << 30
-	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
 
-	// Live ssh, when possible. Each metric is measured on both sides back to back, so
-	// that load from other work on the machine weighs on both alike.
+	// Live ssh, when possible: the reference of both sections.
 	var s *sshEnv
 	switch why := sshMissing(); {
 	case o.noSSH:
-		rep.note("live ssh skipped (-no-ssh): references are perf-anchors figures")
+		rep.note("live ssh skipped (-no-ssh): references are perf-anchors figures, no ssh -L or scp")
 	case why != "":
-		rep.note("live ssh skipped (%s): references are perf-anchors figures", why)
+		rep.note("live ssh skipped (%s): references are perf-anchors figures, no ssh -L or scp", why)
 	default:
 		logf("starting sshd")
 		if s, err = startSSH(ctx, filepath.Join(dir, "ssh"), &cl); err != nil {
@@ -170,6 +220,33 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 		rep.note("live ssh: OpenSSH on 127.0.0.1, -c aes128-gcm@openssh.com, default kex, as %s, remote bash rc files skipped (SHLVL=1)", s.user)
 	}
+	if o.sections["shell"] {
+		if err := shellSection(ctx, o, rep, dir, t, s, logf); err != nil {
+			return nil, err
+		}
+	}
+	if o.sections["forward"] && ctx.Err() == nil {
+		rep.Forwarding = forwardSection(ctx, o, rep, dir, &cl, t, s, logf)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// shellSection measures sessions: start latency, output throughput, keystroke round
+// trips, and what recording costs. Each metric is measured on both sides back to back,
+// so that load from other work on the machine weighs on both alike.
+func shellSection(ctx context.Context, o options, rep *report, dir string, t *tether, s *sshEnv, logf func(string, ...any)) error {
+	size := int64(o.sizeMiB) << 20
+	file := filepath.Join(dir, "data.bin")
+	logf("writing %d MiB of random data to %s", o.sizeMiB, file)
+	if err := writeRandomFile(file, size); err != nil {
+		return err
+	}
+	zeroSize := int64(o.zeroMiB) << 20
+	zeroCmd := []string{"head", "-c", fmt.Sprint(zeroSize), "/dev/zero"}
+
 	var tm, sm figures
 	both := func(what string, tf, sf func()) {
 		if ctx.Err() != nil {
@@ -196,7 +273,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		func() {
 			sm.cat, sm.catErr = median3(ctx, func() (float64, error) { return s.throughput(ctx, []string{"cat", file}, size) })
 		})
-	both("head -c 1G /dev/zero x3",
+	both(fmt.Sprintf("head -c %s /dev/zero x3", zeroLabel(o.zeroMiB)),
 		func() {
 			tm.zero, tm.zeroErr = median3(ctx, func() (float64, error) { return t.throughput(ctx, zeroCmd, zeroSize) })
 			rep.note("tether /dev/zero CPU: %s", t.cpuNote())
@@ -211,13 +288,13 @@ func run(ctx context.Context, o options) (*report, error) {
 		func() { tm.cliRTT, tm.cliRTTErr = t.cliEchoRTT(ctx, o.rtt) },
 		func() { sm.cliRTT, sm.cliRTTErr = s.echoRTT(ctx, o.rtt) })
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	ref := &sm
 	if s == nil {
 		ref = nil
 	}
-	rep.Rows = buildRows(rep, &tm, ref, o.sizeMiB)
+	rep.Rows = buildRows(rep, &tm, ref, o)
 	logf("the record's cost: %d frame round trips and %d MiB, stored before shown and not", o.rtt, min(o.sizeMiB, 256))
 	rows, err := recordCost(ctx, dir, o.rtt, int64(min(o.sizeMiB, 256))<<20)
 	if err != nil {
@@ -225,7 +302,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	rep.Rows = append(rep.Rows, rows...)
 	rep.note("stored before shown: the same frames through the transcript stream (file storage) and its RePublish, beside a plain NATS subject, on one embedded nats-server; the publisher keeps at most a 2 MiB window ahead")
-	return rep, nil
+	return nil
 }
 
 // figures are one side's measurements.
@@ -236,7 +313,7 @@ type figures struct {
 	cliRTTErr                                      error
 }
 
-func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
+func buildRows(rep *report, t, s *figures, o options) []row {
 	live := s != nil
 	if s == nil {
 		s = &figures{}
@@ -274,8 +351,8 @@ func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
 	add("start p50, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p50, t.cliStartErr, s.cliStart.p50, s.cliStartErr, 224, "ssh default kex; 140 curve25519")
 	add("start p90, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p90, t.cliStartErr, s.cliStart.p90, s.cliStartErr, 0, "")
 	add("start p99, new CLI process (ref: new ssh)", "ms", false, t.cliStart.p99, t.cliStartErr, s.cliStart.p99, s.cliStartErr, 0, "")
-	add(fmt.Sprintf("cat %d MiB file, median of 3", sizeMiB), "MB/s", true, t.cat, t.catErr, s.cat, s.catErr, 790, "ssh aes128-gcm 1 GiB /dev/zero")
-	add("head -c 1G /dev/zero, median of 3", "MB/s", true, t.zero, t.zeroErr, s.zero, s.zeroErr, 790, "ssh aes128-gcm (778 idle; chacha20 529)")
+	add(fmt.Sprintf("cat %d MiB file, median of 3", o.sizeMiB), "MB/s", true, t.cat, t.catErr, s.cat, s.catErr, 790, "ssh aes128-gcm 1 GiB /dev/zero")
+	add(fmt.Sprintf("head -c %s /dev/zero, median of 3", zeroLabel(o.zeroMiB)), "MB/s", true, t.zero, t.zeroErr, s.zero, s.zeroErr, 790, "ssh aes128-gcm (778 idle; chacha20 529)")
 	add("keystroke RTT p50, in-process client", "µs", false, t.rtt.p50, t.rttErr, s.rtt.p50, s.rttErr, 185, "ssh -tt through a PTY")
 	add("keystroke RTT p99, in-process client", "µs", false, t.rtt.p99, t.rttErr, s.rtt.p99, s.rttErr, 270, "ssh -tt through a PTY")
 	add("keystroke RTT p50, CLI in a PTY", "µs", false, t.cliRTT.p50, t.cliRTTErr, s.cliRTT.p50, s.cliRTTErr, 185, "ssh -tt through a PTY")
@@ -285,10 +362,12 @@ func buildRows(rep *report, t, s *figures, sizeMiB int) []row {
 
 func printTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\nTether end-to-end benchmark (%d CPUs, %s)\n", rep.CPUs, rep.Time.Format(time.RFC3339))
-	fmt.Fprintln(w, "ratio > 1 means Tether is better (throughput: Tether/ref; latency: ref/Tether)")
-	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tunit\tTether\treference\tratio\tref source")
+	if len(rep.Rows) > 0 {
+		fmt.Fprintln(w, "ratio > 1 means Tether is better (throughput: Tether/ref; latency: ref/Tether)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "metric\tunit\tTether\treference\tratio\tref source")
+	}
 	for _, r := range rep.Rows {
 		tv, rv, ratio := num(r.Tether), num(r.Reference), "-"
 		if r.Error != "" {
@@ -300,6 +379,9 @@ func printTable(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Unit, tv, rv, ratio, r.RefSource)
 	}
 	_ = tw.Flush()
+	if len(rep.Forwarding) > 0 {
+		printForwarding(w, rep.Forwarding)
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -333,6 +415,14 @@ func (c *cleanups) run() {
 		c.fns[i]()
 	}
 	c.fns = nil
+}
+
+// zeroLabel is head's spelling of a size in MiB: 1G, 64M.
+func zeroLabel(mib int) string {
+	if mib%1024 == 0 {
+		return fmt.Sprintf("%dG", mib/1024)
+	}
+	return fmt.Sprintf("%dM", mib)
 }
 
 // median3 runs f three times and returns the median; any failed run is an error.

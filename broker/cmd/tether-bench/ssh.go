@@ -82,6 +82,8 @@ PrintMotd no
 PrintLastLog no
 UseDNS no
 AcceptEnv SHLVL
+AllowTcpForwarding yes
+Subsystem sftp internal-sftp
 `, s.port, hostKey, authKeys, filepath.Join(dir, "sshd.pid"))), 0o600); err != nil {
 		return nil, err
 	}
@@ -135,10 +137,78 @@ AcceptEnv SHLVL
 // does for commands run by sshd at shell level 1: the agent runs commands without a
 // shell, and rc files (pyenv init, say) would otherwise dominate the start latency.
 func (s *sshEnv) args(extra ...string) []string {
-	a := []string{"-F", "/dev/null", "-p", fmt.Sprint(s.port), "-i", s.key, "-o", "IdentitiesOnly=yes",
+	a := append(s.opts(), "-p", fmt.Sprint(s.port))
+	return append(append(a, extra...), s.user+"@127.0.0.1")
+}
+
+// opts are the options ssh and scp share: no port (ssh spells it -p, scp -P), no destination.
+func (s *sshEnv) opts() []string {
+	return []string{"-F", "/dev/null", "-i", s.key, "-o", "IdentitiesOnly=yes",
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
 		"-o", "BatchMode=yes", "-c", "aes128-gcm@openssh.com", "-o", "SetEnv=SHLVL=1"}
-	return append(append(a, extra...), s.user+"@127.0.0.1")
+}
+
+// forward runs `ssh -N -L 127.0.0.1:FREE:dest` and returns the local address once it
+// accepts connections, and a function that stops it. logDir holds its log.
+func (s *sshEnv) forward(ctx context.Context, logDir, dest string) (string, func(), error) {
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return "", nil, err
+		}
+		local := fmt.Sprintf("127.0.0.1:%d", port)
+		p, err := startProc("ssh -L "+local+":"+dest, filepath.Join(logDir, fmt.Sprintf("ssh-L-%d.log", port)),
+			append([]string{"ssh"}, s.args("-N", "-o", "ExitOnForwardFailure=yes", "-L", local+":"+dest)...)...)
+		if err != nil {
+			return "", nil, err
+		}
+		err = waitDial(ctx, local, 20*time.Second, p.exited)
+		if err == nil {
+			return local, p.stop, nil
+		}
+		p.stop()
+		if attempt == 3 || !strings.Contains(p.tail(), "ddress already in use") {
+			return "", nil, err
+		}
+	}
+}
+
+// scp copies file to the sshd's machine (up) or from it, into dir, straight or through
+// proxy (a ProxyCommand, reached as USER@bench), checks the copy's size, and returns MB/s.
+func (s *sshEnv) scp(ctx context.Context, dir, file, proxy string, up bool) (float64, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0, err
+	}
+	host := "127.0.0.1"
+	a := append(s.opts(), "-P", fmt.Sprint(s.port))
+	if proxy != "" {
+		host = benchTarget
+		a = append(a, "-o", "ProxyCommand="+proxy)
+	}
+	dst := filepath.Join(dir, "scp-dst.bin")
+	defer os.Remove(dst)
+	if up {
+		a = append(a, file, s.user+"@"+host+":"+dst)
+	} else {
+		a = append(a, s.user+"@"+host+":"+file, dst)
+	}
+	cmd := exec.CommandContext(ctx, "scp", a...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("scp: %v: %s", err, out)
+	}
+	got, err := os.Stat(dst)
+	if err != nil {
+		return 0, fmt.Errorf("scp: the copy: %w", err)
+	}
+	if got.Size() != fi.Size() {
+		return 0, fmt.Errorf("scp: copied %d bytes, want %d", got.Size(), fi.Size())
+	}
+	return mbps(fi.Size(), d), nil
 }
 
 func (s *sshEnv) command(ctx context.Context, remote string, extra ...string) *exec.Cmd {

@@ -33,6 +33,7 @@ type tether struct {
 	nc            *nats.Conn
 
 	// CPU accounting across throughput runs, reset by cpuNote.
+	forwardCLIs                    []int // pids of `tether forward` processes (tetherForward)
 	cpuBroker, cpuAgent, cpuClient float64
 	wall                           time.Duration
 	bytes                          int64

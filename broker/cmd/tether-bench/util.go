@@ -73,6 +73,15 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// dialOnce succeeds if something accepts a TCP connection at addr.
+func dialOnce(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 // counter counts the bytes written to it.
 type counter struct{ n atomic.Int64 }
 

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The forwarding section, tiny, end to end: direct and ssh -L give figures, scp through
+// ssh gives one, and Tether without its binaries says "not measured" rather than a
+// figure. A smoke test of the harness, with no thresholds.
+func TestForwardSectionShort(t *testing.T) {
+	if why := sshMissing(); why != "" {
+		if os.Getenv("TETHER_TEST_ALLOW_MISSING") == "1" {
+			t.Skipf("%s; skipped because TETHER_TEST_ALLOW_MISSING=1", why)
+		}
+		t.Fatalf("%s: apt-get install openssh-server openssh-client (.ci/run installs them)", why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	o := options{bin: t.TempDir(), json: true, sections: map[string]bool{"forward": true},
+		fwdSizeMiB: 4, fwdRTT: 50, fwdRTTSize: 64, scpSizeMiB: 2}
+	rep, err := run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) > 0 {
+		t.Fatalf("errors:\n%s", strings.Join(rep.Errors, "\n"))
+	}
+	if got, want := len(rep.Forwarding), 8; got != want {
+		t.Fatalf("got %d forwarding rows, want %d: %+v", got, want, rep.Forwarding)
+	}
+	for _, r := range rep.Forwarding {
+		if r.TetherNote != "not measured" || r.Tether != 0 {
+			t.Errorf("%s: tether %v %q, want not measured", r.Metric, r.Tether, r.TetherNote)
+		}
+		if r.SSH <= 0 {
+			t.Errorf("%s: ssh %v %q, want a figure", r.Metric, r.SSH, r.SSHNote)
+		}
+		if isScp := strings.HasPrefix(r.Metric, "scp"); !isScp && (r.Direct <= 0 || r.SSHDir <= 0) {
+			t.Errorf("%s: direct %v %q, ratio %v, want figures", r.Metric, r.Direct, r.DirectNote, r.SSHDir)
+		}
+	}
+	var sb strings.Builder
+	printTable(&sb, rep)
+	if !strings.Contains(sb.String(), "not measured") || !strings.Contains(sb.String(), "ssh -L/direct") {
+		t.Errorf("table:\n%s", sb.String())
+	}
+	t.Logf("\n%s", sb.String())
+}
