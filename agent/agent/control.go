@@ -57,6 +57,9 @@ func checkStart(s *api.AgentStart) error {
 	if r := s.Subjects.Rin; s.RecordInput && (r == s.Subjects.In || r == s.Subjects.Out || r == s.Subjects.Ctl) {
 		return fmt.Errorf("subjects.rin %q: must differ from in, out and ctl", r)
 	}
+	if err := checkForwards(s); err != nil {
+		return err
+	}
 	if len(s.Command) > 0 && s.Command[0] == "" {
 		return errors.New("command: program name is empty")
 	}
@@ -161,7 +164,7 @@ func (a *Agent) startSession(st *api.AgentStart) error {
 				return err
 			}
 		}
-	} else if account == nil { // an account comes with its shell
+	} else if account == nil && len(st.Forwards) == 0 { // an account comes with its shell; forwarding runs none
 		if _, err := shell.FindShell(); err != nil {
 			return err
 		}

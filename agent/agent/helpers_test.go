@@ -180,6 +180,9 @@ type controlPlane struct {
 	heartbeats []api.HeartbeatRequest
 	ended      map[string]api.SessionEndedRequest
 	enrolls    []api.EnrollRequest
+	fwdOpens   []api.ForwardOpenRequest
+	fwdClosed  []api.ForwardClosedRequest
+	fwdDeny    map[int]string // destination index → the reason policy denies it
 	// Behaviour.
 	heartbeat  time.Duration
 	endOnBeat  []string
@@ -239,6 +242,20 @@ func (cp *controlPlane) onAgentAPI(m *nats.Msg) {
 		var r api.SessionEndedRequest
 		_ = json.Unmarshal(m.Data, &r)
 		cp.ended[r.SessionID] = r
+		respond(m, api.Empty{})
+	case api.VerbForwardOpen:
+		var r api.ForwardOpenRequest
+		_ = json.Unmarshal(m.Data, &r)
+		cp.fwdOpens = append(cp.fwdOpens, r)
+		if reason, ok := cp.fwdDeny[r.Dest]; ok {
+			respond(m, api.ForwardOpenResponse{Reasons: []string{reason}})
+			return
+		}
+		respond(m, api.ForwardOpenResponse{Allowed: true})
+	case api.VerbForwardClosed:
+		var r api.ForwardClosedRequest
+		_ = json.Unmarshal(m.Data, &r)
+		cp.fwdClosed = append(cp.fwdClosed, r)
 		respond(m, api.Empty{})
 	}
 }

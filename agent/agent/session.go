@@ -39,6 +39,7 @@ type session struct {
 	log   *slog.Logger
 	user  *shell.Account // nil: the agent's own
 	watch *limits.Watch
+	fwd   *forwarding // a port forwarding session's connections; nil for others
 
 	// ended is cancelled when the session is asked to end; reason says why.
 	ended  context.Context
@@ -49,11 +50,23 @@ type session struct {
 
 func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, error) {
 	log := a.log.With(logkey.SessionID, st.SessionID, logkey.User, st.Owner)
-	shellSession := len(st.Command) == 0
+	forward := len(st.Forwards) > 0
+	shellSession := len(st.Command) == 0 && !forward
 	watch := limits.New(limits.Limits{Idle: st.IdleTimeout.Std(), Max: st.MaxDuration.Std()})
 	var onActivity func()
 	if st.IdleTimeout > 0 {
 		onActivity = watch.Touch
+	}
+	s := &session{a: a, id: st.SessionID, start: *st, log: log, user: user, watch: watch}
+	var forwardFrame func(frame.Frame)
+	if forward {
+		// Forwarded bytes, either way, are a tunnel's activity; keepalives are not.
+		s.fwd = s.newForwarding(onActivity)
+		forwardFrame = func(f frame.Frame) {
+			if err := s.fwd.mux.Handle(f); err != nil {
+				log.Debug("forwarding frame refused", logkey.Err, err)
+			}
+		}
 	}
 	var preface []byte
 	if shellSession {
@@ -67,18 +80,20 @@ func (a *Agent) newSession(st *api.AgentStart, user *shell.Account) (*session, e
 		Window:         st.Window,
 		Logger:         log,
 		OnActivity:     onActivity,
-		OutputActivity: !shellSession && !st.Interactive, // no terminal: output is activity
+		OutputActivity: !shellSession && !st.Interactive && !forward, // no terminal: output is activity
 		Preface:        preface,
 		RecordInput:    st.RecordInput,
 		// A broker outage shorter than the resume window kills nothing: output waits
 		// under flow control for the stream that long.
 		RecordTimeout: st.ResumeWindow.Std(),
+		Forward:       forwardFrame,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &session{a: a, id: st.SessionID, start: *st, ch: ch, log: log, user: user, watch: watch, ended: ctx, cancel: cancel}, nil
+	s.ch = ch
+	s.ended, s.cancel = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // profileInput is a shell profile as typed into a terminal: each line ends with a newline.
@@ -129,6 +144,10 @@ func (s *session) run() {
 		return
 	}
 
+	if s.fwd != nil {
+		s.runForward()
+		return
+	}
 	st := s.start
 	proc, err := shell.Start(shell.Spec{
 		Command: st.Command,
@@ -270,8 +289,14 @@ func (s *session) finish(code int, reason, detail string) {
 
 // reportEnded sends SessionEnded, retrying for a while: the broker may be restarting.
 func (a *Agent) reportEnded(req api.SessionEndedRequest, log *slog.Logger) {
+	a.report(api.VerbSessionEnded, req, log)
+}
+
+// report sends an agent API request whose answer is only "taken", retrying for a while
+// (reportFor): the broker may be restarting.
+func (a *Agent) report(verb string, req any, log *slog.Logger) {
 	deadline := time.Now().Add(reportFor)
-	subject := subjects.AgentAPI(a.id.instanceID, api.VerbSessionEnded)
+	subject := subjects.AgentAPI(a.id.instanceID, verb)
 	// The report is due even while the agent shuts down: the waits end at the deadline,
 	// or when the connection closes.
 	wctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -293,14 +318,14 @@ func (a *Agent) reportEnded(req api.SessionEndedRequest, log *slog.Logger) {
 		}
 		var apiErr *api.Error
 		if errors.As(err, &apiErr) && apiErr.Code != api.CodeUnavailable && apiErr.Code != api.CodeInternal {
-			log.Warn("control plane refused the session's end report", logkey.Err, err)
+			log.Warn("control plane refused the report", "verb", verb, logkey.Err, err)
 			return
 		}
 		if errors.Is(err, nats.ErrConnectionClosed) || time.Now().After(deadline) {
-			log.Error("could not report the session's end", logkey.Err, err)
+			log.Error("could not report", "verb", verb, logkey.Err, err)
 			return
 		}
-		log.Debug("report session end: retrying", logkey.Err, err)
+		log.Debug("report: retrying", "verb", verb, logkey.Err, err)
 		_ = b.Wait(wctx)
 	}
 }

@@ -124,6 +124,9 @@ type Channel struct {
 	stats      Stats
 }
 
+// inPending is how many bytes of input nats.go may hold for the channel's callback.
+const inPending = 256 << 20
+
 // Open subscribes to the session's input subject and starts the output publisher. The
 // caller must eventually call Finish.
 func Open(cfg Config) (*Channel, error) {
@@ -163,6 +166,13 @@ func Open(cfg Config) (*Channel, error) {
 	c.rin.init(cfg.RecordInput)
 	sub, err := cfg.Conn.Subscribe(cfg.Subjects.In, c.onIn)
 	if err != nil {
+		c.cancelStop()
+		return nil, fmt.Errorf("subscribe %s: %w", cfg.Subjects.In, err)
+	}
+	// Input is bounded by its credit windows (the session's, and each forwarded
+	// connection's): nats.go must not drop what they allow while the callback catches up.
+	if err := sub.SetPendingLimits(-1, inPending); err != nil {
+		_ = sub.Unsubscribe()
 		c.cancelStop()
 		return nil, fmt.Errorf("subscribe %s: %w", cfg.Subjects.In, err)
 	}

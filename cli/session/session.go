@@ -56,6 +56,9 @@ type Options struct {
 	// Resume says the session was resumed: the agent is told the new client counts the
 	// output it consumes afresh (a Window frame with FlagRebase).
 	Resume bool
+	// Forward, when set, makes the session a port forwarding one (ForwardOptions);
+	// Stdin, Stdout and Stderr are not used.
+	Forward *ForwardOptions
 	// ResumeWindow is how long Run waits for a lost connection to the broker to come back
 	// before it returns ErrLost; the start response's value when zero.
 	ResumeWindow time.Duration
@@ -145,10 +148,16 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 			err = &DetachedError{Last: c.last, Err: err}
 		}
 	}()
+	if opts.Forward != nil {
+		c.fwd = newForwarder(c, *opts.Forward)
+		defer c.fwd.stop("the client stopped")
+	}
 	if err := c.attach(); err != nil {
 		return -1, err
 	}
-	if opts.NoStdin && !opts.Interactive {
+	if c.fwd != nil {
+		c.fwd.start(ctx)
+	} else if opts.NoStdin && !opts.Interactive {
 		if err := c.send(frame.Close, nil); err != nil {
 			return -1, err
 		}
@@ -167,6 +176,7 @@ type client struct {
 	acker *flow.Acker
 
 	outCh, ctlCh chan *nats.Msg
+	fwd          *forwarder    // port forwarding; nil for other sessions
 	done         chan struct{} // closed by stop: unblocks subscription callbacks
 	subs         []*nats.Subscription
 	status       chan nats.Status
@@ -188,7 +198,15 @@ func (c *client) attach() error {
 		ch      chan *nats.Msg
 	}{{c.subj.Out, c.outCh}, {c.subj.Ctl, c.ctlCh}} {
 		ch := sc.ch
+		ctl := sc.subject == c.subj.Ctl
 		sub, err := c.nc.Subscribe(sc.subject, func(m *nats.Msg) {
+			// Forwarded connections' frames go straight to them, in order, from here:
+			// their flow control bounds what waits.
+			if ctl && c.fwd != nil {
+				if f, err := frame.Decode(m.Data); err == nil && c.fwd.handle(f) {
+					return
+				}
+			}
 			select {
 			case ch <- m:
 			case <-c.done:
@@ -246,13 +264,21 @@ func (c *client) send(t frame.Type, payload []byte) error {
 }
 
 func (c *client) sendFlags(t frame.Type, flags uint8, payload []byte) error {
+	buf := make([]byte, frame.HeaderLen, frame.HeaderLen+len(payload))
+	return c.sendBuf(t, flags, append(buf, payload...))
+}
+
+// sendBuf publishes one frame on In with the next sequence number: buf[:frame.HeaderLen]
+// is for its header, the payload follows. It does not keep buf.
+func (c *client) sendBuf(t frame.Type, flags uint8, buf []byte) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if c.stopped {
 		return errStopped
 	}
 	c.seq++
-	if err := c.nc.Publish(c.subj.In, frame.Encode(frame.Frame{Type: t, Flags: flags, Seq: c.seq, Payload: payload})); err != nil {
+	frame.PutHeader(buf, t, flags, c.seq)
+	if err := c.nc.Publish(c.subj.In, buf); err != nil {
 		c.seq--
 		return fmt.Errorf("send %s frame: %w", t, err)
 	}
@@ -396,6 +422,8 @@ func (c *client) loop(ctx context.Context) (int, error) {
 			}
 		case m := <-c.ctlCh:
 			c.onCtl(m.Data)
+		case <-c.fwdDone():
+			return -1, ErrForwardDone
 		case sz, ok := <-c.opts.Resize:
 			if !ok {
 				c.opts.Resize = nil

@@ -21,7 +21,7 @@ import (
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
-func natsConn(t *testing.T) *nats.Conn {
+func natsConn(t testing.TB) *nats.Conn {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -57,7 +57,7 @@ func (p *publisher) send(t frame.Type, flags uint8, buf []byte) error {
 }
 
 // feed hands the frames published on subject to m, in order.
-func feed(t *testing.T, nc *nats.Conn, subject string, m *Mux) {
+func feed(t testing.TB, nc *nats.Conn, subject string, m *Mux) {
 	t.Helper()
 	sub, err := nc.Subscribe(subject, func(msg *nats.Msg) {
 		f, err := frame.Decode(msg.Data)
@@ -82,7 +82,7 @@ type pair struct {
 	ended         chan Ended
 }
 
-func newPair(t *testing.T, cfg Config, dests ...string) *pair {
+func newPair(t testing.TB, cfg Config, dests ...string) *pair {
 	t.Helper()
 	nc := natsConn(t)
 	p := &pair{ended: make(chan Ended, 64)}
