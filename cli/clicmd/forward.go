@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tetherhq/tether/cli/output"
+	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
@@ -110,9 +111,10 @@ type forwardPlan struct {
 
 // stdioStream is the one connection of ssh-proxy.
 type stdioStream struct {
-	r    io.Reader
-	w    io.Writer
-	dest int
+	r     io.Reader
+	w     io.Writer
+	dest  int
+	label string // "web-1:22"
 }
 
 // followForward runs a started port forwarding session to its end. A signal (see
@@ -126,22 +128,21 @@ func (a *app) followForward(ctx context.Context, start api.StartSessionResponse,
 	}
 	id := start.Session.ID
 	var status frame.ExitStatus
-	ended := false
-	code, err := a.runForwardSession(ctx, nc, start, p, func(s frame.ExitStatus) { status, ended = s, true })
+	code, err := a.runForwardSession(ctx, nc, start, p, func(s frame.ExitStatus) { status = s })
 	p.listeners.close()
+	if errors.Is(err, session.ErrForwardDone) {
+		// The stream closed both ways: the proxied connection is over, and so is the
+		// session.
+		return a.terminateForward(id, "", true)
+	}
 	if err != nil {
 		if stop, ok := errors.AsType[signalStop](context.Cause(ctx)); ok && ctx.Err() != nil {
 			return a.terminateForward(id, stop.Error(), p.stdio != nil)
 		}
 		return hintError{fmt.Errorf("session %s: %w; it may still run", id, err), "tether terminate-session " + id}
 	}
-	if !ended && p.stdio != nil {
-		// The stream closed: the proxied connection is over, and so is the session.
-		return a.terminateForward(id, "", true)
-	}
 	why := status.Reason
-	switch {
-	case why == "" || why == api.ReasonExit:
+	if why == "" || why == api.ReasonExit {
 		why = fmt.Sprintf("exit status %d", code)
 	}
 	fmt.Fprintf(a.stderr, "tether: session %s ended (%s)\n", id, output.Clean(why))
@@ -191,8 +192,14 @@ func stopOnSignal(ctx context.Context) (context.Context, func()) {
 // plan's listeners or stream, notices to stderr.
 func (a *app) runForwardSession(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, p forwardPlan,
 	onExit func(frame.ExitStatus)) (int, error) {
-	_, _, _, _, _ = ctx, nc, start, p, onExit
-	return -1, errors.New("port forwarding: the client data path is not in this build yet")
+	fo := &session.ForwardOptions{Notice: a.notice}
+	for _, l := range p.listeners {
+		fo.Listeners = append(fo.Listeners, session.ForwardListener{L: l.l, Dest: l.dest, Label: l.label})
+	}
+	if s := p.stdio; s != nil {
+		fo.Stdio = &session.ForwardStdio{R: s.r, W: s.w, Dest: s.dest, Label: s.label}
+	}
+	return session.Run(ctx, nc, start, session.Options{Forward: fo, Logger: a.log, OnExit: onExit})
 }
 
 // notice prints a message of the data path (a refused connection) on stderr.
