@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,7 @@ func TestScripts(t *testing.T) {
 			"ptycrash":      cmdPTYCrash,
 			"serve":         cmdServe,
 			"forwarding":    cmdForwarding,
+			"waitfile":      cmdWaitFile,
 		},
 	})
 }
@@ -704,6 +706,25 @@ func cmdForwarding(ts *testscript.TestScript, neg bool, args []string) {
 	for i, v := range args[1:] {
 		ts.Setenv(v, locals[i])
 	}
+}
+
+// waitfile FILE REGEXP waits until FILE (a background command's output) matches REGEXP.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	poll(ts, fmt.Sprintf("%s to match %s", args[0], args[1]), func() error {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err != nil {
+			return err
+		}
+		if !re.Match(b) {
+			return fmt.Errorf("no match in %q", b)
+		}
+		return nil
+	})
 }
 
 // eventWatch is a consumer of session events as an admin sees them live (the user's
