@@ -228,7 +228,7 @@ func (a *app) startPortSession(ctx context.Context, o startOptions, params map[s
 	if err != nil {
 		return fmt.Errorf("localPortNumber %d: %w", port, err)
 	}
-	ls := localListeners{{l: l, name: l.Addr().String()}}
+	ls := localListeners{{l: l, name: listenerName(bind, mapping{}, l)}}
 	defer ls.close()
 	if w := bindWarning(bind); w != "" {
 		fmt.Fprintln(a.stderr, w)

@@ -181,3 +181,23 @@ func TestSSHProxyTarget(t *testing.T) {
 		}
 	}
 }
+
+// A listener is named by --bind as given and the port picked, or by its path.
+func TestOpenListenersNames(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "x.sock")
+	for _, bind := range []string{"127.0.0.1", "localhost", "0.0.0.0"} {
+		ms, err := parseMappings([]string{"0:80", sock + ":80"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := openListeners(bind, ms, []int{0, 0})
+		if err != nil {
+			t.Fatalf("--bind %s: %v", bind, err)
+		}
+		port := strconv.Itoa(ls[0].l.Addr().(*net.TCPAddr).Port)
+		if ls[0].name != bind+":"+port || ls[1].name != sock {
+			t.Errorf("--bind %s: names %q, %q; want %s:%s, %s", bind, ls[0].name, ls[1].name, bind, port, sock)
+		}
+		ls.close()
+	}
+}

@@ -55,13 +55,22 @@ func openListeners(bind string, ms []mapping, dest []int) (localListeners, error
 			ls.close()
 			return nil, fmt.Errorf("mapping %s:%s: %w", m.local(), m.dest, err)
 		}
-		name := m.localPath
-		if name == "" {
-			name = l.Addr().String()
-		}
-		ls = append(ls, localListener{l: l, dest: dest[i], name: name})
+		ls = append(ls, localListener{l: l, dest: dest[i], name: listenerName(bind, m, l)})
 	}
 	return ls, nil
+}
+
+// listenerName is what the user connects to: the socket's path as given, or bind with
+// the port listened on (the address as given: 0.0.0.0 stays so, not Go's [::]).
+func listenerName(bind string, m mapping, l net.Listener) string {
+	if m.localPath != "" {
+		return m.localPath
+	}
+	a, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return l.Addr().String()
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(bind, "["), "]"), strconv.Itoa(a.Port))
 }
 
 // listenTCP listens on port (0: a free one) of bind, a host name or an IP address (an
