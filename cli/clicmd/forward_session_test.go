@@ -108,3 +108,25 @@ func TestStartSessionPortDocument(t *testing.T) {
 		t.Errorf("bad port: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// ssh-proxy starts a session of Tether-StartSSHSession on the target named by HOST
+// without its .tether suffix; stdout carries nothing but the connection's bytes.
+func TestSSHProxySessionEnds(t *testing.T) {
+	e := newEnv(t)
+	req := serveSessions(t, e, func(ctx context.Context, a *sessiontest.Agent, _ frame.Frame) error {
+		return a.End(-1, "max_duration: 1h0m0s")
+	})
+	r := e.run("", "ssh-proxy", "--reason", "JIRA-3", "web-1.tether", "2222")
+	if r.code != 255 || r.stdout != "" || r.stderr != "tether: session alice-0a1b2c3d ended (max_duration: 1h0m0s)\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	want := api.StartSessionRequest{Target: "web-1", Document: api.DocSSH, Reason: "JIRA-3",
+		Parameters: map[string][]string{"portNumber": {"2222"}}}
+	if !reflect.DeepEqual(*req, want) {
+		t.Errorf("request = %+v, want %+v", *req, want)
+	}
+	r = e.run("", "ssh-proxy", "web-1.tether", "0")
+	if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "tether: PORT: port 0: not a destination (1-65535)\n") {
+		t.Errorf("port 0: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
