@@ -129,6 +129,9 @@ func (a *app) followForward(ctx context.Context, start api.StartSessionResponse,
 	id := start.Session.ID
 	var status frame.ExitStatus
 	code, err := a.runForwardSession(ctx, nc, start, p, func(s frame.ExitStatus) { status = s })
+	a.noticeMu.Lock()
+	a.noticesDone = true // a connection still being torn down may yet report
+	a.noticeMu.Unlock()
 	p.listeners.close()
 	if errors.Is(err, session.ErrForwardDone) {
 		// The stream closed both ways: the proxied connection is over, and so is the
@@ -206,6 +209,9 @@ func (a *app) runForwardSession(ctx context.Context, nc *nats.Conn, start api.St
 func (a *app) notice(msg string) {
 	a.noticeMu.Lock()
 	defer a.noticeMu.Unlock()
+	if a.noticesDone {
+		return // the session is over: its last connections' failures are no news
+	}
 	fmt.Fprintf(a.stderr, "tether: %s\n", output.Clean(msg))
 }
 

@@ -117,7 +117,8 @@ func TestSSHProxySessionEnds(t *testing.T) {
 		return a.End(-1, "max_duration: 1h0m0s")
 	})
 	r := e.run("", "ssh-proxy", "--reason", "JIRA-3", "web-1.tether", "2222")
-	if r.code != 255 || r.stdout != "" || r.stderr != "tether: session alice-0a1b2c3d ended (max_duration: 1h0m0s)\n" {
+	// The connection the agent never acked may be reported as it is torn down.
+	if r.code != 255 || r.stdout != "" || !strings.HasSuffix(r.stderr, "tether: session alice-0a1b2c3d ended (max_duration: 1h0m0s)\n") {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	want := api.StartSessionRequest{Target: "web-1", Document: api.DocSSH, Reason: "JIRA-3",

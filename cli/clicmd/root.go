@@ -38,7 +38,8 @@ type app struct {
 	getenv         func(string) string
 	executable     func() (string, error) // os.Executable, for ssh-config
 
-	noticeMu sync.Mutex // notices of forwarded connections come from many goroutines
+	noticeMu    sync.Mutex // notices of forwarded connections come from many goroutines
+	noticesDone bool       // the forward is over: no more notices
 
 	// Global flags.
 	configPath string
