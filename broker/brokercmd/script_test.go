@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +70,9 @@ func TestScripts(t *testing.T) {
 			"killpid":       cmdKillPID,
 			"waitended":     cmdWaitEnded,
 			"ptycrash":      cmdPTYCrash,
+			"serve":         cmdServe,
+			"forwarding":    cmdForwarding,
+			"waitfile":      cmdWaitFile,
 		},
 	})
 }
@@ -627,6 +633,98 @@ func cmdPTYCrash(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no %q on screen; screen:\n%s", args[2], out.String())
 	}
 	fmt.Fprintf(ts.Stdout(), "%s", out.String())
+}
+
+// serve KIND WHERE serves, for the rest of the script, on a free loopback port (WHERE
+// is a variable to set to it) or on a unix socket (WHERE is a path: it holds a slash).
+// KIND http answers every request with "hello from tether forward: PATH"; KIND echo
+// sends back what it reads until EOF, then closes.
+func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || args[0] != "http" && args[0] != "echo" {
+		ts.Fatalf("usage: serve http|echo VAR|PATH")
+	}
+	var l net.Listener
+	var err error
+	if strings.Contains(args[1], "/") {
+		l, err = net.Listen("unix", ts.MkAbs(args[1]))
+	} else {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	ts.Check(err)
+	if !strings.Contains(args[1], "/") {
+		ts.Setenv(args[1], strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	var wg sync.WaitGroup
+	if args[0] == "http" {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "hello from tether forward: %s\n", r.URL.Path)
+		})}
+		wg.Go(func() { _ = srv.Serve(l) })
+		ts.Defer(func() { srv.Close(); wg.Wait() })
+		return
+	}
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				if _, err := io.Copy(c, c); err == nil {
+					_ = c.(interface{ CloseWrite() error }).CloseWrite()
+				}
+			})
+		}
+	})
+	ts.Defer(func() { l.Close(); wg.Wait() })
+}
+
+// forwarding FILE VAR... waits until FILE (a tether forward's stdout) holds one
+// "Forwarding LOCAL -> DEST" line per VAR, and sets each VAR to its line's LOCAL.
+func cmdForwarding(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: forwarding FILE VAR...")
+	}
+	var locals []string
+	poll(ts, fmt.Sprintf("%d Forwarding lines in %s", len(args)-1, args[0]), func() error {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err != nil {
+			return err
+		}
+		locals = locals[:0]
+		for l := range strings.Lines(string(b)) {
+			if f := strings.Fields(l); len(f) == 4 && f[0] == "Forwarding" && f[2] == "->" {
+				locals = append(locals, f[1])
+			}
+		}
+		if len(locals) < len(args)-1 {
+			return fmt.Errorf("%d so far: %q", len(locals), b)
+		}
+		return nil
+	})
+	for i, v := range args[1:] {
+		ts.Setenv(v, locals[i])
+	}
+}
+
+// waitfile FILE REGEXP waits until FILE (a background command's output) matches REGEXP.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	poll(ts, fmt.Sprintf("%s to match %s", args[0], args[1]), func() error {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err != nil {
+			return err
+		}
+		if !re.Match(b) {
+			return fmt.Errorf("no match in %q", b)
+		}
+		return nil
+	})
 }
 
 // eventWatch is a consumer of session events as an admin sees them live (the user's

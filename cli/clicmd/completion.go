@@ -43,6 +43,7 @@ func (a *app) registerCompletions(root *cobra.Command) {
 	// Verbs whose --name, or one argument, is a document, a session or a target.
 	args := map[string]completeFunc{
 		"shell":             a.completeTargets,
+		"forward":           a.completeTargets,
 		"terminate-session": a.completeSessions("Active"),
 		"resume-session":    a.completeSessions("Active"),
 		"play":              a.completeSessions("History"),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 // Main runs the tether command line with args (without the program name) and returns the
 // process exit code: 0, 1 for errors, 2 for usage errors, or a session's remote exit code.
 func Main(args []string) int {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, executable: os.Executable}
 	return a.main(context.Background(), args)
 }
 
@@ -35,6 +36,10 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	executable     func() (string, error) // os.Executable, for ssh-config
+
+	noticeMu    sync.Mutex // notices of forwarded connections come from many goroutines
+	noticesDone bool       // the forward is over: no more notices
 
 	// Global flags.
 	configPath string
@@ -114,6 +119,9 @@ func (a *app) newRoot() *cobra.Command {
 		a.newStartSession(),
 		a.newShell(),
 		a.newResumeSession(),
+		a.newForward(),
+		a.newSSHProxy(),
+		a.newSSHConfig(),
 		a.newTerminateSession(),
 		a.newDescribeSessions(),
 		a.newDescribeInstances(),

@@ -25,6 +25,7 @@ type startOptions struct {
 	reason     string
 	noStdin    bool
 	command    []string
+	bind       string // a Port document's local address
 }
 
 func (a *app) newStartSession() *cobra.Command {
@@ -37,14 +38,19 @@ func (a *app) newStartSession() *cobra.Command {
 			"A command document (--document-name) runs its own command: in a terminal if its\n" +
 			"session type is InteractiveCommands, with stdout and stderr apart if it is\n" +
 			"NonInteractiveCommands. --parameters gives the document's parameters, as JSON\n" +
-			"({\"name\":[\"value\"]}) or as name=value[,name=value...]; it can be repeated.",
+			"({\"name\":[\"value\"]}) or as name=value[,name=value...]; it can be repeated.\n\n" +
+			"A Port document forwards a local port (its parameter localPortNumber; 0 or none: a\n" +
+			"free one, printed) on --bind to the destination the document names, as\n" +
+			"`tether forward` does.",
 		Example: "  tether start-session --target web-1\n" +
 			"  tether start-session --target web-1 -- uname -a\n" +
 			"  tether start-session --target web-1 -n -- systemctl restart nginx\n" +
 			"  tether start-session --target web-1 --document-name Tether-StartInteractiveCommand \\\n" +
 			"      --parameters command=top\n" +
 			"  tether start-session --target web-1 --document-name Ops-Restart \\\n" +
-			"      --parameters '{\"service\":[\"nginx\"],\"flags\":[\"--now,--quiet\"]}'",
+			"      --parameters '{\"service\":[\"nginx\"],\"flags\":[\"--now,--quiet\"]}'\n" +
+			"  tether start-session --target web-1 --document-name Tether-StartPortForwardingSession \\\n" +
+			"      --parameters portNumber=80,localPortNumber=9999",
 		Annotations: ownSignals,
 	}
 	f := cmd.Flags()
@@ -54,6 +60,7 @@ func (a *app) newStartSession() *cobra.Command {
 	f.StringArrayVar(&o.parameters, "parameters", nil, "the document's parameters: JSON, or name=value[,name=value...] (repeatable)")
 	f.StringVar(&o.reason, "reason", "", "why you start the session, for the audit log")
 	f.BoolVarP(&o.noStdin, "no-stdin", "n", false, "do not forward stdin: the command reads EOF")
+	f.StringVar(&o.bind, "bind", defaultBind, "a Port document's local address to listen on")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		if o.target == "" {
 			return usageError{errors.New("--target is required")}
@@ -76,6 +83,9 @@ func (a *app) startSession(ctx context.Context, o startOptions) error {
 		var doc api.GetDocumentResponse
 		if err := a.call(ctx, api.VerbGetDocument, api.GetDocumentRequest{Name: o.document}, &doc); err != nil {
 			return err
+		}
+		if doc.Document.SessionType == api.SessionTypePort {
+			return a.startPortSession(ctx, o, params, doc.Document)
 		}
 		if interactive, err = documentInteractive(o.document, doc.Document.SessionType); err != nil {
 			return err
@@ -117,8 +127,6 @@ func documentInteractive(name, sessionType string) (bool, error) {
 		return true, nil
 	case api.SessionTypeNonInteractive:
 		return false, nil
-	case api.SessionTypePort:
-		return false, fmt.Errorf("document %s: port forwarding sessions are not supported yet", name)
 	}
 	return false, fmt.Errorf("document %s: session type %q is not supported", name, sessionType)
 }
