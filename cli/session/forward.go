@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -54,6 +55,8 @@ type forwarder struct {
 	mux  *fwd.Mux
 	done chan struct{} // closed when the Stdio connection is over
 	wg   sync.WaitGroup
+	// stopped is set when Run is returning: what fails from then on is no news.
+	stopped atomic.Bool
 }
 
 func newForwarder(c *client, opts ForwardOptions) *forwarder {
@@ -74,7 +77,7 @@ func (f *forwarder) handle(fr frame.Frame) bool {
 }
 
 func (f *forwarder) notice(label string, err error) {
-	if f.opts.Notice == nil {
+	if f.opts.Notice == nil || f.stopped.Load() {
 		return
 	}
 	var r *fwd.RefusedError
@@ -162,12 +165,15 @@ func (f *forwarder) stdio(ctx context.Context, s *ForwardStdio) {
 	<-st.Done()
 }
 
-// stop closes the listeners and every connection.
+// stop closes the listeners and every connection, and waits for their goroutines (but
+// for a Stdio reader blocked in its Read, which nothing can interrupt).
 func (f *forwarder) stop(reason string) {
+	f.stopped.Store(true)
 	for _, l := range f.opts.Listeners {
 		_ = l.L.Close()
 	}
 	f.mux.Close(reason)
+	f.wg.Wait()
 }
 
 // fwdDone is closed when the Stdio connection of a forwarding client is over; nil (never)

@@ -150,7 +150,10 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 	}()
 	if opts.Forward != nil {
 		c.fwd = newForwarder(c, *opts.Forward)
-		defer c.fwd.stop("the client stopped")
+		defer func() {
+			cancel() // first: connections still opening give up without a notice
+			c.fwd.stop("the client stopped")
+		}()
 	}
 	if err := c.attach(); err != nil {
 		return -1, err
