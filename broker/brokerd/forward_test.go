@@ -2,9 +2,11 @@ package brokerd_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,6 +351,33 @@ func TestForwardOpen(t *testing.T) {
 		if _, err := agent.forwardOpen(tc.r); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ForwardOpen %+v: %v, want an error about %q", tc.r, err, tc.want)
 		}
+	}
+
+	// A client opening many connections at once gets every one decided, none refused
+	// as busy (and the agent's heartbeats keep their own slots).
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 100 {
+		wg.Go(func() {
+			resp, err := open(uint32(1000+i), 0, "127.0.0.1:80")
+			if err == nil && !resp.Allowed {
+				err = fmt.Errorf("refused: %v", resp.Reasons)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Go(func() {
+		err := api.Call(t.Context(), agent.nc, subjects.AgentAPI(agent.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: agent.run}, nil)
+		if err != nil {
+			errs <- fmt.Errorf("heartbeat: %w", err)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("one of 100 connections opened at once: %v", err)
 	}
 
 	// Each connection is decided by the policy in force: a deny pushed since refuses it.

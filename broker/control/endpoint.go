@@ -49,7 +49,10 @@ type endpoint struct {
 	authz  authz
 	action string // the policy action of a byPolicy endpoint
 	limit  int    // the largest request body accepted
-	serve  func(ctx context.Context, c caller, body []byte) (any, error)
+	// ownPool: the requests are counted in a pool of their own (the port forwarding
+	// connections'), not in their kind of caller's.
+	ownPool bool
+	serve   func(ctx context.Context, c caller, body []byte) (any, error)
 }
 
 // decision is an allowed policy decision, handed to the handler. A list endpoint counts

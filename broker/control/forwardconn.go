@@ -29,10 +29,16 @@ import (
 
 // forwardEndpoints are the agents' port forwarding verbs.
 func (s *Service) forwardEndpoints() []endpoint {
-	return []endpoint{
+	eps := []endpoint{
 		ownerPolicyVerb(api.VerbForwardOpen, api.ActionForwardConnection, api.MaxRequest, s.forwardOpen),
 		selfVerb(accounts.KindAgent, api.VerbForwardClosed, api.MaxRequest, s.forwardClosed),
 	}
+	// A client may open many connections at once: their decisions and reports must not
+	// queue behind, nor crowd out, the agent's heartbeats.
+	for i := range eps {
+		eps[i].ownPool = true
+	}
+	return eps
 }
 
 // Bounds of what an agent reports about a connection.
