@@ -235,15 +235,14 @@ func (s *Service) forwardClosed(ctx context.Context, c caller, r *api.ForwardClo
 	} else {
 		fc.Duration = api.Duration(r.ClosedAt.Sub(r.OpenedAt))
 	}
-	dup, err := s.auditForward(ctx, c, key, fc)
-	if err != nil {
+	if err := s.auditForward(ctx, c, key, fc); err != nil {
 		return nil, err
 	}
-	if !dup {
-		// The event's id is the same key: a retry after a failure here is stored once.
-		if err := s.cfg.Emitter.Emit(ctx, events.Forward, events.Data{Session: events.FromRecord(se), Actor: c.name, Forward: &fc}); err != nil {
-			return nil, fmt.Errorf("publish forward event: %w", err)
-		}
+	// Published even when the audit record was a duplicate: the report may be the retry
+	// of one whose event failed. The event's id is the same key, and the events stream
+	// stores it once.
+	if err := s.cfg.Emitter.Emit(ctx, events.Forward, events.Data{Session: events.FromRecord(se), Actor: c.name, Forward: &fc}); err != nil {
+		return nil, fmt.Errorf("publish forward event: %w", err)
 	}
 	s.fwdSeen.add(key, s.now())
 	s.log.Debug("forwarded connection ended", logkey.SessionID, se.ID, logkey.Reason, r.Reason)
@@ -256,12 +255,11 @@ type forwardAudit struct {
 	Forward events.ForwardConn `json:"forward"`
 }
 
-// auditForward writes a connection's audit record, deduplicated by the stream on key,
-// and reports whether the stream had it already.
-func (s *Service) auditForward(ctx context.Context, c caller, key string, fc events.ForwardConn) (bool, error) {
+// auditForward writes a connection's audit record, deduplicated by the stream on key.
+func (s *Service) auditForward(ctx context.Context, c caller, key string, fc events.ForwardConn) error {
 	input, err := json.Marshal(forwardAudit{Agent: c.name, Forward: fc})
 	if err != nil {
-		return false, err
+		return err
 	}
 	rec := api.AuditRecord{
 		Time: s.now().UTC(), Server: s.cfg.ServerName, Principal: fc.Owner, Action: ActionForwardClosed,
@@ -272,13 +270,12 @@ func (s *Service) auditForward(ctx context.Context, c caller, key string, fc eve
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return false, err
+		return err
 	}
-	ack, err := s.js.Publish(ctx, subjects.Audit(ActionForwardClosed), body, jetstream.WithMsgID(key))
-	if err != nil {
-		return false, fmt.Errorf("record forwarded connection %s: %w", key, err)
+	if _, err := s.js.Publish(ctx, subjects.Audit(ActionForwardClosed), body, jetstream.WithMsgID(key)); err != nil {
+		return fmt.Errorf("record forwarded connection %s: %w", key, err)
 	}
-	return ack.Duplicate, nil
+	return nil
 }
 
 // seenSet remembers the keys of recent reports, so that a retried one is answered without
