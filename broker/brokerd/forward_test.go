@@ -1,6 +1,7 @@
 package brokerd_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -98,6 +99,27 @@ func (a *fakeAgent) lastStart() api.AgentStart {
 	return a.starts[len(a.starts)-1]
 }
 
+// keepAlive heartbeats until the test ends, so that a slow test (the race detector)
+// does not lose the agent and its sessions.
+func (a *fakeAgent) keepAlive() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				_ = api.Call(ctx, a.nc, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
+			}
+		}
+	}()
+}
+
 func (a *fakeAgent) forwardOpen(r api.ForwardOpenRequest) (api.ForwardOpenResponse, error) {
 	var resp api.ForwardOpenResponse
 	err := api.Call(a.t.Context(), a.nc, subjects.AgentAPI(a.id, api.VerbForwardOpen), r, &resp)
@@ -123,6 +145,7 @@ properties:
 func TestStartPortSessions(t *testing.T) {
 	s := brokertest.NewServer(t)
 	agent := newFakeAgent(t, s, "web-1")
+	agent.keepAlive()
 	if err := s.Call(s.Admin, "admin", api.VerbCreateDocument, api.CreateDocumentRequest{Name: "Metrics-Port", Content: ownPortDoc}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -288,6 +311,7 @@ type portWorld struct {
 func newPortWorld(t *testing.T, forwards ...api.Forward) portWorld {
 	s := brokertest.NewServer(t)
 	agent := newFakeAgent(t, s, "web-1")
+	agent.keepAlive()
 	seed := s.AddUser("alice", []string{"dev", "fwd-testers"}, map[string]string{"env": "test"})
 	alice := s.ConnectUser("alice", seed)
 	var resp api.StartSessionResponse
