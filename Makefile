@@ -49,6 +49,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitWords$$' -fuzztime 15s ./broker/document
 	$(GO) test -run '^$$' -fuzz '^FuzzDocumentRequest$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzStartSessionRequest$$' -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzStartForwards$$' -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzForwardClosedRequest$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./broker/config
 	$(GO) test -run '^$$' -fuzz '^FuzzControl$$' -fuzztime 15s ./agent/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzProcessRecord$$' -fuzztime 15s ./agent/agent

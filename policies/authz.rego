@@ -28,7 +28,11 @@ known_actions := {
 	"CreateActivation", "ListActivations", "DeleteActivation",
 	"AddUser", "ListUsers", "RemoveUser", "DeregisterInstance",
 	"PushPolicy", "PolicyStatus", "EvaluatePolicy",
+	"ForwardConnection",
 }
+
+# Actions the broker asks about port forwarding (forward.rego).
+forward_actions := {"ForwardConnection"}
 
 # Verbs any user may call without naming a resource. For a list, the broker then
 # asks again per item (see sessions.rego and tagged_targets.rego).

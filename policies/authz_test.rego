@@ -33,9 +33,9 @@ denied(d, reasons) if {
 }
 
 test_known_actions_are_the_union if {
-	union := ((((({"StartSession"} | authz.open_actions) | object.keys(authz.owner_actions)) | authz.admin_actions) | authz.document_read_actions) | authz.document_write_actions)
+	union := ((((({"StartSession"} | authz.open_actions) | object.keys(authz.owner_actions)) | authz.admin_actions) | authz.document_read_actions) | authz.document_write_actions) | authz.forward_actions
 	authz.known_actions == union
-	count(authz.known_actions) == 28
+	count(authz.known_actions) == 29
 }
 
 # Rule 1: admins may do every known action.

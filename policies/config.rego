@@ -150,3 +150,120 @@ rfc3339(v) if {
 	is_string(v)
 	time.parse_rfc3339_ns(v)
 }
+
+# data.tether.forwarding (forward.rego).
+forwarding_keys := {
+	"restricted_cidrs", "restricted_hosts", "loopback_cidrs", "node_admin_ports",
+	"restricted_unix_sockets", "exceptions", "port_rules",
+}
+
+forwarding_exception_keys := {"sid", "groups", "users", "tags", "cidrs", "hosts", "ports", "unix_sockets"}
+
+forwarding_port_rule_keys := {"sid", "groups", "users", "ports", "hosts", "cidrs", "reason"}
+
+config_errors contains "data.tether.forwarding: want an object" if {
+	v := data.tether.forwarding
+	not is_object(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding: unknown key %q (known: %s)", [k, concat(", ", sort(forwarding_keys))]) if {
+	some k, _ in data.tether.forwarding
+	not k in forwarding_keys
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s: want a list of CIDRs such as \"169.254.0.0/16\"", [k]) if {
+	some k in {"restricted_cidrs", "loopback_cidrs"}
+	v := data.tether.forwarding[k]
+	not cidr_list(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s: want a list of strings", [k]) if {
+	some k in {"restricted_hosts", "restricted_unix_sockets"}
+	v := data.tether.forwarding[k]
+	not strings_list(v)
+}
+
+config_errors contains "data.tether.forwarding.node_admin_ports: want a list of port numbers (1-65535)" if {
+	v := data.tether.forwarding.node_admin_ports
+	not port_list(v)
+}
+
+forwarding_statements := {"exceptions": forwarding_exception_keys, "port_rules": forwarding_port_rule_keys}
+
+config_errors contains sprintf("data.tether.forwarding.%s: want a list of statements", [name]) if {
+	some name, _ in forwarding_statements
+	v := data.tether.forwarding[name]
+	not is_array(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s[%d]: want an object", [name, i]) if {
+	some name, _ in forwarding_statements
+	some i, s in forwarding_list(name)
+	not is_object(s)
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s[%d]: unknown key %q (known: %s)", [name, i, k, concat(", ", sort(keys))]) if {
+	some name, keys in forwarding_statements
+	some i, s in forwarding_list(name)
+	is_object(s)
+	some k, _ in s
+	not k in keys
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s[%d].%s: want a list of strings", [name, i, k]) if {
+	some name, _ in forwarding_statements
+	some i, s in forwarding_list(name)
+	some k in {"groups", "users", "hosts", "unix_sockets"}
+	v := s[k]
+	not strings_list(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s[%d].cidrs: want a list of CIDRs", [name, i]) if {
+	some name, _ in forwarding_statements
+	some i, s in forwarding_list(name)
+	v := s.cidrs
+	not cidr_list(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.%s[%d].ports: want a list of port numbers (1-65535)", [name, i]) if {
+	some name, _ in forwarding_statements
+	some i, s in forwarding_list(name)
+	v := s.ports
+	not port_list(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.exceptions[%d].tags: want an object of strings", [i]) if {
+	some i, s in forwarding_list("exceptions")
+	v := s.tags
+	not strings_object(v)
+}
+
+config_errors contains sprintf("data.tether.forwarding.exceptions[%d]: name the destinations it allows (cidrs, hosts, ports or unix_sockets)", [i]) if {
+	some i, s in forwarding_list("exceptions")
+	is_object(s)
+	not exception_names_destination(s)
+}
+
+config_errors contains sprintf("data.tether.forwarding.port_rules[%d]: ports is required", [i]) if {
+	some i, s in forwarding_list("port_rules")
+	is_object(s)
+	not has_key(s, "ports")
+}
+
+cidr_list(v) if {
+	is_array(v)
+	every x in v {
+		is_string(x)
+		net.cidr_is_valid(x)
+	}
+}
+
+port_list(v) if {
+	is_array(v)
+	every x in v {
+		is_number(x)
+		x == floor(x)
+		x >= 1
+		x <= 65535
+	}
+}

@@ -24,9 +24,42 @@ type Input struct {
 	// the preferences document of GetPreferences and UpdatePreferences.
 	Document *Document `json:"document,omitempty"`
 	// Subject is whom an EvaluatePolicy asks about; the principal is who asks.
-	Subject  *api.Principal `json:"subject,omitempty"`
-	Time     time.Time      `json:"time"` // request time
-	SourceIP string         `json:"source_ip,omitempty"`
+	Subject *api.Principal `json:"subject,omitempty"`
+	// Forwards are the destinations of a port forwarding session: for StartSession of
+	// one.
+	Forwards []Forward `json:"forwards,omitempty"`
+	// Forward is one connection of a port forwarding session: for ForwardConnection.
+	Forward  *ForwardConn `json:"forward,omitempty"`
+	Time     time.Time    `json:"time"` // request time
+	SourceIP string       `json:"source_ip,omitempty"`
+}
+
+// Forward is one destination of a port forwarding session. Every key is always
+// present, so that a rule can compare without object.get: host "" is the node itself,
+// port 0 goes with a unix socket.
+type Forward struct {
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+	UnixSocket string `json:"unix_socket"`
+}
+
+// ForwardConn is one connection of a port forwarding session, as the node is about to
+// dial it. Every key is always present.
+type ForwardConn struct {
+	// Dest is the index of the destination in the session's forwards.
+	Dest int `json:"dest"`
+	// Host, Port and UnixSocket are the destination as the session named it.
+	Host       string `json:"host"`
+	Port       int    `json:"port"`
+	UnixSocket string `json:"unix_socket"`
+	// Address is what the node will dial: "ip:port" as it resolved Host, or the unix
+	// socket's path. IP is the address's IP alone (IPv4-mapped addresses as IPv4), ""
+	// for a unix socket.
+	Address string `json:"address"`
+	IP      string `json:"ip"`
+	// Peer is the client's end of the connection as the client reported it: information,
+	// not identity.
+	Peer string `json:"peer"`
 }
 
 // Target is the managed instance a session would run on.
@@ -89,6 +122,28 @@ func (in Input) value() ast.Value {
 	}
 	if in.Subject != nil {
 		obj.Insert(ast.StringTerm("subject"), principalTerm(*in.Subject))
+	}
+	if len(in.Forwards) > 0 {
+		terms := make([]*ast.Term, len(in.Forwards))
+		for i, f := range in.Forwards {
+			o := ast.NewObjectWithCapacity(3)
+			o.Insert(ast.StringTerm("host"), ast.StringTerm(f.Host))
+			o.Insert(ast.StringTerm("port"), ast.IntNumberTerm(f.Port))
+			o.Insert(ast.StringTerm("unix_socket"), ast.StringTerm(f.UnixSocket))
+			terms[i] = ast.NewTerm(o)
+		}
+		obj.Insert(ast.StringTerm("forwards"), ast.ArrayTerm(terms...))
+	}
+	if f := in.Forward; f != nil {
+		o := ast.NewObjectWithCapacity(7)
+		o.Insert(ast.StringTerm("dest"), ast.IntNumberTerm(f.Dest))
+		o.Insert(ast.StringTerm("host"), ast.StringTerm(f.Host))
+		o.Insert(ast.StringTerm("port"), ast.IntNumberTerm(f.Port))
+		o.Insert(ast.StringTerm("unix_socket"), ast.StringTerm(f.UnixSocket))
+		o.Insert(ast.StringTerm("address"), ast.StringTerm(f.Address))
+		o.Insert(ast.StringTerm("ip"), ast.StringTerm(f.IP))
+		o.Insert(ast.StringTerm("peer"), ast.StringTerm(f.Peer))
+		obj.Insert(ast.StringTerm("forward"), ast.NewTerm(o))
 	}
 	obj.Insert(ast.StringTerm("time"), ast.StringTerm(in.Time.Format(time.RFC3339Nano)))
 	insertString(obj, "source_ip", in.SourceIP)

@@ -36,6 +36,9 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		},
 		{Action: "StartSession", Target: &Target{}, Session: &Session{}, Document: &Document{}},
 		{Action: "ListDocuments", Document: &Document{Name: "d", Parameters: map[string][]string{}, Version: -1}},
+		{Action: "StartSession", Forwards: []Forward{{Port: 80}, {Host: "db-1", Port: 5432}, {UnixSocket: "/run/x.sock"}}},
+		{Action: "ForwardConnection", Forward: &ForwardConn{Dest: 2, Host: "db-1", Port: 5432, Address: "10.0.0.7:5432", IP: "10.0.0.7", Peer: "127.0.0.1:5000"}},
+		{Action: "ForwardConnection", Forward: &ForwardConn{}},
 	}
 	for _, in := range tests {
 		b, err := json.Marshal(in)

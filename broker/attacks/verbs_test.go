@@ -56,6 +56,7 @@ var verbsUser = map[string]string{
 // verbsAgent are the agents' verbs, likewise.
 var verbsAgent = map[string]string{
 	"VerbRegister": api.VerbRegister, "VerbHeartbeat": api.VerbHeartbeat, "VerbSessionEnded": api.VerbSessionEnded,
+	"VerbForwardOpen": api.VerbForwardOpen, "VerbForwardClosed": api.VerbForwardClosed,
 }
 
 // verbsEndpoints reads the verbs endpoints.go declares, user and agent, by the names of
@@ -82,7 +83,7 @@ func verbsEndpoints(t *testing.T) (user, agent []string) {
 	for _, m := range regexp.MustCompile(`policyVerb\(s, api\.(Verb\w+)`).FindAllStringSubmatch(string(src), -1) {
 		user = append(user, m[1])
 	}
-	for _, m := range regexp.MustCompile(`selfVerb\(accounts\.KindAgent, api\.(Verb\w+)`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`(?:selfVerb\(accounts\.KindAgent, |ownerPolicyVerb\()api\.(Verb\w+)`).FindAllStringSubmatch(string(src), -1) {
 		agent = append(agent, m[1])
 	}
 	if len(user) < 20 || len(agent) < 3 {
@@ -240,7 +241,7 @@ func TestVerbsAgentsActOnThemselvesOnly(t *testing.T) {
 		t.Errorf("x ending y's session: %v; want AccessDenied", err)
 	}
 	// Any verb on y's subjects: its permissions stop it before the control plane.
-	for _, verb := range []string{api.VerbSessionEnded, api.VerbHeartbeat, api.VerbRegister} {
+	for _, verb := range []string{api.VerbSessionEnded, api.VerbHeartbeat, api.VerbRegister, api.VerbForwardOpen, api.VerbForwardClosed} {
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		err := api.Call(ctx, x.Conn, subjects.AgentAPI(y.id, verb), api.SessionEndedRequest{SessionID: sy.Session.ID}, nil)
 		cancel()

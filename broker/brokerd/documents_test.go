@@ -160,7 +160,7 @@ func TestStartSessionRunsDocument(t *testing.T) {
 		{api.StartSessionRequest{Target: "web-1", Document: "Greet", Parameters: map[string][]string{"name": {"a\x00b"}}}, "name"},
 		{api.StartSessionRequest{Target: "web-1", Document: "Greet", Command: []string{"id"}}, "defines its own commands"},
 		{api.StartSessionRequest{Target: "web-1", Document: "Greet", Interactive: true, Parameters: map[string][]string{"name": {"a"}}}, "without a terminal"},
-		{api.StartSessionRequest{Target: "web-1", Document: api.DocPortForwarding}, "Port document"},
+		{api.StartSessionRequest{Target: "web-1", Document: api.DocPortForwarding, Command: []string{"id"}}, "Port document"},
 		{api.StartSessionRequest{Target: "web-1", Document: "NoSuchDoc", Interactive: true}, "NoSuchDoc"},
 		{api.StartSessionRequest{Target: "web-1", Document: api.DocPreferences, Command: []string{"id"}}, "takes no command"},
 	} {

@@ -23,11 +23,16 @@ import (
 // that it is told it is busy. Each kind of caller has a pool of its own, so that users
 // can never take the slots agents' liveness traffic needs.
 const (
-	PerPrincipal   = 16
-	userSlots      = 512
-	agentSlots     = 512
-	enrollSlots    = 64
-	requestInfoHdr = "Nats-Request-Info" // written by the server on an import crossing
+	PerPrincipal = 16
+	userSlots    = 512
+	agentSlots   = 512
+	enrollSlots  = 64
+	// The connections of port forwarding sessions (ForwardOpen, ForwardClosed) have a
+	// pool of their own, sized for an agent opening many connections at once, so that a
+	// burst of them never takes the slots of the agents' heartbeats.
+	forwardSlots        = 2048
+	forwardPerPrincipal = 256
+	requestInfoHdr      = "Nats-Request-Info" // written by the server on an import crossing
 	// queueGroup shares requests between the control planes of several brokers.
 	queueGroup = "tether-control"
 )
@@ -57,21 +62,24 @@ type routeKey struct {
 type pool struct {
 	name  string
 	slots chan struct{}
+	per   int // the most one principal may have in flight
 	mu    sync.Mutex
 	busy  map[string]int
 }
 
-func newPool(name string, n int) *pool {
-	return &pool{name: name, slots: make(chan struct{}, n), busy: map[string]int{}}
+func newPool(name string, n int) *pool { return newPoolPer(name, n, PerPrincipal) }
+
+func newPoolPer(name string, n, per int) *pool {
+	return &pool{name: name, slots: make(chan struct{}, n), per: per, busy: map[string]int{}}
 }
 
 // acquire takes a slot for principal, or says why there is none.
 func (p *pool) acquire(principal string) error {
 	p.mu.Lock()
-	if p.busy[principal] >= PerPrincipal {
+	if p.busy[principal] >= p.per {
 		p.mu.Unlock()
 		return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf(
-			"busy: %d of your requests are in flight, the most one principal may have; retry once they are answered", PerPrincipal)}
+			"busy: %d of your requests are in flight, the most one principal may have; retry once they are answered", p.per)}
 	}
 	select {
 	case p.slots <- struct{}{}:
@@ -100,7 +108,9 @@ type dispatcher struct {
 	s      *Service
 	routes map[routeKey]endpoint
 	pools  map[accounts.Kind]*pool
-	subs   []*nats.Subscription
+	// forwards is the pool of the endpoints that declare ownPool.
+	forwards *pool
+	subs     []*nats.Subscription
 }
 
 func newDispatcher(s *Service, eps []endpoint) (*dispatcher, error) {
@@ -108,7 +118,7 @@ func newDispatcher(s *Service, eps []endpoint) (*dispatcher, error) {
 		accounts.KindUser:       newPool("users", userSlots),
 		accounts.KindAgent:      newPool("agents", agentSlots),
 		accounts.KindEnrollment: newPool("enrollments", enrollSlots),
-	}}
+	}, forwards: newPoolPer("agents' forwarded connections", forwardSlots, forwardPerPrincipal)}
 	for _, e := range eps {
 		if err := e.check(); err != nil {
 			return nil, err
@@ -180,6 +190,9 @@ func (d *dispatcher) receive(nc *nats.Conn, kind accounts.Kind, m *nats.Msg) {
 		return
 	}
 	p := d.pools[kind]
+	if ep.ownPool {
+		p = d.forwards
+	}
 	if err := p.acquire(c.key); err != nil {
 		s.refusal(kind, c.key, fmt.Errorf("%s busy (%s): %w", verb, p.name, err))
 		s.replyErr(nc, reply, err)

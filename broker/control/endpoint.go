@@ -22,6 +22,11 @@ const (
 	// connection in the account of the instance (or activation) it names, the dispatcher
 	// checks that the subject names the same one, and the handler acts on that one alone.
 	bySelf
+	// byOwnerPolicy: an agent asks about a session of its own (checked as bySelf, and
+	// the session must run on it), and the policy decides the endpoint's action for the
+	// session's owner, on the decision input the endpoint builds; the decision is
+	// recorded and answered, not turned into an error.
+	byOwnerPolicy
 )
 
 func (a authz) String() string {
@@ -30,6 +35,8 @@ func (a authz) String() string {
 		return "policy"
 	case bySelf:
 		return "self"
+	case byOwnerPolicy:
+		return "owner's policy"
 	}
 	return "undeclared"
 }
@@ -42,7 +49,10 @@ type endpoint struct {
 	authz  authz
 	action string // the policy action of a byPolicy endpoint
 	limit  int    // the largest request body accepted
-	serve  func(ctx context.Context, c caller, body []byte) (any, error)
+	// ownPool: the requests are counted in a pool of their own (the port forwarding
+	// connections'), not in their kind of caller's.
+	ownPool bool
+	serve   func(ctx context.Context, c caller, body []byte) (any, error)
 }
 
 // decision is an allowed policy decision, handed to the handler. A list endpoint counts
@@ -108,6 +118,14 @@ func selfVerb[Req any](kind accounts.Kind, verb string, limit int, handle func(c
 		}}
 }
 
+// ownerPolicyVerb declares a verb an agent calls about a session that runs on it, which
+// the policy decides as action for the session's owner (handle calls decideForOwner).
+func ownerPolicyVerb[Req any](verb, action string, limit int, handle func(ctx context.Context, c caller, r *Req) (any, error)) endpoint {
+	e := selfVerb(accounts.KindAgent, verb, limit, handle)
+	e.authz, e.action = byOwnerPolicy, action
+	return e
+}
+
 // noInput is the prepare of verbs whose decision needs nothing but the caller.
 func noInput[Req any](context.Context, caller, *Req) (policies.Input, struct{}, error) {
 	return policies.Input{}, struct{}{}, nil
@@ -122,7 +140,9 @@ func (e endpoint) check() error {
 		return fmt.Errorf("endpoint %s: a policy endpoint needs an action and user callers", e.verb)
 	case e.authz == bySelf && e.kind != accounts.KindAgent && e.kind != accounts.KindEnrollment:
 		return fmt.Errorf("endpoint %s: only agents and enrolling agents speak for themselves", e.verb)
-	case e.authz != byPolicy && e.authz != bySelf:
+	case e.authz == byOwnerPolicy && (e.action == "" || e.kind != accounts.KindAgent):
+		return fmt.Errorf("endpoint %s: an owner's policy endpoint needs an action and agent callers", e.verb)
+	case e.authz != byPolicy && e.authz != bySelf && e.authz != byOwnerPolicy:
 		return fmt.Errorf("endpoint %s declares no authorization", e.verb)
 	case e.limit <= 0:
 		return fmt.Errorf("endpoint %s declares no request size limit", e.verb)

@@ -25,7 +25,8 @@ func TestEveryEndpointIsDeclared(t *testing.T) {
 			t.Errorf("user verb %s is not decided by policy (%s)", e.verb, e.authz)
 		}
 	}
-	for _, v := range []string{api.VerbRegister, api.VerbHeartbeat, api.VerbSessionEnded, "Enroll", api.VerbStartSession, api.VerbPushPolicy} {
+	for _, v := range []string{api.VerbRegister, api.VerbHeartbeat, api.VerbSessionEnded, "Enroll", api.VerbStartSession, api.VerbPushPolicy,
+		api.VerbForwardOpen, api.VerbForwardClosed} {
 		if !seen[v] {
 			t.Errorf("verb %s has no endpoint", v)
 		}
@@ -47,6 +48,8 @@ func TestUndeclaredEndpointsAreRefused(t *testing.T) {
 		{"policy without action", endpoint{kind: accounts.KindUser, verb: "X", authz: byPolicy, limit: 1, serve: serve}, "needs an action"},
 		{"user speaking for itself", endpoint{kind: accounts.KindUser, verb: "X", authz: bySelf, limit: 1, serve: serve}, "only agents"},
 		{"policy for agents", endpoint{kind: accounts.KindAgent, verb: "X", authz: byPolicy, action: "X", limit: 1, serve: serve}, "user callers"},
+		{"owner's policy for users", endpoint{kind: accounts.KindUser, verb: "X", authz: byOwnerPolicy, action: "X", limit: 1, serve: serve}, "agent callers"},
+		{"owner's policy without action", endpoint{kind: accounts.KindAgent, verb: "X", authz: byOwnerPolicy, limit: 1, serve: serve}, "needs an action"},
 		{"no limit", endpoint{kind: accounts.KindAgent, verb: "X", authz: bySelf, serve: serve}, "size limit"},
 		{"no handler", endpoint{kind: accounts.KindAgent, verb: "X", authz: bySelf, limit: 1}, "incomplete"},
 	} {

@@ -19,6 +19,7 @@ const documentLimit = 2 * api.MaxRequest
 //	instances.go    DescribeInstanceInformation DeregisterInstance
 //	activations.go  CreateActivation ListActivations DeleteActivation
 //	agents.go       Enroll Register Heartbeat SessionEnded (agents, about themselves)
+//	forwardconn.go  ForwardOpen ForwardClosed (agents, about their port sessions' connections)
 //	users.go        WhoAmI AddUser ListUsers RemoveUser
 //	documents.go    CreateDocument UpdateDocument GetDocument ListDocuments DeleteDocument GetPreferences UpdatePreferences
 //	policy.go       PushPolicy PolicyStatus EvaluatePolicy
@@ -29,6 +30,7 @@ func (s *Service) endpoints() []endpoint {
 		s.instanceEndpoints(),
 		s.activationEndpoints(),
 		s.agentEndpoints(),
+		s.forwardEndpoints(),
 		s.userEndpoints(),
 		s.documentEndpoints(),
 		s.policyEndpoints(),

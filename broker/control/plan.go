@@ -23,7 +23,12 @@ type plan struct {
 	elevated  bool // the document runs as the agent's own user, whatever run-as says
 	profile   string
 	retention time.Duration
+	// forwards are a port forwarding session's destinations, canonical; nil for others.
+	forwards []api.Forward
 }
+
+// port reports whether the plan is of a port forwarding session.
+func (p plan) port() bool { return p.doc.desc.SessionType == api.SessionTypePort }
 
 // commandDocuments run the argv the client gives after "--", or the words of their
 // "command" parameter. Their command is whatever the user asks: who may use them is the
@@ -33,6 +38,18 @@ var commandDocuments = map[string]bool{api.DocInteractiveCommand: true, api.DocN
 // planStart resolves the request's document into what the agent must run.
 func (s *Service) planStart(ctx context.Context, r *api.StartSessionRequest) (plan, error) {
 	var p plan
+	fromForwards := len(r.Forwards) > 0
+	if fromForwards {
+		// `tether forward`: the destinations are the request's, the document the
+		// built-in one, recorded as such.
+		if r.Document != "" {
+			return p, badRequest("StartSession: name either a document (document_name %s) or forwards, not both: a Port document names its own destination", r.Document)
+		}
+		if len(r.Command) > 0 || len(r.Parameters) > 0 {
+			return p, badRequest("StartSession: a port forwarding session with forwards takes no command or parameters")
+		}
+		r.Document = api.DocPortForwarding
+	}
 	if r.Document == "" {
 		switch {
 		case len(r.Command) == 0:
@@ -51,7 +68,31 @@ func (s *Service) planStart(ctx context.Context, r *api.StartSessionRequest) (pl
 	typ := ld.desc.SessionType
 	switch typ {
 	case api.SessionTypePort:
-		return p, badRequest("StartSession: %s is a Port document; port forwarding sessions are not available in this version of Tether", r.Document)
+		if len(r.Command) > 0 {
+			return p, badRequest("StartSession: %s is a Port document: it runs no command; pass --parameters instead", r.Document)
+		}
+		if fromForwards {
+			if p.forwards, err = checkForwards(r.Forwards); err != nil {
+				return p, err
+			}
+		} else {
+			inv, err := ld.doc.Resolve(r.Parameters)
+			if err != nil {
+				return p, badRequest("StartSession: document %s: %v", r.Document, err)
+			}
+			f, err := forwardFromSpec(r.Document, inv.Port)
+			if err != nil {
+				return p, badRequest("StartSession: %v", err)
+			}
+			p.forwards, p.params = []api.Forward{f}, inv.Parameters
+		}
+		// Port sessions take their preferences (idle timeout, maximum duration,
+		// retention) from the preferences document, as command sessions do.
+		if _, prefs, err := s.preferences(ctx); err == nil {
+			p.prefs = prefs
+		} else {
+			return p, err
+		}
 	case api.SessionTypeStandardStream:
 		if len(r.Command) > 0 || len(r.Parameters) > 0 {
 			return p, badRequest("StartSession: %s is a Standard_Stream document: it opens a shell and takes no command or parameters", r.Document)

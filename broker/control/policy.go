@@ -297,6 +297,7 @@ func (s *Service) evaluatePolicy(ctx context.Context, c caller, r *api.EvaluateP
 		}
 		if p, err := s.planStart(ctx, &sr); err == nil {
 			in.Document = startDocInput(p)
+			in.Forwards = forwardsInput(p.forwards)
 		}
 	}
 	if r.SessionID != "" {

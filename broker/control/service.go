@@ -141,6 +141,8 @@ type Service struct {
 	auditAcks chan jetstream.PubAckFuture
 	docCache  docCache
 	policy    policyState
+	// fwdSeen are the forwarded connections recently reported ended.
+	fwdSeen seenSet
 }
 
 // New checks cfg and returns a service; Start makes it answer.

@@ -81,7 +81,10 @@ func validateStart(r *api.StartSessionRequest) error {
 	if total > maxArgBytes {
 		return badRequest("StartSession: command is %d bytes; the limit is %d", total, maxArgBytes)
 	}
-	if !r.Interactive && len(r.Command) == 0 && r.Document == "" {
+	if len(r.Forwards) > api.MaxForwards {
+		return badRequest("StartSession: %d forwards; the limit is %d", len(r.Forwards), api.MaxForwards)
+	}
+	if !r.Interactive && len(r.Command) == 0 && r.Document == "" && len(r.Forwards) == 0 {
 		return badRequest("StartSession: a non-interactive session needs a command or a document")
 	}
 	if r.Cols > maxDim || r.Rows > maxDim {
@@ -129,17 +132,29 @@ func (s *Service) prepareStart(ctx context.Context, c caller, r *api.StartSessio
 		return policies.Input{}, st, err
 	}
 	st = startState{inst: inst, plan: p}
-	return policies.Input{Target: targetInput(inst), Document: startDocInput(p)}, st, nil
+	return policies.Input{Target: targetInput(inst), Document: startDocInput(p), Forwards: forwardsInput(p.forwards)}, st, nil
 }
 
 // newSession is the record of a session about to start.
 func (s *Service) newSession(c caller, r *api.StartSessionRequest, p plan) api.Session {
-	return api.Session{
+	se := api.Session{
 		Owner: c.name, Target: r.Target, Document: r.Document, DocumentVersion: p.doc.desc.Version,
 		SessionType: p.doc.desc.SessionType, Command: p.argv,
 		Interactive: p.tty, State: api.StateConnecting, StartedAt: s.now().UTC(),
 		Cols: r.Cols, Rows: r.Rows,
 	}
+	if p.port() {
+		se.Cols, se.Rows, se.Forwards = 0, 0, p.forwards
+	}
+	return se
+}
+
+// term is the terminal type the agent is told: none for a port forwarding session.
+func term(p plan, r *api.StartSessionRequest) string {
+	if p.port() {
+		return ""
+	}
+	return r.Term
 }
 
 // startDenied publishes the denied event of a StartSession the policy refused.
@@ -164,10 +179,17 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 		}
 	}
 	lim := s.sessionLimits(p, c, d.Limits)
+	recordInput := p.prefs.RecordInput
+	if p.port() {
+		// No process runs, so nothing runs as anyone: the agent dials as itself. The
+		// forwarded bytes travel on the session's input and control subjects, which the
+		// transcript stream does not capture, and input recording does not apply.
+		lim.runAs, recordInput = "", false
+	}
 	se.RunAs, se.IdleTimeout, se.MaxDuration = lim.runAs, api.Duration(lim.idle), api.Duration(lim.max)
 	se.Recording = &api.SessionRecording{
 		KeyPrefix: p.prefs.S3KeyPrefix, EncryptionRequired: p.prefs.S3EncryptionEnabled,
-		Bucket: p.prefs.S3BucketName, RecordInput: p.prefs.RecordInput, Streaming: p.prefs.StreamingEnabled,
+		Bucket: p.prefs.S3BucketName, RecordInput: recordInput, Streaming: p.prefs.StreamingEnabled,
 		Retention: api.Duration(p.retention),
 	}
 	if err := s.errOverBudget(r.Target); err != nil {
@@ -185,7 +207,7 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 	}
 	sub := subjects.ForSession(r.Target, c.name, se.ID)
 	subs := api.Subjects{In: sub.In, Out: sub.Out, Ctl: sub.Ctl}
-	if p.prefs.RecordInput {
+	if recordInput {
 		subs.Rin = sub.Rin
 	}
 	if err := createJSON(ctx, s.b.Sessions, se.ID, se); err != nil {
@@ -196,9 +218,10 @@ func (s *Service) startSession(ctx context.Context, c caller, r *api.StartSessio
 
 	reply, err := s.askAgentPatiently(ctx, r.Target, api.AgentControl{Start: &api.AgentStart{
 		SessionID: se.ID, Owner: c.name, Subjects: subs, Interactive: p.tty,
-		Command: p.argv, Cols: r.Cols, Rows: r.Rows, Term: r.Term, Window: frame.DefaultWindow,
+		Command: p.argv, Cols: se.Cols, Rows: se.Rows, Term: term(p, r), Window: frame.DefaultWindow,
 		RunAs: lim.runAs, IdleTimeout: api.Duration(lim.idle), MaxDuration: api.Duration(lim.max),
-		ShellProfile: p.profile, RecordInput: p.prefs.RecordInput, ResumeWindow: api.Duration(s.cfg.ResumeWindow),
+		ShellProfile: p.profile, RecordInput: recordInput, ResumeWindow: api.Duration(s.cfg.ResumeWindow),
+		Forwards: p.forwards,
 	}})
 	if err == nil && !reply.OK {
 		err = errors.New(reply.Error)

@@ -104,15 +104,15 @@ func portProperty(name, v string) (string, error) {
 		if v == "" {
 			return "", nil
 		}
-		if err := validHost(v); err != nil {
+		if err := ValidHost(v); err != nil {
 			return "", fmt.Errorf("host: %w", err)
 		}
 		return v, nil
 	}
 }
 
-// validHost accepts an IP address or a DNS name.
-func validHost(s string) error {
+// ValidHost accepts an IP address (without a zone) or a DNS name.
+func ValidHost(s string) error {
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
 		return nil
 	}

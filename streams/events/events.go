@@ -19,6 +19,9 @@ const (
 	Denied     = "denied"
 	Failed     = "failed"
 	Terminated = "terminated"
+	// Forward is one forwarded connection of a port forwarding session, reported when
+	// it ended (Data.Forward).
+	Forward    = "forward"
 	TypePrefix = "dev.tether.session."
 )
 
@@ -28,6 +31,8 @@ type Data struct {
 	// Actor is who caused the event (the requester of a start, denial or termination).
 	Actor   string   `json:"actor,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Forward is the connection of a Forward event.
+	Forward *ForwardConn `json:"forward,omitempty"`
 }
 
 // Emitter publishes events and waits for the stream to store them.
@@ -57,12 +62,23 @@ func (e *Emitter) Emit(ctx context.Context, typ string, d Data) error {
 // once: its terminal event's id is derived from the session, so that a retried end (an
 // agent's SessionEnded report repeated after a lost reply, a finish whose record update
 // failed) is stored once, within the stream's duplicate window, whichever broker
-// publishes it. Other events get an id of their own.
-func eventID(typ, session string) string {
-	if (typ == Terminated || typ == Failed) && session != "" {
+// publishes it. A forwarded connection ends once too: its event's id is derived from the
+// session and the connection. Other events get an id of their own.
+func eventID(typ string, d Data) string {
+	session := d.Session.ID
+	switch {
+	case (typ == Terminated || typ == Failed) && session != "":
 		return "end." + session
+	case typ == Forward && session != "" && d.Forward != nil:
+		return ForwardID(session, d.Forward.ConnID)
 	}
 	return nuid.Next()
+}
+
+// ForwardID is the id of the Forward event of a session's connection, and of its audit
+// record: both are stored once however often the agent reports the connection.
+func ForwardID(session string, conn uint32) string {
+	return fmt.Sprintf("fwd.%s.%d", session, conn)
 }
 
 func (e *Emitter) now() time.Time {
@@ -74,7 +90,7 @@ func (e *Emitter) now() time.Time {
 
 func (e *Emitter) build(typ string, d Data) (event.Event, error) {
 	ev := event.New()
-	ev.SetID(eventID(typ, d.Session.ID))
+	ev.SetID(eventID(typ, d))
 	ev.SetSource(e.Source)
 	ev.SetType(TypePrefix + typ)
 	ev.SetSubject(d.Session.ID)

@@ -35,6 +35,8 @@ type Session struct {
 	IdleTimeout  api.Duration `json:"idle_timeout,omitempty"`
 	MaxDuration  api.Duration `json:"max_duration,omitempty"`
 	Recording    *Recording   `json:"recording,omitempty"`
+	// Forwards are a port forwarding session's destinations.
+	Forwards []api.Forward `json:"forwards,omitempty"`
 }
 
 // Recording is how a session's recording is shipped, as its events say it.
@@ -57,7 +59,7 @@ func FromRecord(se api.Session) Session {
 		TerminatedBy: se.TerminatedBy, Cols: se.Cols, Rows: se.Rows,
 		OutFrames: se.OutFrames, OutBytes: se.OutBytes,
 		DocVersion: se.DocumentVersion, SessionType: se.SessionType, RunAs: se.RunAs,
-		IdleTimeout: se.IdleTimeout, MaxDuration: se.MaxDuration,
+		IdleTimeout: se.IdleTimeout, MaxDuration: se.MaxDuration, Forwards: se.Forwards,
 	}
 	if r := se.Recording; r != nil {
 		out.Recording = &Recording{
@@ -79,7 +81,7 @@ func (s Session) Record() api.Session {
 		TerminatedBy: s.TerminatedBy, Cols: s.Cols, Rows: s.Rows,
 		OutFrames: s.OutFrames, OutBytes: s.OutBytes,
 		DocumentVersion: s.DocVersion, SessionType: s.SessionType, RunAs: s.RunAs,
-		IdleTimeout: s.IdleTimeout, MaxDuration: s.MaxDuration,
+		IdleTimeout: s.IdleTimeout, MaxDuration: s.MaxDuration, Forwards: s.Forwards,
 	}
 	if r := s.Recording; r != nil {
 		out.Recording = &api.SessionRecording{

@@ -22,10 +22,18 @@ func fill(t *testing.T, v reflect.Value) {
 			f.SetBool(true)
 		case reflect.Int, reflect.Int64:
 			f.SetInt(int64(i + 1))
-		case reflect.Uint16, reflect.Uint64:
+		case reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			f.SetUint(uint64(i + 1))
 		case reflect.Slice:
-			f.Set(reflect.ValueOf([]string{"a", "b"}))
+			s := reflect.MakeSlice(f.Type(), 2, 2)
+			for j := range 2 {
+				if e := s.Index(j); e.Kind() == reflect.Struct {
+					fill(t, e)
+				} else {
+					e.SetString(string(rune('a' + j)))
+				}
+			}
+			f.Set(s)
 		case reflect.Pointer:
 			p := reflect.New(f.Type().Elem())
 			if p.Elem().Kind() == reflect.Struct {
@@ -101,7 +109,7 @@ func TestEventSchema(t *testing.T) {
 	}
 	want := []string{
 		"cols", "command", "connected_date", "detail", "document_name", "document_version",
-		"end_date", "exit_code", "idle_timeout", "interactive", "max_duration", "out_bytes",
+		"end_date", "exit_code", "forwards", "idle_timeout", "interactive", "max_duration", "out_bytes",
 		"out_frames", "owner", "reason", "recording", "rows", "run_as", "session_id",
 		"session_type", "start_date", "state", "target", "terminated_by",
 	}
@@ -121,4 +129,43 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// TestForwardEventSchema pins the JSON keys of a Forward event's connection.
+func TestForwardEventSchema(t *testing.T) {
+	var f ForwardConn
+	fill(t, reflect.ValueOf(&f).Elem())
+	body, err := json.Marshal(Data{Forward: &f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Forward map[string]json.RawMessage `json:"forward"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"address", "bytes_in", "bytes_out", "closed_at", "conn_id", "dest", "detail", "document_name",
+		"duration", "host", "opened_at", "owner", "peer", "port", "reason", "session_id", "target", "unix_socket",
+	}
+	if keys := sortedKeys(got.Forward); !slices.Equal(keys, want) {
+		t.Errorf("forward event keys\n got %q\nwant %q", keys, want)
+	}
+}
+
+// TestForwardEventID: a connection's event has one id however often it is reported, and
+// another connection's another.
+func TestForwardEventID(t *testing.T) {
+	d := Data{Session: Session{ID: "alice-1"}, Forward: &ForwardConn{ConnID: 7}}
+	if a, b := eventID(Forward, d), eventID(Forward, d); a != b || a != "fwd.alice-1.7" {
+		t.Errorf("eventID = %q, %q; want fwd.alice-1.7 twice", a, b)
+	}
+	d.Forward = &ForwardConn{ConnID: 8}
+	if got := eventID(Forward, d); got != "fwd.alice-1.8" {
+		t.Errorf("eventID = %q, want fwd.alice-1.8", got)
+	}
+	if a, b := eventID(Started, d), eventID(Started, d); a == b {
+		t.Errorf("started events share id %q", a)
+	}
 }
