@@ -54,27 +54,32 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
 		Setup:               setup,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitbroker":    cmdWaitBroker,
-			"waitonline":    cmdWaitOnline,
-			"envjson":       cmdEnvJSON,
-			"exitcode":      cmdExitCode,
-			"ptyshell":      cmdPTYShell,
-			"pubkey":        cmdPubKey,
-			"clientcfg":     cmdClientConfig,
-			"waitactive":    cmdWaitActive,
-			"ptyexpect":     cmdPTYExpect,
-			"waitrecording": cmdWaitRecording,
-			"agekey":        cmdAgeKey,
-			"pagethrough":   cmdPageThrough,
-			"killpid":       cmdKillPID,
-			"waitended":     cmdWaitEnded,
-			"ptycrash":      cmdPTYCrash,
-			"serve":         cmdServe,
-			"forwarding":    cmdForwarding,
-			"waitfile":      cmdWaitFile,
-		},
+		Cmds:                scriptCmds(),
 	})
+}
+
+// scriptCmds are the commands the scripts have beside testscript's own.
+func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"waitbroker":    cmdWaitBroker,
+		"waitonline":    cmdWaitOnline,
+		"envjson":       cmdEnvJSON,
+		"exitcode":      cmdExitCode,
+		"ptyshell":      cmdPTYShell,
+		"pubkey":        cmdPubKey,
+		"clientcfg":     cmdClientConfig,
+		"waitactive":    cmdWaitActive,
+		"ptyexpect":     cmdPTYExpect,
+		"waitrecording": cmdWaitRecording,
+		"agekey":        cmdAgeKey,
+		"pagethrough":   cmdPageThrough,
+		"killpid":       cmdKillPID,
+		"waitended":     cmdWaitEnded,
+		"ptycrash":      cmdPTYCrash,
+		"serve":         cmdServe,
+		"forwarding":    cmdForwarding,
+		"waitfile":      cmdWaitFile,
+	}
 }
 
 // setup gives each script a free port, an admin key and a client config for it.
