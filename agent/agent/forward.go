@@ -104,11 +104,11 @@ func (s *session) acceptConn(c *fwd.Conn, o fwd.Open) {
 	if s.fwd.track() {
 		defer s.fwd.conns.Done()
 	}
-	log := s.log.With("conn", o.ID, "dest", o.Dest)
+	log := s.log.With(logkey.Conn, o.ID, logkey.Dest, o.Dest)
 	rep := api.ForwardClosedRequest{SessionID: s.id, ConnID: o.ID, Dest: int(o.Dest), Peer: o.Peer, OpenedAt: time.Now().UTC()}
 	defer func() {
 		rep.ClosedAt = time.Now().UTC()
-		log.Info("forwarded connection ended", logkey.Reason, rep.Reason, "address", rep.Address, "bytes_in", rep.BytesIn, "bytes_out", rep.BytesOut)
+		log.Info("forwarded connection ended", logkey.Reason, rep.Reason, logkey.Address, rep.Address, logkey.BytesIn, rep.BytesIn, logkey.BytesOut, rep.BytesOut)
 		s.a.report(api.VerbForwardClosed, rep, log)
 	}()
 	refuse := func(reason, msg string) {

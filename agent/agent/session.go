@@ -318,14 +318,14 @@ func (a *Agent) report(verb string, req any, log *slog.Logger) {
 		}
 		var apiErr *api.Error
 		if errors.As(err, &apiErr) && apiErr.Code != api.CodeUnavailable && apiErr.Code != api.CodeInternal {
-			log.Warn("control plane refused the report", "verb", verb, logkey.Err, err)
+			log.Warn("control plane refused the report", logkey.Verb, verb, logkey.Err, err)
 			return
 		}
 		if errors.Is(err, nats.ErrConnectionClosed) || time.Now().After(deadline) {
-			log.Error("could not report", "verb", verb, logkey.Err, err)
+			log.Error("could not report", logkey.Verb, verb, logkey.Err, err)
 			return
 		}
-		log.Debug("report: retrying", "verb", verb, logkey.Err, err)
+		log.Debug("report: retrying", logkey.Verb, verb, logkey.Err, err)
 		_ = b.Wait(wctx)
 	}
 }

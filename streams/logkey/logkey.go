@@ -56,6 +56,15 @@ const (
 	To        = "to"
 )
 
+// Port forwarding: one forwarded connection.
+const (
+	Conn     = "conn"      // a connection's id in its session
+	Dest     = "dest"      // the index of its destination in the session's forwards
+	Address  = "address"   // what the node dialled: ip:port or a unix socket's path
+	BytesIn  = "bytes_in"  // client → destination
+	BytesOut = "bytes_out" // destination → client
+)
+
 // Retries, limits and the log's own bookkeeping.
 const (
 	Attempt        = "attempt"
