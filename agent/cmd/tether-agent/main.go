@@ -6,6 +6,10 @@ import (
 	"os"
 
 	"github.com/tetherhq/tether/agent/agentcmd"
+	"github.com/tetherhq/tether/streams/gctune"
 )
 
-func main() { os.Exit(agentcmd.Main(os.Args[1:])) }
+func main() {
+	gctune.Apply()
+	os.Exit(agentcmd.Main(os.Args[1:]))
+}

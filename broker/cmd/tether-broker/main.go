@@ -5,6 +5,10 @@ import (
 	"os"
 
 	"github.com/tetherhq/tether/broker/brokercmd"
+	"github.com/tetherhq/tether/streams/gctune"
 )
 
-func main() { os.Exit(brokercmd.Main(os.Args[1:])) }
+func main() {
+	gctune.Apply()
+	os.Exit(brokercmd.Main(os.Args[1:]))
+}

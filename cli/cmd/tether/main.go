@@ -5,6 +5,10 @@ import (
 	"os"
 
 	"github.com/tetherhq/tether/cli/clicmd"
+	"github.com/tetherhq/tether/streams/gctune"
 )
 
-func main() { os.Exit(clicmd.Main(os.Args[1:])) }
+func main() {
+	gctune.Apply()
+	os.Exit(clicmd.Main(os.Args[1:]))
+}
