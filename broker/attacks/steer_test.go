@@ -115,7 +115,12 @@ func TestSteerReplies(t *testing.T) {
 			// A heartbeat's answer is "{}", which a stream purge or delete takes as its request.
 			name: "agent", nc: rogue.Conn, v: rogue.v,
 			own: subjects.AgentAPI(rogue.id, api.VerbRegister), inbox: subjects.AgentInbox(rogue.id) + ".steer",
-			requests: []steerRequest{{subject: subjects.AgentAPI(rogue.id, api.VerbHeartbeat), body: []byte(`{"run_id":"` + rogue.run + `"}`)}},
+			// Port forwarding's verbs, about a session that is not its own: error answers.
+			requests: []steerRequest{
+				{subject: subjects.AgentAPI(rogue.id, api.VerbHeartbeat), body: []byte(`{"run_id":"` + rogue.run + `"}`)},
+				{subject: subjects.AgentAPI(rogue.id, api.VerbForwardOpen), body: steerJSON(t, api.ForwardOpenRequest{SessionID: "bob-none", ConnID: 1, Address: "169.254.169.254:80"})},
+				{subject: subjects.AgentAPI(rogue.id, api.VerbForwardClosed), body: steerJSON(t, api.ForwardClosedRequest{SessionID: "bob-none", ConnID: 1, ClosedAt: time.Now(), Reason: api.FwdClientClose})},
+			},
 		},
 		{
 			name: "enrolling agent", nc: enrolling.Conn, v: enrolling.v,
