@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/agent/agent"
+	"github.com/tetherhq/tether/streams/netload"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/fwd"
@@ -96,25 +97,15 @@ func (c *fwdClient) exit(t *testing.T) frame.ExitStatus {
 	}
 }
 
+// echoListener echoes every connection on a new listener of network at addr.
 func echoListener(t *testing.T, network, addr string) net.Listener {
 	t.Helper()
 	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
+	srv := netload.Serve(l, netload.Echo)
+	t.Cleanup(func() { srv.Close() })
 	return l
 }
 

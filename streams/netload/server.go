@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-// Server serves each accepted TCP connection with a handler, until Close.
+// Server serves each accepted connection with a handler, until Close.
 type Server struct {
 	ln     net.Listener
 	handle func(net.Conn)
@@ -27,10 +27,16 @@ func Listen(addr string, handle func(net.Conn)) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	return Serve(ln, handle), nil
+}
+
+// Serve serves every connection ln accepts (a unix socket's, say) with handle; Close
+// closes ln.
+func Serve(ln net.Listener, handle func(net.Conn)) *Server {
 	s := &Server{ln: ln, handle: handle, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
-	return s, nil
+	return s
 }
 
 // NewEcho, NewSink and NewSource listen on addr with Echo, Sink and Source.
@@ -38,7 +44,7 @@ func NewEcho(addr string) (*Server, error)   { return Listen(addr, Echo) }
 func NewSink(addr string) (*Server, error)   { return Listen(addr, Sink) }
 func NewSource(addr string) (*Server, error) { return Listen(addr, Source) }
 
-// Addr is the listening address, host:port.
+// Addr is the listening address: host:port, or a unix socket's path.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 func (s *Server) accept() {

@@ -2,29 +2,15 @@ package fwd
 
 import (
 	"context"
-	"io"
-	"net"
 	"testing"
+
+	"github.com/tetherhq/tether/streams/netload"
 )
 
 // BenchmarkThroughput sends through a client and agent Mux joined by an in-process NATS
 // server to a TCP sink: the Mux's own cost, without a broker's accounts or the CLI.
 func BenchmarkThroughput(b *testing.B) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	p := newPair(b, Config{}, l.Addr().String())
+	p := newPair(b, Config{}, serve(b, netload.Sink))
 	c, err := p.client.Open(context.Background(), 0, "bench")
 	if err != nil {
 		b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherhq/tether/streams/netload"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
@@ -112,28 +113,19 @@ func newPair(t testing.TB, cfg Config, dests ...string) *pair {
 	return p
 }
 
-// echoServer echoes each connection until its client half-closes, then closes.
-func echoServer(t *testing.T) string {
+// serve serves handle on a free loopback port until the test ends.
+func serve(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := netload.Listen("127.0.0.1:0", handle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
 }
+
+// echoServer echoes each connection until its client half-closes, then half-closes.
+func echoServer(t testing.TB) string { return serve(t, netload.Echo) }
 
 func randomBytes(t *testing.T, n int) []byte {
 	t.Helper()
@@ -191,31 +183,17 @@ func TestEchoWithHalfClose(t *testing.T) {
 
 // A connection whose reader stalls holds at most its window; a busy neighbour goes on.
 func TestStalledReaderBesideBusyStream(t *testing.T) {
-	// A source: writes forever to whoever connects.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	// A source: writes to whoever connects until the connection goes.
+	source := serve(t, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			if _, err := c.Write(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	const window = 1 << 20
-	p := newPair(t, Config{Window: window}, l.Addr().String(), echoServer(t))
+	p := newPair(t, Config{Window: window}, source, echoServer(t))
 	stalled, err := p.client.Open(context.Background(), 0, "stalled")
 	if err != nil {
 		t.Fatal(err)
