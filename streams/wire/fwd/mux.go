@@ -88,7 +88,6 @@ var ErrClosed = errors.New("forwarding closed")
 type Conn struct {
 	m      *Mux
 	id     uint32
-	open   Open
 	opened time.Time
 
 	mu     sync.Mutex
@@ -113,9 +112,9 @@ type Conn struct {
 	in, out atomic.Uint64 // bytes received from and sent to the peer
 }
 
-func (m *Mux) newConn(id uint32, o Open) *Conn {
+func (m *Mux) newConn(id uint32) *Conn {
 	return &Conn{
-		m: m, id: id, open: o, opened: time.Now(),
+		m: m, id: id, opened: time.Now(),
 		wake:  make(chan struct{}, 1),
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
@@ -151,7 +150,7 @@ func (m *Mux) Open(ctx context.Context, dest uint16, peer string) (*Conn, error)
 		m.nextID = 1
 	}
 	o := Open{ID: m.nextID, Dest: dest, Peer: peer}
-	c := m.newConn(o.ID, o)
+	c := m.newConn(o.ID)
 	m.conns[o.ID] = c
 	m.mu.Unlock()
 	if err := m.send(frame.FwdOpen, 0, AppendOpen(header(), o)); err != nil {
@@ -287,7 +286,7 @@ func (m *Mux) accept(o Open) error {
 		m.mu.Unlock()
 		return refuse(fmt.Sprintf("too many forwarded connections open (%d)", m.cfg.MaxConns))
 	}
-	c := m.newConn(o.ID, o)
+	c := m.newConn(o.ID)
 	m.conns[o.ID] = c
 	m.mu.Unlock()
 	go m.cfg.Accept(c, o)
@@ -296,9 +295,6 @@ func (m *Mux) accept(o Open) error {
 
 // ID returns the connection's id in its session.
 func (c *Conn) ID() uint32 { return c.id }
-
-// Opened returns the Open that made the connection.
-func (c *Conn) Opened() Open { return c.open }
 
 // OpenedAt returns when the connection opened.
 func (c *Conn) OpenedAt() time.Time {
@@ -473,11 +469,7 @@ func (c *Conn) consume(n int) {
 		}
 		c.qBytes -= n
 	}
-	empty := len(c.q) == 0
 	c.mu.Unlock()
-	if empty {
-		c.signal() // a CloseWrite may be waiting behind the data
-	}
 	if total, report := c.acker.Consumed(n); report {
 		_ = c.m.send(frame.Window, frame.FlagStream, AppendWindow(header(), c.id, total))
 	}
