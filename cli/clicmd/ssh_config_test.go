@@ -49,7 +49,7 @@ func TestSSHConfigBlock(t *testing.T) {
 func TestSSHWordThroughShell(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatal(err)
 	}
 	for _, path := range []string{"/usr/bin/tether", "/opt/My Tools/tether", "/x/$HOME `id` \"q\" \\ 'it's'/tether"} {
 		word, err := sshWord(path)
