@@ -227,6 +227,10 @@ func TestForwardSessionEndClosesConnections(t *testing.T) {
 		if _, err := st.Write([]byte("ping")); err != nil {
 			t.Fatal(err)
 		}
+		// The echo back says the agent has taken the four bytes before the session ends.
+		if _, err := io.ReadFull(st, make([]byte, 4)); err != nil {
+			t.Fatal(err)
+		}
 		open = append(open, st)
 	}
 	if r := e.controlJSON(api.AgentControl{Terminate: &api.AgentTerminate{SessionID: "alice-fwd3", Reason: api.ReasonTerminated}}); !r.OK {
