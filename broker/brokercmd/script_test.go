@@ -577,14 +577,20 @@ func cmdKillPID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(unix.Kill(pid, sig))
 }
 
-// waitended ID waits until session ID has ended, and prints it as JSON.
+// waitended ID waits until session ID has ended, and prints it as JSON. With "-command
+// NAME" instead of an ID it waits for an ended session whose command is NAME (a client
+// may return before the broker records the end, as a reader of "| head" does).
 func cmdWaitEnded(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: waitended SESSION_ID")
+	match := func(se api.Session) bool { return se.ID == args[0] }
+	switch {
+	case len(args) == 2 && args[0] == "-command":
+		match = func(se api.Session) bool { return len(se.Command) > 0 && se.Command[0] == args[1] }
+	case len(args) != 1:
+		ts.Fatalf("usage: waitended SESSION_ID | -command NAME")
 	}
 	_, call := client(ts)
 	var ended api.Session
-	poll(ts, "the end of "+args[0], func() error {
+	poll(ts, "the end of "+strings.Join(args, " "), func() error {
 		req := api.DescribeSessionsRequest{State: "History"}
 		for {
 			var r api.DescribeSessionsResponse
@@ -592,7 +598,7 @@ func cmdWaitEnded(ts *testscript.TestScript, neg bool, args []string) {
 				return err
 			}
 			for _, se := range r.Sessions {
-				if se.ID == args[0] {
+				if match(se) {
 					ended = se
 					return nil
 				}
