@@ -25,20 +25,23 @@ import (
 // own and a forged Nats-Request-Info header.
 const relayForge = "Relay-Forge"
 
-// A compromised agent and a user with no grant (mallory) work together: mallory sends on
-// her input subject of a session on the agent (any session id: the subject exists for her)
-// with a reply subject of her choice, and the agent answers whatever mallory put in the
-// message: a request adding an admin, a consumer delivering every transcript to the
-// agent, an empty request (a stream purge or delete takes it), a keystroke frame. Half its
-// answers carry a reply subject of its own, to read what answers them, and a
-// Nats-Request-Info header naming the admin. Agents answer only on the server-made reply
-// subjects of their own account, which lead back to mallory's account: there, none of the
-// targets exist. Nothing changes, and the agent reads nothing.
+// A compromised agent and a user (mallory) work together. Until mallory has had a session
+// on the agent, her input subjects on it lead nowhere: the agent hears nothing of hers.
+// Once she has (so her account and the agent's are joined for session data, whatever the
+// session id), she sends on her input subject with a reply subject of her choice, and the
+// agent answers whatever mallory put in the message: a request adding an admin, a
+// consumer delivering every transcript to the agent, an empty request (a stream purge or
+// delete takes it), a keystroke frame. Half its answers carry a reply subject of its own,
+// to read what answers them, and a Nats-Request-Info header naming the admin. Input
+// reaches the agent unchanged, reply subject included (a stream import), so the agent
+// publishes its answers in its own account, under its own permissions: none of the
+// targets is a subject it may publish, mallory's inbox among them. Nothing changes, and
+// the agent reads nothing.
 func TestRelayThroughCompromisedAgent(t *testing.T) {
 	w := newWorld(t, steerQuiet)
 	sc := newSteerScene(t, w, "victim-1")
 	rogue := w.agent(t, "rogue-1")
-	mallory := w.user(t, "mallory", nil, nil)
+	mallory := w.user(t, "mallory", nil, map[string]string{"env": "test"})
 
 	loot := subjects.AgentInbox(rogue.id) + ".loot"
 	var mu sync.Mutex
@@ -51,6 +54,24 @@ func TestRelayThroughCompromisedAgent(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	in := subjects.ForSession(rogue.id, "mallory", "mallory-relay").In
+
+	// No session has joined mallory's account and the agent's: her input goes nowhere.
+	early, err := rogue.SubscribeSync("tether.s." + rogue.id + ".*.*.in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steerFlush(t, rogue.Conn)
+	if err := mallory.PublishMsg(&nats.Msg{Subject: in, Reply: subjects.UserInbox("mallory") + ".x", Data: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	steerFlush(t, mallory.Conn, rogue.Conn)
+	if n, _, _ := early.Pending(); n != 0 {
+		t.Fatalf("the agent heard %d messages of a user who never had a session on it", n)
+	}
+	// A session joins them. (The server gives the import only to subscriptions made after
+	// it: the agent subscribes to a session's input when it starts the session.)
+	w.startSession(t, mallory.Conn, "mallory", rogue.id)
 	if _, err := rogue.Subscribe("tether.s."+rogue.id+".*.*.in", func(m *nats.Msg) {
 		if m.Reply == "" {
 			return
@@ -89,7 +110,6 @@ func TestRelayThroughCompromisedAgent(t *testing.T) {
 	ownAPI := subjects.API("mallory", "*")
 	sc.spy.requests(t, ownAPI)
 	sc.freeze(t)
-	in := subjects.ForSession(rogue.id, "mallory", "mallory-relay").In
 	sent := 0
 	for _, target := range targets {
 		for _, body := range bodies {
@@ -120,12 +140,13 @@ func TestRelayThroughCompromisedAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.intact(t)
-	// The agent's answers were delivered: to mallory's own account, where her inbox
-	// received those she aimed at it.
+	// The agent published every answer in its own account, where it may publish none of
+	// the targets: mallory's inbox got nothing.
 	steerFlush(t, rogue.Conn, mallory.Conn)
-	if n, _, _ := homeSub.Pending(); n != 2*len(bodies) {
-		t.Errorf("mallory's inbox got %d of the agent's answers, want %d", n, 2*len(bodies))
+	if n, _, _ := homeSub.Pending(); n != 0 {
+		t.Errorf("mallory's inbox got %d of the agent's answers, want none", n)
 	}
+	rogue.v.Has(t, "Publish to \""+home+"\"")
 	mu.Lock()
 	defer mu.Unlock()
 	for _, m := range looted {

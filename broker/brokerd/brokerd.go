@@ -138,7 +138,7 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 	n.NATS, err = natsembed.Start(natsembed.Options{
 		Listen: o.Listen, MonitorListen: o.MonitorListen, ServerName: o.ServerName,
 		StoreDir: filepath.Join(o.StateDir, "jetstream"), TLSCert: o.TLSCert, TLSKey: o.TLSKey,
-		Resolver: dir, Logger: log,
+		Resolver: dir, Logger: log, HoldPrincipals: true,
 	})
 	if err != nil {
 		return nil, err
@@ -191,6 +191,9 @@ func Start(ctx context.Context, o Options) (_ *Broker, err error) {
 		return nil, err
 	}
 	n.Control = svc
+	// The sessions the control plane inherited are allowed, their accounts joined:
+	// clients and agents that resubscribe to them find the imports in place.
+	n.NATS.OpenToPrincipals()
 	for _, u := range o.Admins {
 		u.Groups = appendUnique(u.Groups, api.AdminGroup)
 		if _, err := svc.PutUser(ctx, u, false); err != nil {

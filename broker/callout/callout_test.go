@@ -291,7 +291,7 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 		va.Has(t, `Publish to "tether.api.bob.WhoAmI"`)
 	})
 
-	t.Run("the service account reaches the agent and the user through their exports", func(t *testing.T) {
+	t.Run("the service account reaches the agent, the user reaches it once a session joins them", func(t *testing.T) {
 		if _, err := agent.Subscribe("tether.agent.web-1.ctl", func(m *nats.Msg) { m.Respond([]byte("pong")) }); err != nil {
 			t.Fatal(err)
 		}
@@ -311,10 +311,35 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 		if m, err := cp.Request("tether.agent.web-1.ctl", nil, 2*time.Second); err != nil || string(m.Data) != "pong" {
 			t.Fatalf("control plane to agent: %v", err)
 		}
-		if err := alice.Publish("tether.s.web-1.alice.s1.in", []byte("ls\n")); err != nil {
+		// Before a session joins alice's account and the agent's, her input goes nowhere.
+		if err := alice.Publish("tether.s.web-1.alice.s0.in", []byte("early\n")); err != nil {
 			t.Fatal(err)
 		}
-		receive(t, input, "tether.s.web-1.alice.s1.in", "ls\n")
+		if err := alice.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.reg.AllowSession(ctx, "web-1", "alice", "s1"); err != nil {
+			t.Fatal(err)
+		}
+		// The claims update reaches the server with the push's answer; the import then
+		// covers the agent's subscription made before it.
+		polltest.Until(t, 5*time.Second, "alice's input at the agent", func() bool {
+			if err := alice.Publish("tether.s.web-1.alice.s1.in", []byte("ls\n")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-input:
+				if m.Subject != "tether.s.web-1.alice.s1.in" || string(m.Data) != "ls\n" {
+					t.Fatalf("the agent got %q on %s", m.Data, m.Subject)
+				}
+				return true
+			case <-time.After(100 * time.Millisecond):
+				return false
+			}
+		})
+		if err := d.reg.EndSession(ctx, "web-1", "s1"); err != nil {
+			t.Fatal(err)
+		}
 		if err := cp.Publish(accounts.LiveOut("web-1", "alice", "s1"), []byte("out")); err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +374,8 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 			t.Fatal(err)
 		}
 		polltest.Until(t, 5*time.Second, "the session's frame stored", func() bool { return frames() == 1 })
-		// Its window reports reach its owner through the service account.
+		// Its frames for the client reach its owner, whose account imports them straight
+		// from the agent's since the session joined the two.
 		ctl := make(chan *nats.Msg, 4)
 		if _, err := alice.ChanSubscribe("tether.s.web-1.alice.s1.ctl", ctl); err != nil {
 			t.Fatal(err)
@@ -460,33 +486,6 @@ func TestLayoutThroughAuthCallout(t *testing.T) {
 		case f := <-frames:
 			t.Fatalf("a frame forged in another account reached the service account on %s", f.Subject)
 		default:
-		}
-	})
-
-	// nats-server v2.15.2 applies an export's response_threshold from account claims only
-	// when it first loads the account: on an update it calls the setter that refuses
-	// claim-based accounts (accounts.go, updateAccountClaimsWithRefresh), so the service
-	// account, updated for every new principal, falls back to the 2 minute default on its
-	// session data exports. Principal accounts, never updated, keep theirs.
-	t.Run("known limitation: a claims update drops response thresholds", func(t *testing.T) {
-		threshold := func(account, export string) time.Duration {
-			t.Helper()
-			acc, err := d.srv.LookupAccount(pubOf(t, d.keys, account))
-			if err != nil {
-				t.Fatal(err)
-			}
-			th, err := acc.ServiceExportResponseThreshold(export)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return th
-		}
-		if th := threshold("U_alice", "tether.s.*.alice.*.ctl"); th != 2*time.Second {
-			t.Fatalf("user export threshold %v, want 2s", th)
-		}
-		if th := threshold(accounts.Service, "tether.s.*.*.*.in"); th == 2*time.Second {
-			t.Fatal("the service account kept its response threshold across claim updates: " +
-				"nats-server fixed it; drop this limitation from doc.go and this test")
 		}
 	})
 

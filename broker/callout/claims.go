@@ -13,14 +13,6 @@ import (
 // AuthAccount is the auth account's name tag.
 const AuthAccount = "AUTH"
 
-// dataReplyThreshold bounds how long the server remembers the reply subject of a message
-// on a session's data subjects, as the embedded broker does (natsembed): nobody is meant
-// to answer those, and a flood of them with reply subjects must not pile up mappings.
-const dataReplyThreshold = 2 * time.Second
-
-// dataExports are the service account's exports that carry session data, not requests.
-var dataExports = map[string]bool{"tether.s.*.*.*.in": true, "tether.s.*.*.*.ctl": true}
-
 // OperatorJWT is the operator the servers trust; it names the system account.
 func OperatorJWT(k *Keys) (string, error) {
 	opPub, err := k.Operator.PublicKey()
@@ -118,8 +110,8 @@ const authRequestSubject = "$SYS.REQ.USER.AUTH"
 // ServiceClaims are the service account's: JetStream, every export of
 // accounts.ServiceExports (each requires an activation token, so that no account of a
 // shared operator but a Tether principal's can import it), and an import of each export
-// of each principal's account in principals, which is how requests and input reach an
-// agent and window reports a user.
+// of each principal's account in principals, which is how the control plane's requests
+// reach an agent.
 func ServiceClaims(k *Keys, principals []accounts.Account) (*jwt.AccountClaims, error) {
 	svcPub, err := k.ServicePub()
 	if err != nil {
@@ -137,9 +129,6 @@ func ServiceClaims(k *Keys, principals []accounts.Account) (*jwt.AccountClaims, 
 			ex.Type = jwt.Stream
 		case e.Streamed:
 			ex.ResponseType = jwt.ResponseTypeStream
-		}
-		if dataExports[e.Subject] {
-			ex.ResponseThreshold = dataReplyThreshold
 		}
 		ac.Exports.Add(ex)
 	}
@@ -161,8 +150,10 @@ func ServiceClaims(k *Keys, principals []accounts.Account) (*jwt.AccountClaims, 
 
 // AccountClaims are the claims of a principal's account a: its imports from the service
 // account (and, for an agent, from its gate), its exports to the service account, its
-// limits, and no JetStream. An agent's gate has claims of its own (GateClaims).
-func AccountClaims(k *Keys, a accounts.Account) (*jwt.AccountClaims, error) {
+// session data exports (token required) and the session data imports of its pairs
+// (accounts.SessionData: data, each from the account its From names), its limits, and no
+// JetStream. An agent's gate has claims of its own (GateClaims).
+func AccountClaims(k *Keys, a accounts.Account, data ...accounts.Import) (*jwt.AccountClaims, error) {
 	pub, err := k.AccountPub(a.Name)
 	if err != nil {
 		return nil, err
@@ -195,9 +186,22 @@ func AccountClaims(k *Keys, a accounts.Account) (*jwt.AccountClaims, error) {
 			ac.Imports.Add(im)
 		}
 	}
+	for _, i := range data {
+		from, fromPub, err := k.accountPair(i.From)
+		if err != nil {
+			return nil, err
+		}
+		im, err := importFrom(fromPub, from, pub, i)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: import %s from %s: %w", a.Name, i.Local, i.From, err)
+		}
+		ac.Imports.Add(im)
+	}
 	for _, subj := range a.Exports {
-		ac.Exports.Add(&jwt.Export{Name: subj, Subject: jwt.Subject(subj), Type: jwt.Service, TokenReq: true,
-			ResponseThreshold: dataReplyThreshold})
+		ac.Exports.Add(&jwt.Export{Name: subj, Subject: jwt.Subject(subj), Type: jwt.Service, TokenReq: true})
+	}
+	for _, subj := range a.DataExports {
+		ac.Exports.Add(&jwt.Export{Name: subj, Subject: jwt.Subject(subj), Type: jwt.Stream, TokenReq: true})
 	}
 	return ac, nil
 }

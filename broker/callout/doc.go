@@ -18,13 +18,18 @@
 //
 //   - service TETHER: JetStream; exports accounts.ServiceExports (Streamed: response type
 //     stream); imports each principal's exports. The control plane's user has no limits.
-//   - user U_<name> (64/512): imports tether.api.<name>.*, tether.s.*.<name>.*.in (services),
-//     tether.s.*.<name>.*.out ← tether.live.*.<name>.*.out and tether.events.> (streams);
-//     exports tether.s.*.<name>.*.ctl. Pub: its API, its sessions' input. Sub: its inbox,
-//     its sessions' out and ctl (admins: events).
+//   - user U_<name> (64/512): imports tether.api.<name>.* (service),
+//     tether.s.*.<name>.*.out ← tether.live.*.<name>.*.out and tether.events.> (streams),
+//     and from each agent A_<id> it had a session on, tether.s.<id>.<name>.*.ctl (stream);
+//     exports the stream tether.s.*.<name>.*.in (token required; the agents' accounts hold
+//     tokens). Pub: its API, its sessions' input. Sub: its inbox, its sessions' out and
+//     ctl (admins: events).
 //   - agent A_<id> (4/4096): imports tether.agentapi.<id>.* and, from its gate,
-//     tether.s.<id>.*.*.{out,rin,ctl} ← tether.from.…; exports tether.agent.<id>.ctl and
-//     tether.s.<id>.*.*.in. Pub: its API, its frames, _R_.>. Sub: ctl, its inbox, input.
+//     tether.s.<id>.*.*.{out,rin} ← tether.from.…, and from each user U_<name> that had a
+//     session on it, tether.s.<id>.<name>.*.in (stream); exports tether.agent.<id>.ctl
+//     and the stream tether.s.<id>.*.*.ctl. Pub: its API, its frames, _R_.>. Sub: ctl, its
+//     inbox, input. A session's start pushes both accounts when it is the pair's first
+//     (Registry.AllowSession; accounts.SessionData).
 //   - gate G_<id> (no connections): imports tether.ok.<id>.… ← tether.s.<id>.… and
 //     tether.from.<id>.… ← tether.refused.<id>.…; exports tether.from.<id>.*.*.{kind}
 //     to the agent; holds a Mapping tether.from.… → tether.ok.… per running session frame
@@ -49,9 +54,8 @@
 // agent and user (an import with an activation token for each principal export), so a push
 // within the default 1 MiB max_payload holds about 340 agents and as many users, and every
 // new principal re-pushes it; scaling needs the layout to stop making the service account
-// import from each principal. A claims update drops the exports' response thresholds (the
-// server applies them only on an account's first load), so the service account's session
-// data exports fall back to the 2 minute default after its first update.
+// import from each principal. A user's and an agent's JWTs grow by an import with a token
+// for each agent or user they had a session with since the registry was made.
 //
 // Left for a --nats-url mode: persisting Keys (or using operator and account signing keys
 // given by the deployment's owner), seeding Registry with every principal and re-allowing

@@ -41,13 +41,17 @@ type Registry struct {
 	names map[string]string
 	// sessions are the running sessions' mappings, by gate name and session id.
 	sessions map[string]map[string][]accounts.Mapping
+	// pairs are the session data imports (accounts.SessionData) of each principal's
+	// account, by account name and "target owner": its sessions' pairs since the
+	// registry was made.
+	pairs map[string]map[string]accounts.Import
 }
 
 // NewRegistry returns a registry of the principals known, which pushes with p (nil: a
 // registry that only makes JWTs, for a resolver's preload).
 func NewRegistry(k *Keys, p Pusher, known ...accounts.Account) (*Registry, error) {
 	r := &Registry{keys: k, push: p, principals: map[string]accounts.Account{}, names: map[string]string{},
-		sessions: map[string]map[string][]accounts.Mapping{}}
+		sessions: map[string]map[string][]accounts.Mapping{}, pairs: map[string]map[string]accounts.Import{}}
 	for _, name := range []string{accounts.Service, SystemAccount} {
 		if err := r.remember(name); err != nil {
 			return nil, err
@@ -98,6 +102,10 @@ func (r *Registry) AccountName(pub string) (string, bool) {
 func (r *Registry) Ensure(ctx context.Context, a accounts.Account) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.ensureLocked(ctx, a)
+}
+
+func (r *Registry) ensureLocked(ctx context.Context, a accounts.Account) error {
 	if _, ok := r.principals[a.Name]; ok {
 		return nil
 	}
@@ -112,7 +120,7 @@ func (r *Registry) Ensure(ctx context.Context, a accounts.Account) error {
 		}
 		jwts = append(jwts, gc)
 	}
-	ac, err := AccountClaims(r.keys, a)
+	ac, err := r.accountClaims(a)
 	if err != nil {
 		return err
 	}
@@ -142,10 +150,15 @@ func (r *Registry) Ensure(ctx context.Context, a accounts.Account) error {
 
 // AllowSession lets the agent of target publish the session's frames into the service
 // account: its gate's claims, with the session's mappings, are pushed. An agent whose
-// account is not there yet gets them when it is made.
+// account is not there yet gets them when it is made. The owner's and the agent's
+// accounts are made if need be and, for their first session together, pushed with the
+// session data imports that join them (accounts.SessionData).
 func (r *Registry) AllowSession(ctx context.Context, target, owner, sid string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.pair(ctx, target, owner); err != nil {
+		return fmt.Errorf("allow session %s: %w", sid, err)
+	}
 	gate := accounts.GateName(target)
 	prev, had := r.sessions[gate][sid]
 	if r.sessions[gate] == nil {
@@ -182,6 +195,64 @@ func (r *Registry) EndSession(ctx context.Context, target, sid string) error {
 		return fmt.Errorf("end session %s: %w", sid, err)
 	}
 	return nil
+}
+
+// pair joins the accounts of target's agent and of owner for their sessions' data.
+func (r *Registry) pair(ctx context.Context, target, owner string) error {
+	agent, user := accounts.Agent(target).Account, accounts.User(owner, false).Account
+	toAgent, toUser := accounts.SessionData(target, owner)
+	key := target + " " + owner
+	if _, ok := r.pairs[agent.Name][key]; ok {
+		return nil
+	}
+	for _, a := range []accounts.Account{agent, user} {
+		if err := r.ensureLocked(ctx, a); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		name string
+		im   accounts.Import
+	}{{agent.Name, toAgent}, {user.Name, toUser}} {
+		if r.pairs[l.name] == nil {
+			r.pairs[l.name] = map[string]accounts.Import{}
+		}
+		r.pairs[l.name][key] = l.im
+	}
+	// Each account holds its data exports from its first push: either may go first.
+	for _, a := range []accounts.Account{user, agent} {
+		if err := r.pushAccount(ctx, r.principals[a.Name]); err != nil {
+			delete(r.pairs[agent.Name], key)
+			delete(r.pairs[user.Name], key)
+			return err
+		}
+	}
+	return nil
+}
+
+// accountClaims are the claims of principal account a with its session data imports.
+func (r *Registry) accountClaims(a accounts.Account) (*jwt.AccountClaims, error) {
+	byPair := r.pairs[a.Name]
+	data := make([]accounts.Import, 0, len(byPair))
+	for _, k := range slices.Sorted(maps.Keys(byPair)) {
+		data = append(data, byPair[k])
+	}
+	return AccountClaims(r.keys, a, data...)
+}
+
+func (r *Registry) pushAccount(ctx context.Context, a accounts.Account) error {
+	if r.push == nil {
+		return errors.New("registry has no pusher")
+	}
+	ac, err := r.accountClaims(a)
+	if err != nil {
+		return err
+	}
+	s, err := ac.Encode(r.keys.Operator)
+	if err != nil {
+		return fmt.Errorf("sign account %s: %w", a.Name, err)
+	}
+	return r.push.Push(ctx, s)
 }
 
 func (r *Registry) forget(gate, sid string) {
@@ -228,7 +299,7 @@ func (r *Registry) JWTs() (map[string]string, error) {
 	}
 	all := []*jwt.AccountClaims{sys, auth, svc}
 	for _, a := range ps {
-		ac, err := AccountClaims(r.keys, a)
+		ac, err := r.accountClaims(a)
 		if err != nil {
 			return nil, err
 		}

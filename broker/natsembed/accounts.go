@@ -13,11 +13,6 @@ import (
 	"github.com/tetherhq/tether/streams/accounts"
 )
 
-// dataReplyThreshold bounds how long the server remembers the reply subject of a message
-// on a session's data subjects (input, window reports): nobody is meant to answer those,
-// and a flood of them with reply subjects must not pile up response mappings.
-const dataReplyThreshold = 2 * time.Second
-
 // accountSet makes the service account and, on their first connection, the principals'
 // accounts, as streams/accounts lays them out; and it holds the agents' session mappings.
 type accountSet struct {
@@ -34,11 +29,40 @@ type accountSet struct {
 	sessions map[string]map[string][]accounts.Mapping
 	// enrollments counts the enrollment accounts made for each activation.
 	enrollments map[string]int
+	// paired are the (target, owner) pairs whose session data imports are made
+	// (accounts.SessionData), by "target owner".
+	paired map[string]bool
+	// open is closed once principals may connect (Open): until the control plane has
+	// allowed the sessions it inherits, their accounts lack the imports a resubscribing
+	// client needs, and the server adds no import to a subscription made before it.
+	open     chan struct{}
+	openOnce sync.Once
 }
 
 func newAccountSet(log *slog.Logger) *accountSet {
 	return &accountSet{log: log, made: map[string]*server.Account{}, gates: map[string]*server.Account{},
-		sessions: map[string]map[string][]accounts.Mapping{}, enrollments: map[string]int{}}
+		sessions: map[string]map[string][]accounts.Mapping{}, enrollments: map[string]int{},
+		paired: map[string]bool{}, open: make(chan struct{})}
+}
+
+// Open lets principals connect. It is idempotent.
+func (as *accountSet) Open() { as.openOnce.Do(func() { close(as.open) }) }
+
+// waitOpen waits at most d for Open.
+func (as *accountSet) waitOpen(d time.Duration) bool {
+	select {
+	case <-as.open:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-as.open:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // setupService registers the service account, gives it JetStream, and exports what
@@ -65,11 +89,6 @@ func (as *accountSet) setupService(srv *server.Server) error {
 			return fmt.Errorf("service account export %s: %w", e.Subject, err)
 		}
 	}
-	for _, s := range []string{"tether.s.*.*.*.in", "tether.s.*.*.*.ctl"} {
-		if err := svc.SetServiceExportResponseThreshold(s, dataReplyThreshold); err != nil {
-			return fmt.Errorf("service account export %s: %w", s, err)
-		}
-	}
 	as.mu.Lock()
 	as.svc = svc
 	as.mu.Unlock()
@@ -90,6 +109,10 @@ const _EMPTY = ""
 func (as *accountSet) ensure(a accounts.Account) (*server.Account, error) {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	return as.ensureLocked(a)
+}
+
+func (as *accountSet) ensureLocked(a accounts.Account) (*server.Account, error) {
 	if acc, ok := as.made[a.Name]; ok {
 		return acc, nil
 	}
@@ -212,13 +235,48 @@ func (as *accountSet) configure(acc *server.Account, a accounts.Account) error {
 		if err := acc.AddServiceExport(subj, []*server.Account{as.svc}); err != nil {
 			return fmt.Errorf("export %s: %w", subj, err)
 		}
-		if err := acc.SetServiceExportResponseThreshold(subj, dataReplyThreshold); err != nil {
-			return fmt.Errorf("export %s: %w", subj, err)
-		}
 		if err := as.svc.AddServiceImport(acc, subj, ""); err != nil {
 			return fmt.Errorf("service account import %s: %w", subj, err)
 		}
 	}
+	// a.DataExports are exported by pair, to each importer by name as it comes: an
+	// export with no account approved would be public, or (with an empty list) would
+	// require an activation token even of the accounts approved later.
+	return nil
+}
+
+// pair makes the session data imports between target's agent account and owner's
+// account (accounts.SessionData), making the accounts if need be, once per pair: before
+// the agent subscribes to the session's input, and before the client subscribes to its
+// frames, since the server adds no import to a subscription made before it.
+func (as *accountSet) pair(target, owner string) error {
+	key := target + " " + owner
+	if as.paired[key] {
+		return nil
+	}
+	agent, user := accounts.Agent(target).Account, accounts.User(owner, false).Account
+	agentAcc, err := as.ensureLocked(agent)
+	if err != nil {
+		return err
+	}
+	userAcc, err := as.ensureLocked(user)
+	if err != nil {
+		return err
+	}
+	toAgent, toUser := accounts.SessionData(target, owner)
+	for _, l := range []struct {
+		im       accounts.Import
+		export   string
+		from, to *server.Account
+	}{{toAgent, user.DataExports[0], userAcc, agentAcc}, {toUser, agent.DataExports[0], agentAcc, userAcc}} {
+		if err := l.from.AddStreamExport(l.export, []*server.Account{l.to}); err != nil {
+			return fmt.Errorf("approve %s for %s: %w", l.export, l.to.Name, err)
+		}
+		if err := l.to.AddStreamImport(l.from, l.im.Local, ""); err != nil {
+			return fmt.Errorf("import %s from %s: %w", l.im.Local, l.from.Name, err)
+		}
+	}
+	as.paired[key] = true
 	return nil
 }
 
@@ -232,12 +290,18 @@ func addMappings(acc *server.Account, ms []accounts.Mapping) error {
 }
 
 // AllowSession lets the agent of target publish the session's frames into the service
-// account, from now until EndSession.
+// account, from now until EndSession, and joins the session's two accounts for its data.
 func (as *accountSet) AllowSession(target, owner, sid string) error {
 	name := accounts.GateName(target)
 	ms := accounts.SessionMappings(target, owner, sid)
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	if as.svc == nil {
+		return errNotReady
+	}
+	if err := as.pair(target, owner); err != nil {
+		return fmt.Errorf("session %s: %w", sid, err)
+	}
 	if as.sessions[name] == nil {
 		as.sessions[name] = map[string][]accounts.Mapping{}
 	}

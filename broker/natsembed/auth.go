@@ -91,6 +91,9 @@ func (a *authenticator) check(c server.ClientAuthentication) (who string, err er
 		c.RegisterUser(&server.User{Username: "control-plane", Account: svc}) // every permission
 		return "control-plane", nil
 	}
+	if !a.accounts.waitOpen(OpenWait) {
+		return "", errNotReady
+	}
 	g, ok := id.Grant(opts.Nkey)
 	if !ok {
 		return who, fmt.Errorf("key of unknown kind %q", id.Kind)

@@ -34,7 +34,14 @@ type Options struct {
 	MaxPayload int32
 	// TLSCert and TLSKey, when set, make every client connection TLS (1.2 or later).
 	TLSCert, TLSKey string
+	// HoldPrincipals keeps principals' connections waiting (at most OpenWait each, then
+	// refused: they retry) until OpenToPrincipals: a broker opens once its control plane
+	// has allowed the sessions it inherits. Otherwise they are let in at once.
+	HoldPrincipals bool
 }
+
+// OpenWait is how long a principal's connection waits for a held server to open.
+const OpenWait = 10 * time.Second
 
 // Server is a running embedded NATS server.
 type Server struct {
@@ -55,6 +62,9 @@ func Start(o Options) (*Server, error) {
 		return nil, err
 	}
 	as := newAccountSet(log)
+	if !o.HoldPrincipals {
+		as.Open()
+	}
 	auth := &authenticator{
 		resolver: o.Resolver, log: log.With(logkey.Component, "auth"), accounts: as,
 		backoff: newBackoff(), sampled: logsample.New(time.Minute),
@@ -140,6 +150,9 @@ func moveGlobalStore(storeDir string) error {
 func (s *Server) AllowSession(target, owner, sid string) error {
 	return s.accounts.AllowSession(target, owner, sid)
 }
+
+// OpenToPrincipals lets principals connect to a server started with HoldPrincipals.
+func (s *Server) OpenToPrincipals() { s.accounts.Open() }
 
 // EndSession refuses the frames of session sid on target from now on.
 func (s *Server) EndSession(target, sid string) { s.accounts.EndSession(target, sid) }

@@ -52,6 +52,9 @@ type Import struct {
 	// Streamed marks a service that answers one request with several messages
 	// (JetStream pulls and batched direct gets).
 	Streamed bool
+	// From is the account that exports it: "" for the service account, or a principal's
+	// account for a session's data (SessionData).
+	From string
 }
 
 // RemoteSubject is Remote, or Local when Remote is empty.
@@ -70,9 +73,10 @@ type Limits struct {
 	Subs int
 }
 
-// Account is a principal's account: what it imports from the service account, and the
+// Account is a principal's account: what it imports from the service account, the
 // services it exports to it (which the service account imports: requests the control
-// plane sends to an agent, a session's input for its agent, window reports for a user).
+// plane sends to an agent), and the session data it exports to the other side of its
+// sessions (SessionData).
 type Account struct {
 	Name    string
 	Kind    Kind
@@ -80,7 +84,11 @@ type Account struct {
 	// Exports are services of this account that the service account imports, under the
 	// same subject.
 	Exports []string
-	Limits  Limits
+	// DataExports are the stream exports of a session's data, imported by the account at
+	// the session's other end (SessionData): a user's input, an agent's frames for its
+	// client. Each importer is approved by name when its first session pairs them.
+	DataExports []string
+	Limits      Limits
 	// Gate, for an agent, is the account its frames pass through on their way to the
 	// service account.
 	Gate *Gate
@@ -90,7 +98,7 @@ type Account struct {
 }
 
 // Gate is the account between an agent's account and the service account through which
-// the agent's frames (output, recorded input, window reports) pass. Nobody connects to
+// the agent's frames for the record (output, recorded input) pass. Nobody connects to
 // it. It holds a mapping for each session running on the agent (SessionMappings), which
 // sends that session's frames on to the service account; the frames of any other session
 // go to RefusedAll instead. (The mappings cannot live in the agent's own account: the
@@ -162,12 +170,11 @@ func User(name string, admin bool) Grant {
 		Kind: KindUser,
 		Imports: []Import{
 			{Local: "tether.api." + name + ".*"},
-			{Local: "tether.s.*." + name + ".*.in"},
 			{Stream: true, Local: "tether.s.*." + name + ".*.out", Remote: "tether.live.*." + name + ".*.out"},
 			{Stream: true, Local: subjects.EventsAll},
 		},
-		Exports: []string{"tether.s.*." + name + ".*.ctl"},
-		Limits:  UserLimits,
+		DataExports: []string{"tether.s.*." + name + ".*.in"},
+		Limits:      UserLimits,
 	}
 	p := Permissions{
 		Publish: []string{
@@ -186,8 +193,10 @@ func User(name string, admin bool) Grant {
 	return Grant{Account: acc, Permissions: p}
 }
 
-// frameKinds are the subjects of a session an agent publishes on.
-var frameKinds = []string{"out", "rin", "ctl"}
+// frameKinds are the subjects of a session an agent publishes into the record, through its
+// gate. Its frames for the client ("ctl") go straight to the owner's account
+// (SessionData).
+var frameKinds = []string{"out", "rin"}
 
 // GateName is the name of the gate account of the agent of instance id.
 func GateName(id string) string { return "G_" + id }
@@ -201,12 +210,13 @@ func GateName(id string) string { return "G_" + id }
 func Agent(id string) Grant {
 	gate := &Gate{Name: GateName(id)}
 	acc := Account{
-		Name:    AccountName(KindAgent, id),
-		Kind:    KindAgent,
-		Imports: []Import{{Local: "tether.agentapi." + id + ".*"}},
-		Exports: []string{subjects.AgentControl(id), "tether.s." + id + ".*.*.in"},
-		Limits:  AgentLimits,
-		Gate:    gate,
+		Name:        AccountName(KindAgent, id),
+		Kind:        KindAgent,
+		Imports:     []Import{{Local: "tether.agentapi." + id + ".*"}},
+		Exports:     []string{subjects.AgentControl(id)},
+		DataExports: []string{"tether.s." + id + ".*.*.ctl"},
+		Limits:      AgentLimits,
+		Gate:        gate,
 	}
 	for _, k := range frameKinds {
 		tail := "." + id + ".*.*." + k
@@ -233,11 +243,31 @@ func Agent(id string) Grant {
 	return Grant{Account: acc, Permissions: p}
 }
 
+// SessionData are the stream imports that carry the data of owner's sessions on target
+// between their two accounts, with no account between: the agent's account imports the
+// owner's input ("tether.s.<target>.<owner>.*.in"), and the owner's account imports the
+// agent's frames for its client ("….ctl"). They are made when owner's first session on
+// target starts and stay (a server cannot take an import back); they reach no further than
+// the service account's service imports did before them (any session of owner on target),
+// and the agent reads a session's input only while it runs the session.
+//
+// A stream import delivers a message unchanged: no copy to add the request-info header a
+// service import writes on every message, and no server-made reply subject. So a reply
+// subject on session data is the sender's, and its receiver answers nothing (the agent
+// drops input that carries one); what it published in answer would stay within its own
+// account's permissions.
+func SessionData(target, owner string) (agent, user Import) {
+	tail := "." + target + "." + owner + ".*."
+	agent = Import{Stream: true, Local: "tether.s" + tail + "in", From: AccountName(KindUser, owner)}
+	user = Import{Stream: true, Local: "tether.s" + tail + "ctl", From: AccountName(KindAgent, target)}
+	return agent, user
+}
+
 // Mapping rewrites a subject in a gate before it is routed on.
 type Mapping struct{ From, To string }
 
 // SessionMappings are the mappings an agent's gate holds while the session sid runs on
-// it: its output, recorded input and window reports go on to the service account.
+// it: its output and recorded input go on to the service account.
 func SessionMappings(target, owner, sid string) []Mapping {
 	var ms []Mapping
 	for _, k := range frameKinds {
@@ -318,10 +348,8 @@ func ServiceExports() []ServiceExport {
 		{Subject: subjects.APIAll},
 		{Subject: subjects.AgentAPIAll},
 		{Subject: subjects.EnrollAll},
-		{Subject: "tether.s.*.*.*.in"},  // a user's input, on its way to the agent's account
 		{Subject: "tether.s.*.*.*.out"}, // an agent's output, into the transcript stream
 		{Subject: "tether.s.*.*.*.rin"}, // an agent's record of the input, likewise
-		{Subject: "tether.s.*.*.*.ctl"}, // an agent's window reports, on their way to the user
 		{Subject: RefusedAll},
 		{Subject: liveOut, Stream: true},
 		{Subject: subjects.EventsAll, Stream: true},

@@ -162,3 +162,42 @@ func TestRefusedParts(t *testing.T) {
 		}
 	}
 }
+
+// A session's data joins exactly its owner and its agent: the agent's account imports the
+// owner's input on that agent, the owner's account the agent's frames for that owner, and
+// each is within what the other exports and what the importer's connections may read.
+func TestSessionDataJoinsOnePair(t *testing.T) {
+	toAgent, toUser := SessionData("web-1", "alice")
+	alice, web1 := User("alice", false), Agent("web-1")
+	own := subjects.ForSession("web-1", "alice", "alice-abc")
+	for _, c := range []struct {
+		im       Import
+		exporter Grant
+		importer Grant
+		reaches  string
+		not      []string
+	}{
+		{toAgent, alice, web1, own.In, []string{
+			subjects.ForSession("web-2", "alice", "alice-abc").In, subjects.ForSession("web-1", "bob", "bob-abc").In, own.Ctl, own.Out}},
+		{toUser, web1, alice, own.Ctl, []string{
+			subjects.ForSession("web-2", "alice", "alice-abc").Ctl, subjects.ForSession("web-1", "bob", "bob-abc").Ctl, own.Out, own.Rin}},
+	} {
+		if !c.im.Stream || c.im.From != c.exporter.Account.Name || c.im.RemoteSubject() != c.im.Local {
+			t.Errorf("import %+v: want a stream import from %s under its own subject", c.im, c.exporter.Account.Name)
+		}
+		if !matches(c.im.Local, c.reaches) {
+			t.Errorf("import %s does not carry %s", c.im.Local, c.reaches)
+		}
+		for _, s := range c.not {
+			if matches(c.im.Local, s) {
+				t.Errorf("import %s carries %s", c.im.Local, s)
+			}
+		}
+		if !anyMatch(c.exporter.Account.DataExports, strings.ReplaceAll(c.im.Local, "*", "x")) {
+			t.Errorf("%s does not export %s", c.exporter.Account.Name, c.im.Local)
+		}
+		if !anyMatch(c.importer.Permissions.Subscribe, c.reaches) || !anyMatch(c.exporter.Permissions.Publish, c.reaches) {
+			t.Errorf("%s: the exporter may not publish it or the importer may not read it", c.reaches)
+		}
+	}
+}

@@ -16,6 +16,9 @@
 //     Nats-Request-Info header it writes itself): the principal's identity.
 //   - A caller cannot aim an answer at another principal: another principal's inbox,
 //     sessions and API are in another account.
+//   - A session's data that is not recorded (input, the agent's frames for its client)
+//     goes straight between the owner's account and the agent's, by stream imports made
+//     for their first session together (SessionData), with no copy on the way.
 //
 // The same layout is what an auth-callout responder hands out as JWTs (an account JWT per
 // principal with these imports and limits, a user JWT with these permissions), so that a
