@@ -272,7 +272,8 @@ func (as *accountSet) pair(target, owner string) error {
 		if err := l.from.AddStreamExport(l.export, []*server.Account{l.to}); err != nil {
 			return fmt.Errorf("approve %s for %s: %w", l.export, l.to.Name, err)
 		}
-		if err := l.to.AddStreamImport(l.from, l.im.Local, ""); err != nil {
+		// A pair that failed part-way has some imports already (they cannot be taken back).
+		if err := l.to.AddStreamImport(l.from, l.im.Local, ""); err != nil && !errors.Is(err, server.ErrStreamImportDuplicate) {
 			return fmt.Errorf("import %s from %s: %w", l.im.Local, l.from.Name, err)
 		}
 	}
