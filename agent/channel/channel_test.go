@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
+	"github.com/tetherhq/tether/streams/natstest"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
@@ -26,14 +27,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func connect(t *testing.T) *nats.Conn {
 	t.Helper()
-	return connectServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	return natstest.Connect(t, nil)
 }
 
 // connectJS connects to a server with JetStream and a transcript stream capturing the
 // test's out and rin subjects.
 func connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc := connectServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	nc := natstest.Connect(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -44,25 +45,6 @@ func connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 		t.Fatal(err)
 	}
 	return nc, js
-}
-
-func connectServer(t *testing.T, opts *server.Options) *nats.Conn {
-	t.Helper()
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
 }
 
 var subj = api.Subjects{In: "t.in", Out: "t.out", Ctl: "t.ctl", Rin: "t.rin"}

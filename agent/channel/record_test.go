@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/streams/accounts"
+	"github.com/tetherhq/tether/streams/natstest"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
 
@@ -49,7 +50,7 @@ func TestRefused(t *testing.T) {
 // output. (Smaller frames already in flight behind a refused one may still fit: a reader
 // stops at the gap, as a client does.)
 func TestFullStreamFailsAtOnce(t *testing.T) {
-	nc := connectServer(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	nc := natstest.Connect(t, &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

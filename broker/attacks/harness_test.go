@@ -224,20 +224,7 @@ func (a *fakeAgent) heartbeat() error {
 
 // keepAlive heartbeats until the test ends.
 func (a *fakeAgent) keepAlive(every time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
-	a.t.Cleanup(cancel)
-	go func() {
-		tk := time.NewTicker(every)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				_ = api.Call(ctx, a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
-			}
-		}
-	}()
+	brokertest.KeepAlive(a.t, a.Conn, a.id, a.run, every)
 }
 
 // publishFrame publishes one output frame through JetStream, as the agent records output,

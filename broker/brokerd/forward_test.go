@@ -1,10 +1,8 @@
 package brokerd_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tetherhq/tether/broker/brokertest"
-	"github.com/tetherhq/tether/policies"
 	"github.com/tetherhq/tether/streams/events"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -99,26 +96,8 @@ func (a *fakeAgent) lastStart() api.AgentStart {
 	return a.starts[len(a.starts)-1]
 }
 
-// keepAlive heartbeats until the test ends, so that a slow test (the race detector)
-// does not lose the agent and its sessions.
-func (a *fakeAgent) keepAlive() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	a.t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		tk := time.NewTicker(200 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				_ = api.Call(ctx, a.nc, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
-			}
-		}
-	}()
-}
+// keepAlive heartbeats until the test ends.
+func (a *fakeAgent) keepAlive() { brokertest.KeepAlive(a.t, a.nc, a.id, a.run, 200*time.Millisecond) }
 
 func (a *fakeAgent) forwardOpen(r api.ForwardOpenRequest) (api.ForwardOpenResponse, error) {
 	var resp api.ForwardOpenResponse
@@ -274,22 +253,7 @@ func TestStartPortSessions(t *testing.T) {
 // shippedWithData is the shipped bundle with data.tether[key] set to v.
 func shippedWithData(t *testing.T, key string, v any) []api.PolicyFile {
 	t.Helper()
-	b := policies.Shipped()
-	var data map[string]map[string]any
-	if err := json.Unmarshal(b.Files["data.json"], &data); err != nil {
-		t.Fatal(err)
-	}
-	data["tether"][key] = v
-	raw, err := json.Marshal(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Files["data.json"] = raw
-	var files []api.PolicyFile
-	for _, p := range slices.Sorted(maps.Keys(b.Files)) {
-		files = append(files, api.PolicyFile{Path: p, Content: string(b.Files[p])})
-	}
-	return files
+	return shippedEdited(t, func(data map[string]any) { data[key] = v })
 }
 
 func asError(err error, target **api.Error) bool {

@@ -22,14 +22,28 @@ import (
 // shippedWith is the shipped bundle with more target grants in data.json.
 func shippedWith(t *testing.T, grants []map[string]any) []api.PolicyFile {
 	t.Helper()
+	return shippedEdited(t, func(data map[string]any) {
+		data["target_grants"] = append(data["target_grants"].([]any), anySlice(grants)...)
+	})
+}
+
+func anySlice(grants []map[string]any) []any {
+	out := make([]any, len(grants))
+	for i, g := range grants {
+		out[i] = g
+	}
+	return out
+}
+
+// shippedEdited is the shipped bundle with data.json's "tether" object changed by edit.
+func shippedEdited(t *testing.T, edit func(data map[string]any)) []api.PolicyFile {
+	t.Helper()
 	b := policies.Shipped()
 	var data map[string]map[string]any
 	if err := json.Unmarshal(b.Files["data.json"], &data); err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range grants {
-		data["tether"]["target_grants"] = append(data["tether"]["target_grants"].([]any), g)
-	}
+	edit(data["tether"])
 	raw, err := json.MarshalIndent(data, "", "  ")
 	if err != nil {
 		t.Fatal(err)

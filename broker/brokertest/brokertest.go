@@ -205,3 +205,25 @@ func TestLogger(t testing.TB) *slog.Logger {
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// KeepAlive heartbeats as the agent of instance id (with run id run) on nc every interval
+// until the test ends, so that a slow test (the race detector) does not lose the agent
+// and its sessions. The test's cleanup waits for the last heartbeat.
+func KeepAlive(t testing.TB, nc *nats.Conn, id, run string, every time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				_ = api.Call(ctx, nc, subjects.AgentAPI(id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: run}, nil)
+			}
+		}
+	}()
+}

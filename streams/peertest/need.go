@@ -12,8 +12,9 @@ import (
 // failed one (for a developer machine without the Debian packages; never in CI).
 const AllowMissingEnv = "TETHER_TEST_ALLOW_MISSING"
 
-// missing fails t (or skips it under AllowMissingEnv=1) for a program that is not installed.
-func missing(t testing.TB, what, pkg string) {
+// Missing fails t (or skips it under AllowMissingEnv=1) for a program that is not
+// installed, naming the Debian packages that bring it.
+func Missing(t testing.TB, what, pkg string) {
 	t.Helper()
 	msg := fmt.Sprintf("%s not installed: apt-get install %s (.ci/run installs it)", what, pkg)
 	if os.Getenv(AllowMissingEnv) == "1" {
@@ -35,7 +36,7 @@ func Need(t testing.TB, name, pkg string, paths ...string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	missing(t, name, pkg)
+	Missing(t, name, pkg)
 	return ""
 }
 
@@ -62,7 +63,7 @@ func pgBin(t testing.TB, names ...string) string {
 		}
 	}
 	if best == "" {
-		missing(t, "PostgreSQL server (/usr/lib/postgresql/*/bin/initdb, postgres)", "postgresql")
+		Missing(t, "PostgreSQL server (/usr/lib/postgresql/*/bin/initdb, postgres)", "postgresql")
 	}
 	return best
 }

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tetherhq/tether/streams/peertest"
 )
 
 // The forwarding section, tiny, end to end: direct and ssh -L give figures, scp through
@@ -13,10 +14,7 @@ import (
 // figure. A smoke test of the harness, with no thresholds.
 func TestForwardSectionShort(t *testing.T) {
 	if why := sshMissing(); why != "" {
-		if os.Getenv("TETHER_TEST_ALLOW_MISSING") == "1" {
-			t.Skipf("%s; skipped because TETHER_TEST_ALLOW_MISSING=1", why)
-		}
-		t.Fatalf("%s: apt-get install openssh-server openssh-client (.ci/run installs them)", why)
+		peertest.Missing(t, why, "openssh-server openssh-client")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -14,32 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/tetherhq/tether/streams/natstest"
 	"github.com/tetherhq/tether/streams/netload"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
-
-func natsConn(t testing.TB) *nats.Conn {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(5 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
 
 // publisher numbers the frames it publishes on one subject, as a session's sender does.
 type publisher struct {
@@ -85,7 +66,7 @@ type pair struct {
 
 func newPair(t testing.TB, cfg Config, dests ...string) *pair {
 	t.Helper()
-	nc := natsConn(t)
+	nc := natstest.Connect(t, nil)
 	p := &pair{ended: make(chan Ended, 64)}
 	ccfg, acfg := cfg, cfg
 	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
