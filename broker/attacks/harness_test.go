@@ -217,11 +217,6 @@ func (a *fakeAgent) started() int {
 	return len(a.starts)
 }
 
-// heartbeat sends one heartbeat.
-func (a *fakeAgent) heartbeat() error {
-	return api.Call(a.t.Context(), a.Conn, subjects.AgentAPI(a.id, api.VerbHeartbeat), api.HeartbeatRequest{RunID: a.run}, nil)
-}
-
 // keepAlive heartbeats until the test ends.
 func (a *fakeAgent) keepAlive(every time.Duration) {
 	brokertest.KeepAlive(a.t, a.Conn, a.id, a.run, every)
