@@ -17,5 +17,4 @@
 //	                  reap.go: a process's group (and a terminal's session) ends with it;
 //	                  Group finds and ends one by /proc, its leader gone or not
 //	limits            idle timeout and maximum duration
-//	cpuprofile        a CPU profile for performance work
 package agent

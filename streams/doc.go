@@ -25,6 +25,7 @@
 //	retry           the one backoff: jittered, exponential, every wait cancellable
 //	logkey          the one vocabulary of log keys (a test refuses literal keys)
 //	version         the one version string, set by the Makefile
+//	gctune          the one GC target; cpuprofile, a CPU profile on $TETHER_CPUPROFILE
 //
 // Recordings, streams/ship:
 //

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/agent/agent"
-	"github.com/tetherhq/tether/agent/cpuprofile"
+	"github.com/tetherhq/tether/streams/cpuprofile"
 	"github.com/tetherhq/tether/streams/version"
 )
 

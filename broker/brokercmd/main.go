@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tetherhq/tether/agent/cpuprofile"
+	"github.com/tetherhq/tether/streams/cpuprofile"
 	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/natsembed"

@@ -5,10 +5,14 @@ import (
 	"os"
 
 	"github.com/tetherhq/tether/cli/clicmd"
+	"github.com/tetherhq/tether/streams/cpuprofile"
 	"github.com/tetherhq/tether/streams/gctune"
 )
 
 func main() {
 	gctune.Apply()
-	os.Exit(clicmd.Main(os.Args[1:]))
+	stop := cpuprofile.Start()
+	code := clicmd.Main(os.Args[1:])
+	stop()
+	os.Exit(code)
 }

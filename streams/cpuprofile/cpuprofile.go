@@ -1,7 +1,6 @@
 // Package cpuprofile writes a CPU profile of the running process to
-// $TETHER_CPUPROFILE.<pid> while it runs, for performance work with make bench. Both
-// tether-agent and tether-broker use it; it lives here because the agent must stay small
-// and the broker already builds on agent packages.
+// $TETHER_CPUPROFILE.<pid> while it runs, for performance work with make bench. All three
+// binaries use it.
 package cpuprofile
 
 import (
