@@ -13,11 +13,12 @@ import (
 )
 
 // The port-forwarding section: the same loopback destinations (a sink, a source and an
-// echo server from streams/netload, in this process) reached three ways, each metric
+// echo server from streams/netload, in this process) reached four ways, each metric
 // measured on every way back to back so that load from other work weighs on all alike:
 //
 //   - direct: TCP straight to the destination, the ceiling;
 //   - ssh -L: `ssh -N -L` through the temporary sshd, aes128-gcm, the reference;
+//   - NATS relay: Tether's path without Tether (relay.go): the floor of its design;
 //   - tether forward: through Tether (tetherForward, the one place to plug it in).
 //
 // Then scp of a large file through plain ssh and through `tether ssh-proxy`
@@ -60,17 +61,21 @@ func (f *fwdFigures) set(metric string, err error) {
 
 // fwdRow is one line of the forwarding table. Ratios > 1 mean the first named is better.
 type fwdRow struct {
-	Metric    string  `json:"metric"`
-	Unit      string  `json:"unit"`
-	Higher    bool    `json:"higher_is_better"`
-	Tether    float64 `json:"tether_forward,omitempty"`
-	SSH       float64 `json:"ssh_l,omitempty"`
-	Direct    float64 `json:"direct,omitempty"`
-	TetherSSH float64 `json:"tether_vs_ssh,omitempty"`
-	TetherDir float64 `json:"tether_vs_direct,omitempty"`
-	SSHDir    float64 `json:"ssh_vs_direct,omitempty"`
+	Metric      string  `json:"metric"`
+	Unit        string  `json:"unit"`
+	Higher      bool    `json:"higher_is_better"`
+	Tether      float64 `json:"tether_forward,omitempty"`
+	Relay       float64 `json:"nats_relay,omitempty"`
+	SSH         float64 `json:"ssh_l,omitempty"`
+	Direct      float64 `json:"direct,omitempty"`
+	TetherSSH   float64 `json:"tether_vs_ssh,omitempty"`
+	TetherRelay float64 `json:"tether_vs_relay,omitempty"`
+	RelaySSH    float64 `json:"relay_vs_ssh,omitempty"`
+	TetherDir   float64 `json:"tether_vs_direct,omitempty"`
+	SSHDir      float64 `json:"ssh_vs_direct,omitempty"`
 	// What stands where a figure is missing: "not measured", "ERROR", "n/a".
 	TetherNote string `json:"tether_forward_note,omitempty"`
+	RelayNote  string `json:"nats_relay_note,omitempty"`
 	SSHNote    string `json:"ssh_l_note,omitempty"`
 	DirectNote string `json:"direct_note,omitempty"`
 }
@@ -92,9 +97,20 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 		return nil
 	}
 
+	var relay *natsRelay
 	ways := []*way{
 		{name: "tether forward", open: func(ctx context.Context, dest string) (string, func(), error) {
 			return tetherForward(ctx, o.bin, t, dest)
+		}},
+		{name: "NATS relay", open: func(ctx context.Context, dest string) (string, func(), error) {
+			if relay == nil {
+				r, err := startRelay(ctx, filepath.Join(dir, "relay"), cl)
+				if err != nil {
+					return "", nil, err
+				}
+				relay = r
+			}
+			return relay.forward(ctx, dest)
 		}},
 		{name: "ssh -L", open: func(ctx context.Context, dest string) (string, func(), error) {
 			if s == nil {
@@ -146,8 +162,11 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 		addr func(*way) string, into func(*fwdFigures) *float64) {
 		each(fmt.Sprintf("%s, %d MiB over %d connection(s), median of 3", metric, o.fwdSizeMiB, conns), func(w *way, f *fwdFigures) {
 			var cpu cpuMeter
-			if w == ways[0] && t != nil {
+			switch {
+			case w == ways[0] && t != nil:
 				cpu = t.forwardCPU()
+			case w == ways[1] && relay != nil:
+				cpu = relay.cpu()
 			}
 			v, err := median3(ctx, func() (float64, error) {
 				r, err := load(ctx, addr(w), conns, size)
@@ -156,7 +175,7 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 			*into(f) = v
 			f.set(metric, err)
 			if cpu != nil && err == nil {
-				rep.note("tether forward CPU, %s over %d connection(s): %s", metric, conns, cpu())
+				rep.note("%s CPU, %s over %d connection(s): %s", w.name, metric, conns, cpu())
 			}
 		})
 	}
@@ -195,9 +214,11 @@ func forwardSection(ctx context.Context, o options, rep *report, dir string, cl 
 	add := func(metric, unit string, higher bool, key string, get func(*fwdFigures) float64) {
 		r := fwdRow{Metric: metric, Unit: unit, Higher: higher}
 		r.Tether, r.TetherNote = cell(ways[0], &figs[0], key, get(&figs[0]))
-		r.SSH, r.SSHNote = cell(ways[1], &figs[1], key, get(&figs[1]))
-		r.Direct, r.DirectNote = cell(ways[2], &figs[2], key, get(&figs[2]))
+		r.Relay, r.RelayNote = cell(ways[1], &figs[1], key, get(&figs[1]))
+		r.SSH, r.SSHNote = cell(ways[2], &figs[2], key, get(&figs[2]))
+		r.Direct, r.DirectNote = cell(ways[3], &figs[3], key, get(&figs[3]))
 		r.TetherSSH, r.TetherDir, r.SSHDir = ratio(r.Tether, r.SSH, higher), ratio(r.Tether, r.Direct, higher), ratio(r.SSH, r.Direct, higher)
+		r.TetherRelay, r.RelaySSH = ratio(r.Tether, r.Relay, higher), ratio(r.Relay, r.SSH, higher)
 		rows = append(rows, r)
 	}
 	add("bulk to dest, 1 connection", "MB/s", true, "up1", func(f *fwdFigures) float64 { return f.up1 })
@@ -281,7 +302,7 @@ func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cle
 	var rows []fwdRow
 	for _, up := range []bool{true, false} {
 		what := map[bool]string{true: "upload", false: "download"}[up]
-		r := fwdRow{Metric: fmt.Sprintf("scp %d MiB %s (tether: ssh-proxy)", o.scpSizeMiB, what), Unit: "MB/s", Higher: true, DirectNote: "n/a"}
+		r := fwdRow{Metric: fmt.Sprintf("scp %d MiB %s (tether: ssh-proxy)", o.scpSizeMiB, what), Unit: "MB/s", Higher: true, RelayNote: "n/a", DirectNote: "n/a"}
 		if up {
 			r.Tether, r.TetherNote = cell(tsp, tsp.up, tsp.upErr, what)
 			r.SSH, r.SSHNote = cell(ssh, ssh.up, ssh.upErr, what)
@@ -315,14 +336,14 @@ func (t *tether) forwardCPU() cpuMeter {
 	}
 }
 
-// printForwarding prints the forwarding rows: the three ways side by side, then the
+// printForwarding prints the forwarding rows: the four ways side by side, then the
 // ratios between them.
 func printForwarding(w io.Writer, rows []fwdRow) {
-	fmt.Fprintln(w, "\nPort forwarding, the same destinations three ways in the same run")
+	fmt.Fprintln(w, "\nPort forwarding, the same destinations four ways in the same run")
 	fmt.Fprintln(w, "ratio A/B > 1 means A is better (throughput: A/B; latency: B/A)")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tunit\ttether forward\tssh -L\tdirect\ttether/ssh -L\ttether/direct\tssh -L/direct")
+	fmt.Fprintln(tw, "metric\tunit\ttether forward\tNATS relay\tssh -L\tdirect\ttether/ssh -L\ttether/relay\trelay/ssh -L\ttether/direct\tssh -L/direct")
 	cell := func(v float64, note string) string {
 		if note != "" {
 			return note
@@ -336,8 +357,9 @@ func printForwarding(w io.Writer, rows []fwdRow) {
 		return fmt.Sprintf("%.2fx", v)
 	}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Unit, cell(r.Tether, r.TetherNote),
-			cell(r.SSH, r.SSHNote), cell(r.Direct, r.DirectNote), r2(r.TetherSSH), r2(r.TetherDir), r2(r.SSHDir))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.Unit, cell(r.Tether, r.TetherNote),
+			cell(r.Relay, r.RelayNote), cell(r.SSH, r.SSHNote), cell(r.Direct, r.DirectNote),
+			r2(r.TetherSSH), r2(r.TetherRelay), r2(r.RelaySSH), r2(r.TetherDir), r2(r.SSHDir))
 	}
 	_ = tw.Flush()
 }

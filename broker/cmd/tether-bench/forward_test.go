@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,8 +10,8 @@ import (
 	"github.com/tetherhq/tether/streams/peertest"
 )
 
-// The forwarding section, tiny, end to end: direct and ssh -L give figures, scp through
-// ssh gives one, and Tether without its binaries says "not measured" rather than a
+// The forwarding section, tiny, end to end: direct, the NATS relay and ssh -L give
+// figures, scp through ssh gives one, and Tether without its binaries says "not measured" rather than a
 // figure. A smoke test of the harness, with no thresholds.
 func TestForwardSectionShort(t *testing.T) {
 	if why := sshMissing(); why != "" {
@@ -40,6 +41,9 @@ func TestForwardSectionShort(t *testing.T) {
 		if isScp := strings.HasPrefix(r.Metric, "scp"); !isScp && (r.Direct <= 0 || r.SSHDir <= 0) {
 			t.Errorf("%s: direct %v %q, ratio %v, want figures", r.Metric, r.Direct, r.DirectNote, r.SSHDir)
 		}
+		if isScp := strings.HasPrefix(r.Metric, "scp"); !isScp && (r.Relay <= 0 || r.RelaySSH <= 0) {
+			t.Errorf("%s: NATS relay %v %q, ratio %v, want figures", r.Metric, r.Relay, r.RelayNote, r.RelaySSH)
+		}
 	}
 	var sb strings.Builder
 	printTable(&sb, rep)
@@ -47,4 +51,10 @@ func TestForwardSectionShort(t *testing.T) {
 		t.Errorf("table:\n%s", sb.String())
 	}
 	t.Logf("\n%s", sb.String())
+}
+
+// TestMain lets this test binary be the NATS relay's processes (relay.go) too.
+func TestMain(m *testing.M) {
+	maybeRelay()
+	os.Exit(m.Run())
 }
