@@ -22,6 +22,9 @@ const (
 	DefaultChunk = 256 << 10
 	// DefaultMaxConns bounds the connections open at once in one session.
 	DefaultMaxConns = 1024
+	// DefaultBudget bounds the data received and not yet taken by the local ends of all
+	// of a session's connections together: 64 full windows.
+	DefaultBudget = 256 << 20
 )
 
 // Sender publishes one frame for a Mux: buf[:frame.HeaderLen] is free for the header,
@@ -38,6 +41,12 @@ type Config struct {
 	Chunk int
 	// MaxConns bounds the connections open at once (DefaultMaxConns when 0).
 	MaxConns int
+	// Budget bounds the bytes received and not yet taken by the local ends of all the
+	// connections together (DefaultBudget when 0). Each connection holds at most its
+	// window, but a peer opening many and a side whose local ends read none would
+	// otherwise hold MaxConns windows; past the budget, the connection holding the most
+	// is reset, saying why.
+	Budget int
 	// Accept, on the side that accepts connections (the agent), is called in a goroutine
 	// of its own for each connection the peer opens: it must call Accept or Refuse on it.
 	// Without it every open is refused.
@@ -58,6 +67,8 @@ type Mux struct {
 	conns  map[uint32]*Conn
 	nextID uint32
 	closed error
+
+	queued atomic.Int64 // bytes received and not yet taken, all connections together
 }
 
 // NewMux returns a Mux.
@@ -72,6 +83,9 @@ func NewMux(cfg Config) *Mux {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
+	}
 	return &Mux{cfg: cfg, conns: make(map[uint32]*Conn)}
 }
 
@@ -83,6 +97,10 @@ func (e *RefusedError) Error() string { return e.Reason }
 
 // ErrClosed is the error of a Mux's connections after Close, wrapped with its reason.
 var ErrClosed = errors.New("forwarding closed")
+
+// ErrOverBudget is the error of a connection this side reset because the session held
+// more than Config.Budget (wrapped with the figures); the peer gets it as a reset's reason.
+var ErrOverBudget = errors.New("connection reset")
 
 // Conn is one forwarded connection: an io.ReadWriter with half-close.
 type Conn struct {
@@ -359,6 +377,7 @@ func (c *Conn) fail(err error, tell bool) {
 		return
 	}
 	c.err = err
+	c.m.queued.Add(-int64(c.qBytes))
 	c.q, c.qBytes = nil, 0
 	c.mu.Unlock()
 	c.win.Close()
@@ -422,14 +441,51 @@ func (c *Conn) received(seq uint32, data []byte) error {
 	if len(data) > 0 {
 		c.q = append(c.q, data)
 		c.qBytes += len(data)
+		c.m.queued.Add(int64(len(data)))
 	}
 	c.mu.Unlock()
+	if c.m.queued.Load() > int64(c.m.cfg.Budget) {
+		c.m.shed()
+	}
 	c.in.Add(uint64(len(data)))
 	if c.m.cfg.OnData != nil {
 		c.m.cfg.OnData()
 	}
 	c.signal()
 	return nil
+}
+
+// shed resets the connection holding the most received data, while all of them
+// together hold more than the budget.
+func (m *Mux) shed() {
+	for m.queued.Load() > int64(m.cfg.Budget) {
+		var (
+			worst *Conn
+			most  int
+		)
+		m.mu.Lock()
+		for _, c := range m.conns {
+			c.mu.Lock()
+			if c.qBytes > most {
+				worst, most = c, c.qBytes
+			}
+			c.mu.Unlock()
+		}
+		m.mu.Unlock()
+		if worst == nil {
+			return
+		}
+		worst.fail(fmt.Errorf("%w: the session's connections held more than %s their local ends had not read, "+
+			"this one the most (%s)", ErrOverBudget, kib(m.cfg.Budget), kib(most)), true)
+	}
+}
+
+// kib is n bytes in KiB, or MiB when whole.
+func kib(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // next waits for received data and returns the oldest chunk, or the error that ends
@@ -468,6 +524,7 @@ func (c *Conn) consume(n int) {
 			c.q[0] = c.q[0][n:]
 		}
 		c.qBytes -= n
+		c.m.queued.Add(-int64(n))
 	}
 	c.mu.Unlock()
 	if total, report := c.acker.Consumed(n); report {

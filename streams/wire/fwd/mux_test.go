@@ -331,3 +331,134 @@ func TestMaxConns(t *testing.T) {
 		t.Fatalf("third open = %v", err)
 	}
 }
+
+// A side whose local ends read nothing holds at most the session's budget, however many
+// connections the peer fills: past it, the connection holding the most is reset, saying
+// why, and the others go on.
+func TestBudgetBoundsASession(t *testing.T) {
+	const window, chunk, budget = 64 << 10, 16 << 10, 200 << 10
+	nc := natstest.Connect(t, nil)
+	var (
+		mu      sync.Mutex
+		holders []net.Conn // the far ends of the stalled destinations, never read
+	)
+	echo := echoServer(t)
+	ended := make(chan Ended, 8)
+	cfg := Config{Window: window, Chunk: chunk, Budget: budget}
+	ccfg, acfg := cfg, cfg
+	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
+	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
+	acfg.Accept = func(c *Conn, o Open) {
+		var local net.Conn
+		if o.Dest == 0 { // a destination that takes nothing: a pipe nobody reads
+			near, far := net.Pipe()
+			mu.Lock()
+			holders = append(holders, far)
+			mu.Unlock()
+			local = near
+		} else {
+			var err error
+			if local, err = net.Dial("tcp", echo); err != nil {
+				c.Refuse(err.Error())
+				return
+			}
+		}
+		if c.Accept() != nil {
+			local.Close()
+			return
+		}
+		ended <- Splice(c, local)
+	}
+	client, agent := NewMux(ccfg), NewMux(acfg)
+	feed(t, nc, "in", agent)
+	feed(t, nc, "ctl", client)
+	t.Cleanup(func() {
+		client.Close("test over")
+		agent.Close("test over")
+		mu.Lock()
+		for _, h := range holders {
+			h.Close()
+		}
+		mu.Unlock()
+	})
+
+	// Three windows fit in the budget. (The chunk Splice is writing into a pipe counts
+	// until the pipe takes it, which it never does.)
+	var stalled []*Conn
+	fill := func() {
+		c, err := client.Open(context.Background(), 0, "stalled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(make([]byte, window)); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, c)
+	}
+	for range 3 {
+		fill()
+	}
+	want := int64(3 * window)
+	if err := polltest.Wait(10*time.Second, func() error {
+		if q := agent.queued.Load(); q != want {
+			return fmt.Errorf("agent holds %d bytes, want %d", q, want)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range stalled {
+		if err := c.Err(); err != nil {
+			t.Fatalf("stalled connection %d reset within the budget: %v", i, err)
+		}
+	}
+
+	// A fourth passes it: one connection is reset, and says why.
+	fill()
+	var reset []error
+	if err := polltest.Wait(10*time.Second, func() error {
+		reset = reset[:0]
+		for _, c := range stalled {
+			if err := c.Err(); err != nil {
+				reset = append(reset, err)
+			}
+		}
+		if len(reset) == 0 {
+			return errors.New("no connection reset past the budget")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(reset) != 1 || !strings.Contains(reset[0].Error(), "more than 200 KiB their local ends had not read") {
+		t.Fatalf("resets past the budget: %v", reset)
+	}
+	if q := agent.queued.Load(); q > budget {
+		t.Fatalf("agent holds %d bytes, beyond its budget %d", q, budget)
+	}
+	// The side that reset it reports a failure of its own (the agent: reason error).
+	select {
+	case e := <-ended:
+		if !errors.Is(e.Err, ErrOverBudget) || e.Reset != "" {
+			t.Fatalf("the reset connection ended %+v, want ErrOverBudget", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reset connection's splice did not end")
+	}
+
+	// The others are open, and a new connection works.
+	c, err := client.Open(context.Background(), 1, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("still here"))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "still here" {
+		t.Fatalf("echo after the reset: %q, %v", got, err)
+	}
+	if n := agent.Len(); n != 4 {
+		t.Fatalf("agent has %d connections open, want 3 stalled and the echo", n)
+	}
+}

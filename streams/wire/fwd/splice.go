@@ -14,7 +14,8 @@ type Ended struct {
 	// Reset is the peer's reason when it reset the connection (or the Mux's, when it
 	// closed), "" otherwise.
 	Reset string
-	// Err is a local I/O failure, nil when both sides closed cleanly.
+	// Err is a local I/O failure, or this side's reset of the connection past the
+	// session's budget (ErrOverBudget); nil when both sides closed cleanly.
 	Err error
 }
 
@@ -41,6 +42,19 @@ func Splice(c *Conn, local net.Conn) Ended {
 		}
 		mu.Unlock()
 	}
+	// A reset (by the peer, the Mux's close or its budget) ends the copying both ways at
+	// once, even a write the local end is not taking.
+	spliced := make(chan struct{})
+	defer close(spliced)
+	go func() {
+		select {
+		case <-c.Done():
+			if c.Err() != nil {
+				_ = local.Close()
+			}
+		case <-spliced:
+		}
+	}()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // local → peer
@@ -78,8 +92,11 @@ func Splice(c *Conn, local net.Conn) Ended {
 	_ = local.Close()
 	if err := c.Err(); err != nil {
 		var r *RefusedError
-		if errors.As(err, &r) || errors.Is(err, ErrClosed) {
+		switch {
+		case errors.As(err, &r) || errors.Is(err, ErrClosed):
 			ended.Reset = err.Error()
+		case errors.Is(err, ErrOverBudget): // this side's own reset: a failure here
+			ended.Err = err
 		}
 	}
 	ended.LocalFirst = first == 1
