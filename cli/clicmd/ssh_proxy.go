@@ -75,5 +75,6 @@ func (a *app) sshProxy(ctx context.Context, target string, port int, reason stri
 	if err := a.call(ctx, api.VerbStartSession, req, &start); err != nil {
 		return err
 	}
+	growPipes(a.stdin, a.stdout)
 	return a.followForward(ctx, start, forwardPlan{stdio: &stdioStream{r: a.stdin, w: a.stdout, label: target + ":" + strconv.Itoa(port)}})
 }
