@@ -22,6 +22,9 @@ const (
 	DefaultChunk = 256 << 10
 	// DefaultMaxConns bounds the connections open at once in one session.
 	DefaultMaxConns = 1024
+	// DefaultOpenTimeout bounds the wait for the peer's answer to an Open: one lost with
+	// the broker (restarting, say) must not leave its connection waiting for ever.
+	DefaultOpenTimeout = 30 * time.Second
 	// DefaultBudget bounds the data received and not yet taken by the local ends of all
 	// of a session's connections together: 64 full windows.
 	DefaultBudget = 256 << 20
@@ -47,6 +50,8 @@ type Config struct {
 	// otherwise hold MaxConns windows; past the budget, the connection holding the most
 	// is reset, saying why.
 	Budget int
+	// OpenTimeout bounds the wait for the peer's answer to Open (DefaultOpenTimeout when 0).
+	OpenTimeout time.Duration
 	// Accept, on the side that accepts connections (the agent), is called in a goroutine
 	// of its own for each connection the peer opens: it must call Accept or Refuse on it.
 	// Without it every open is refused.
@@ -85,6 +90,9 @@ func NewMux(cfg Config) *Mux {
 	}
 	if cfg.Budget <= 0 {
 		cfg.Budget = DefaultBudget
+	}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = DefaultOpenTimeout
 	}
 	return &Mux{cfg: cfg, conns: make(map[uint32]*Conn)}
 }
@@ -149,7 +157,8 @@ func (m *Mux) Len() int {
 }
 
 // Open opens a connection to destination dest, saying peer is the local end of it, and
-// waits until the peer accepts it (a *RefusedError when it refuses) or ctx ends.
+// waits until the peer accepts it (a *RefusedError when it refuses), ctx ends, or
+// Config.OpenTimeout passes.
 func (m *Mux) Open(ctx context.Context, dest uint16, peer string) (*Conn, error) {
 	if len(peer) > MaxPeer {
 		peer = peer[:MaxPeer]
@@ -175,11 +184,17 @@ func (m *Mux) Open(ctx context.Context, dest uint16, peer string) (*Conn, error)
 		c.fail(err, false)
 		return nil, err
 	}
+	timeout := time.NewTimer(m.cfg.OpenTimeout)
+	defer timeout.Stop()
 	select {
 	case <-c.ready:
 	case <-ctx.Done():
 		c.Reset("the client gave up waiting for the connection to open")
 		return nil, ctx.Err()
+	case <-timeout.C:
+		err := fmt.Errorf("no answer from the other side in %v (was it, or the broker, restarting?)", m.cfg.OpenTimeout)
+		c.Reset(err.Error())
+		return nil, err
 	}
 	c.mu.Lock()
 	err := c.err

@@ -462,3 +462,28 @@ func TestBudgetBoundsASession(t *testing.T) {
 		t.Fatalf("agent has %d connections open, want 3 stalled and the echo", n)
 	}
 }
+
+// An Open the peer never answers (lost with a restarting broker) fails after the open
+// timeout, saying so, and the peer is told, should it arrive after all.
+func TestOpenTimesOut(t *testing.T) {
+	var mu sync.Mutex
+	var sent []frame.Type
+	m := NewMux(Config{OpenTimeout: 50 * time.Millisecond, Send: func(t frame.Type, _ uint8, _ []byte) error {
+		mu.Lock()
+		sent = append(sent, t)
+		mu.Unlock()
+		return nil // lost
+	}})
+	_, err := m.Open(context.Background(), 0, "x")
+	if err == nil || !strings.Contains(err.Error(), "no answer from the other side in 50ms") {
+		t.Fatalf("open with no answer = %v", err)
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("%d connections left after the timeout", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent) != 2 || sent[0] != frame.FwdOpen || sent[1] != frame.FwdClose {
+		t.Fatalf("frames sent: %v, want the open and a reset", sent)
+	}
+}
