@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tetherhq/tether/streams/cpuprofile"
 	"github.com/tetherhq/tether/broker/brokerd"
 	"github.com/tetherhq/tether/broker/config"
 	"github.com/tetherhq/tether/broker/natsembed"
+	"github.com/tetherhq/tether/streams/cpuprofile"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/version"
 	"github.com/tetherhq/tether/streams/wire/api"
