@@ -155,8 +155,10 @@ func runRelay(r relayRole) error {
 		if _, err := nc.Request(r.Subject+".ready", nil, 100*time.Millisecond); err == nil {
 			break
 		}
-		if ctx.Err() != nil {
+		select { // no responders is an answer at once: pace the retries
+		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	l, err := net.Listen("tcp", r.Listen)
