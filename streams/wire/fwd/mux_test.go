@@ -66,17 +66,24 @@ type pair struct {
 
 func newPair(t testing.TB, cfg Config, dests ...string) *pair {
 	t.Helper()
+	return newPairDialing(t, cfg, func(o Open) (net.Conn, error) {
+		if int(o.Dest) >= len(dests) {
+			return nil, fmt.Errorf("no destination %d", o.Dest)
+		}
+		return net.Dial("tcp", dests[o.Dest])
+	})
+}
+
+// newPairDialing is newPair with the agent's way of reaching each destination.
+func newPairDialing(t testing.TB, cfg Config, dial func(Open) (net.Conn, error)) *pair {
+	t.Helper()
 	nc := natstest.Connect(t, nil)
 	p := &pair{ended: make(chan Ended, 64)}
 	ccfg, acfg := cfg, cfg
 	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
 	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
 	acfg.Accept = func(c *Conn, o Open) {
-		if int(o.Dest) >= len(dests) {
-			c.Refuse(fmt.Sprintf("no destination %d", o.Dest))
-			return
-		}
-		local, err := net.Dial("tcp", dests[o.Dest])
+		local, err := dial(o)
 		if err != nil {
 			c.Refuse(err.Error())
 			return
@@ -337,49 +344,28 @@ func TestMaxConns(t *testing.T) {
 // why, and the others go on.
 func TestBudgetBoundsASession(t *testing.T) {
 	const window, chunk, budget = 64 << 10, 16 << 10, 200 << 10
-	nc := natstest.Connect(t, nil)
 	var (
 		mu      sync.Mutex
 		holders []net.Conn // the far ends of the stalled destinations, never read
 	)
 	echo := echoServer(t)
-	ended := make(chan Ended, 8)
-	cfg := Config{Window: window, Chunk: chunk, Budget: budget}
-	ccfg, acfg := cfg, cfg
-	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
-	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
-	acfg.Accept = func(c *Conn, o Open) {
-		var local net.Conn
-		if o.Dest == 0 { // a destination that takes nothing: a pipe nobody reads
-			near, far := net.Pipe()
-			mu.Lock()
-			holders = append(holders, far)
-			mu.Unlock()
-			local = near
-		} else {
-			var err error
-			if local, err = net.Dial("tcp", echo); err != nil {
-				c.Refuse(err.Error())
-				return
-			}
+	p := newPairDialing(t, Config{Window: window, Chunk: chunk, Budget: budget}, func(o Open) (net.Conn, error) {
+		if o.Dest == 1 {
+			return net.Dial("tcp", echo)
 		}
-		if c.Accept() != nil {
-			local.Close()
-			return
-		}
-		ended <- Splice(c, local)
-	}
-	client, agent := NewMux(ccfg), NewMux(acfg)
-	feed(t, nc, "in", agent)
-	feed(t, nc, "ctl", client)
-	t.Cleanup(func() {
-		client.Close("test over")
-		agent.Close("test over")
+		near, far := net.Pipe() // a destination that takes nothing: a pipe nobody reads
 		mu.Lock()
+		holders = append(holders, far)
+		mu.Unlock()
+		return near, nil
+	})
+	client, agent, ended := p.client, p.agent, p.ended
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, h := range holders {
 			h.Close()
 		}
-		mu.Unlock()
 	})
 
 	// Three windows fit in the budget. (The chunk Splice is writing into a pipe counts
