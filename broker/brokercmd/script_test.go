@@ -554,13 +554,14 @@ func cmdPageThrough(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%d %s in %d pages of at most %d\n", len(all), list, pages+1, max)
 }
 
-// killpid SIGNAL FILE sends SIGNAL (KILL, TERM, HUP or INT) to the process whose pid starts
-// FILE: a state directory's lock file, or a pid a script wrote.
+// killpid SIGNAL FILE sends SIGNAL (KILL, TERM, HUP, INT, STOP or CONT) to the process
+// whose pid starts FILE: a state directory's lock file, or a pid a script wrote.
 func cmdKillPID(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: killpid SIGNAL FILE")
 	}
-	sig := map[string]unix.Signal{"KILL": unix.SIGKILL, "TERM": unix.SIGTERM, "HUP": unix.SIGHUP, "INT": unix.SIGINT}[args[0]]
+	sig := map[string]unix.Signal{"KILL": unix.SIGKILL, "TERM": unix.SIGTERM, "HUP": unix.SIGHUP, "INT": unix.SIGINT,
+		"STOP": unix.SIGSTOP, "CONT": unix.SIGCONT}[args[0]]
 	if sig == 0 {
 		ts.Fatalf("killpid: unknown signal %s", args[0])
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	// is reset, saying why.
 	Budget int
 	// OpenTimeout bounds the wait for the peer's answer to Open (DefaultOpenTimeout when 0).
+	// Until then the Open is sent again every sixth of it (5 s by default): one lost with
+	// a restarting broker, or sent while the peer was reconnecting, is not the end of the
+	// connection. The peer answers a repeated Open once.
 	OpenTimeout time.Duration
 	// Accept, on the side that accepts connections (the agent), is called in a goroutine
 	// of its own for each connection the peer opens: it must call Accept or Refuse on it.
@@ -72,6 +75,11 @@ type Mux struct {
 	conns  map[uint32]*Conn
 	nextID uint32
 	closed error
+	// over holds the ids of the last overMax connections that ended (or were refused
+	// before they began): a repeated Open of one of them is late, not a new connection.
+	over     map[uint32]bool
+	overRing []uint32
+	overNext int
 
 	queued atomic.Int64 // bytes received and not yet taken, all connections together
 }
@@ -116,17 +124,18 @@ type Conn struct {
 	id     uint32
 	opened time.Time
 
-	mu     sync.Mutex
-	q      [][]byte // received data not yet read
-	qBytes int
-	rseq   uint32 // last data frame number received
-	rEOF   bool   // the peer sends no more
-	wEOF   bool   // we send no more
-	err    error  // the connection was reset: reads and writes fail with it
-	wake   chan struct{}
-	ready  chan struct{} // closed when the peer accepted (or refused) an Open of ours
-	done   chan struct{} // closed when the connection is over both ways
-	isDone bool
+	mu       sync.Mutex
+	q        [][]byte // received data not yet read
+	qBytes   int
+	rseq     uint32 // last data frame number received
+	rEOF     bool   // the peer sends no more
+	wEOF     bool   // we send no more
+	err      error  // the connection was reset: reads and writes fail with it
+	wake     chan struct{}
+	ready    chan struct{} // closed when the peer accepted (or refused) an Open of ours
+	accepted bool          // this side accepted the peer's Open
+	done     chan struct{} // closed when the connection is over both ways
+	isDone   bool
 
 	acker *flow.Acker
 	win   *flow.Window
@@ -186,15 +195,23 @@ func (m *Mux) Open(ctx context.Context, dest uint16, peer string) (*Conn, error)
 	}
 	timeout := time.NewTimer(m.cfg.OpenTimeout)
 	defer timeout.Stop()
-	select {
-	case <-c.ready:
-	case <-ctx.Done():
-		c.Reset("the client gave up waiting for the connection to open")
-		return nil, ctx.Err()
-	case <-timeout.C:
-		err := fmt.Errorf("no answer from the other side in %v (was it, or the broker, restarting?)", m.cfg.OpenTimeout)
-		c.Reset(err.Error())
-		return nil, err
+	again := time.NewTicker(m.cfg.OpenTimeout / 6)
+	defer again.Stop()
+wait:
+	for {
+		select {
+		case <-c.ready:
+			break wait
+		case <-ctx.Done():
+			c.Reset("the client gave up waiting for the connection to open")
+			return nil, ctx.Err()
+		case <-timeout.C:
+			err := fmt.Errorf("no answer from the other side in %v (was it, or the broker, restarting?)", m.cfg.OpenTimeout)
+			c.Reset(err.Error())
+			return nil, err
+		case <-again.C:
+			_ = m.send(frame.FwdOpen, 0, AppendOpen(header(), o)) // a failure is the timeout's to report
+		}
 	}
 	c.mu.Lock()
 	err := c.err
@@ -249,10 +266,14 @@ func (m *Mux) Handle(f frame.Frame) error {
 		}
 		if f.Flags&frame.FlagAck != 0 {
 			if c := m.conn(o.ID); c != nil {
-				c.mu.Lock()
-				c.opened = time.Now()
-				c.mu.Unlock()
-				c.readyOnce()
+				select {
+				case <-c.ready: // an answer to a repeated Open: the first one counted
+				default:
+					c.mu.Lock()
+					c.opened = time.Now()
+					c.mu.Unlock()
+					c.readyOnce()
+				}
 			}
 			return nil
 		}
@@ -293,6 +314,28 @@ func (m *Mux) Handle(f frame.Frame) error {
 	return fmt.Errorf("fwd: frame type %s is not port forwarding's", f.Type)
 }
 
+// overMax is how many ended connections a Mux remembers (Mux.over): far more than end
+// within the few seconds an Open can be repeated late.
+const overMax = 4096
+
+// ended remembers that connection id is over; m.mu is held.
+func (m *Mux) ended(id uint32) {
+	if m.over == nil {
+		m.over, m.overRing = make(map[uint32]bool), make([]uint32, 0, overMax)
+	}
+	if m.over[id] {
+		return
+	}
+	if len(m.overRing) < overMax {
+		m.overRing = append(m.overRing, id)
+	} else {
+		delete(m.over, m.overRing[m.overNext])
+		m.overRing[m.overNext] = id
+		m.overNext = (m.overNext + 1) % overMax
+	}
+	m.over[id] = true
+}
+
 func (m *Mux) conn(id uint32) *Conn {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -302,6 +345,9 @@ func (m *Mux) conn(id uint32) *Conn {
 // accept handles the peer's Open.
 func (m *Mux) accept(o Open) error {
 	refuse := func(reason string) error {
+		m.mu.Lock()
+		m.ended(o.ID)
+		m.mu.Unlock()
 		return m.send(frame.FwdClose, 0, AppendClose(header(), Close{ID: o.ID, Kind: Reset, Reason: reason}))
 	}
 	m.mu.Lock()
@@ -312,9 +358,19 @@ func (m *Mux) accept(o Open) error {
 	case m.closed != nil:
 		m.mu.Unlock()
 		return refuse(m.closed.Error())
-	case m.conns[o.ID] != nil:
+	case m.conns[o.ID] != nil: // a repeat (Config.OpenTimeout): answer again once accepted
+		c := m.conns[o.ID]
 		m.mu.Unlock()
-		return fmt.Errorf("fwd: connection %d opened twice", o.ID)
+		c.mu.Lock()
+		accepted := c.accepted
+		c.mu.Unlock()
+		if accepted {
+			return m.send(frame.FwdOpen, frame.FlagAck, AppendOpen(header(), Open{ID: o.ID}))
+		}
+		return nil // the answer comes with Accept or Refuse
+	case m.over[o.ID]: // a repeat of a connection that is over: it was answered
+		m.mu.Unlock()
+		return nil
 	case len(m.conns) >= m.cfg.MaxConns:
 		m.mu.Unlock()
 		return refuse(fmt.Sprintf("too many forwarded connections open (%d)", m.cfg.MaxConns))
@@ -340,6 +396,7 @@ func (c *Conn) OpenedAt() time.Time {
 func (c *Conn) Accept() error {
 	c.mu.Lock()
 	c.opened = time.Now()
+	c.accepted = true
 	c.mu.Unlock()
 	if err := c.m.send(frame.FwdOpen, frame.FlagAck, AppendOpen(header(), Open{ID: c.id})); err != nil {
 		c.fail(err, false)
@@ -426,6 +483,7 @@ func (c *Conn) finish() {
 	c.m.mu.Lock()
 	if c.m.conns[c.id] == c {
 		delete(c.m.conns, c.id)
+		c.m.ended(c.id)
 	}
 	c.m.mu.Unlock()
 	close(c.done)

@@ -317,8 +317,11 @@ func TestPeerViolations(t *testing.T) {
 	if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: 3})}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: 3})}); err == nil {
-		t.Fatal("a second open of one id accepted")
+	if err := m.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: 3})}); err != nil {
+		t.Fatalf("a repeated open (TestOpenRepeatedUntilAnswered) = %v", err)
+	}
+	if n := m.Len(); n != 1 {
+		t.Fatalf("%d connections after a repeated open, want 1", n)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -449,8 +452,8 @@ func TestBudgetBoundsASession(t *testing.T) {
 	}
 }
 
-// An Open the peer never answers (lost with a restarting broker) fails after the open
-// timeout, saying so, and the peer is told, should it arrive after all.
+// An Open the peer never answers (lost with a restarting broker, every repeat too) fails
+// after the open timeout, saying so, and the peer is told, should one arrive after all.
 func TestOpenTimesOut(t *testing.T) {
 	var mu sync.Mutex
 	var sent []frame.Type
@@ -469,7 +472,97 @@ func TestOpenTimesOut(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(sent) != 2 || sent[0] != frame.FwdOpen || sent[1] != frame.FwdClose {
-		t.Fatalf("frames sent: %v, want the open and a reset", sent)
+	n := len(sent)
+	if n < 3 || sent[n-1] != frame.FwdClose {
+		t.Fatalf("frames sent: %v, want the open, its repeats and a reset", sent)
+	}
+	for _, f := range sent[:n-1] {
+		if f != frame.FwdOpen {
+			t.Fatalf("frames sent: %v, want the open, its repeats and a reset", sent)
+		}
+	}
+}
+
+// An Open lost on the way (a broker restarting, the peer not yet subscribed again) is
+// sent again until answered; the peer answers each repeat of an accepted one with an
+// acknowledgement, and takes a repeat of one that is over for what it is, not a new
+// connection.
+func TestOpenRepeatedUntilAnswered(t *testing.T) {
+	echo := echoServer(t)
+	var (
+		mu      sync.Mutex
+		opens   int // FwdOpen frames the client sent
+		accepts int // connections the agent accepted
+	)
+	nc := natstest.Connect(t, nil)
+	in := &publisher{nc: nc, subject: "in"}
+	cfg := Config{OpenTimeout: 600 * time.Millisecond}
+	ccfg, acfg := cfg, cfg
+	ccfg.Send = func(t frame.Type, flags uint8, buf []byte) error {
+		if t == frame.FwdOpen {
+			mu.Lock()
+			opens++
+			first := opens == 1
+			mu.Unlock()
+			if first {
+				return nil // lost
+			}
+		}
+		return in.send(t, flags, buf)
+	}
+	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
+	acfg.Accept = func(c *Conn, o Open) {
+		mu.Lock()
+		accepts++
+		mu.Unlock()
+		local, err := net.Dial("tcp", echo)
+		if err != nil {
+			c.Refuse(err.Error())
+			return
+		}
+		if c.Accept() != nil {
+			local.Close()
+			return
+		}
+		Splice(c, local)
+	}
+	client, agent := NewMux(ccfg), NewMux(acfg)
+	feed(t, nc, "in", agent)
+	feed(t, nc, "ctl", client)
+	t.Cleanup(func() { client.Close("test over"); agent.Close("test over") })
+
+	c, err := client.Open(context.Background(), 0, "x")
+	if err != nil {
+		t.Fatalf("open whose first frame was lost = %v", err)
+	}
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(c); err != nil || string(got) != "ping" {
+		t.Fatalf("echo through the repeated open: %q, %v", got, err)
+	}
+	<-c.Done()
+	if err := polltest.Wait(10*time.Second, func() error {
+		if n := agent.Len(); n != 0 {
+			return fmt.Errorf("%d connections open on the agent", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Late repeats of that Open, now that its connection is over, open nothing.
+	for range 3 {
+		if err := agent.Handle(frame.Frame{Type: frame.FwdOpen, Payload: AppendOpen(nil, Open{ID: c.ID()})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if accepts != 1 || agent.Len() != 0 {
+		t.Fatalf("accepted %d connections (%d open) for one Open sent %d times, want 1", accepts, agent.Len(), opens)
 	}
 }
