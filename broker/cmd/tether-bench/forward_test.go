@@ -11,8 +11,8 @@ import (
 )
 
 // The forwarding section, tiny, end to end: direct, the NATS relay and ssh -L give
-// figures, scp through ssh gives one, and Tether without its binaries says "not measured" rather than a
-// figure. A smoke test of the harness, with no thresholds.
+// figures, scp through ssh gives one, and Tether without its binaries says "not measured"
+// rather than a figure. A smoke test of the harness, with no thresholds.
 func TestForwardSectionShort(t *testing.T) {
 	if why := sshMissing(); why != "" {
 		peertest.Missing(t, why, "openssh-server openssh-client")

@@ -11,9 +11,10 @@
 //   - what "nothing is shown that is not recorded" costs: frames stored in the transcript
 //     stream before their reader sees them, beside the same frames on a plain subject;
 //   - port forwarding (forward.go): bulk TCP throughput each way over 1 and 8 connections
-//     and echo round trips (p50/p99) through `tether forward`, `ssh -L` and direct TCP,
-//     side by side; scp of a large file through `tether ssh-proxy` and plain ssh. The
-//     Tether side is tetherfwd.go, the one place that knows how Tether forwards.
+//     and echo round trips (p50/p99) through `tether forward`, a NATS relay (Tether's path
+//     without Tether, relay.go), `ssh -L` and direct TCP, side by side; scp of a large
+//     file through `tether ssh-proxy` and plain ssh. The Tether side is tetherfwd.go, the
+//     one place that knows how Tether forwards.
 //
 // Next to each figure it prints the same measurement made live through OpenSSH (a
 // temporary sshd on 127.0.0.1 with temporary keys, aes128-gcm) when /usr/sbin/sshd and
