@@ -1,6 +1,7 @@
 package brokertest
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +32,19 @@ func (v *Violations) Errs() []string {
 }
 
 // Has waits for a permissions violation that mentions substr.
-func (v *Violations) Has(t testing.TB, substr string) {
+func (v *Violations) Has(t testing.TB, substr string) { v.HasN(t, substr, 1) }
+
+// HasN waits for n permissions violations that mention substr: a second refusal of the
+// same subject proves the second attempt was refused too.
+func (v *Violations) HasN(t testing.TB, substr string, n int) {
 	t.Helper()
-	WaitFor(t, 5*time.Second, "permissions violation for "+substr, func() bool {
+	WaitFor(t, 5*time.Second, fmt.Sprintf("%d permissions violations for %s", n, substr), func() bool {
+		seen := 0
 		for _, e := range v.Errs() {
 			if strings.Contains(e, "Permissions Violation") && strings.Contains(e, substr) {
-				return true
+				seen++
 			}
 		}
-		return false
+		return seen >= n
 	})
 }

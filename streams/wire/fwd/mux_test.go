@@ -71,16 +71,23 @@ func newPair(t testing.TB, cfg Config, dests ...string) *pair {
 			return nil, fmt.Errorf("no destination %d", o.Dest)
 		}
 		return net.Dial("tcp", dests[o.Dest])
-	})
+	}, nil)
 }
 
-// newPairDialing is newPair with the agent's way of reaching each destination.
-func newPairDialing(t testing.TB, cfg Config, dial func(Open) (net.Conn, error)) *pair {
+// newPairDialing is newPair with the agent's way of reaching each destination, and lose,
+// when not nil, saying which of the client's frames are lost on the way.
+func newPairDialing(t testing.TB, cfg Config, dial func(Open) (net.Conn, error), lose func(frame.Type) bool) *pair {
 	t.Helper()
 	nc := natstest.Connect(t, nil)
 	p := &pair{ended: make(chan Ended, 64)}
 	ccfg, acfg := cfg, cfg
-	ccfg.Send = (&publisher{nc: nc, subject: "in"}).send
+	in := &publisher{nc: nc, subject: "in"}
+	ccfg.Send = func(t frame.Type, flags uint8, buf []byte) error {
+		if lose != nil && lose(t) {
+			return nil
+		}
+		return in.send(t, flags, buf)
+	}
 	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
 	acfg.Accept = func(c *Conn, o Open) {
 		local, err := dial(o)
@@ -361,7 +368,7 @@ func TestBudgetBoundsASession(t *testing.T) {
 		holders = append(holders, far)
 		mu.Unlock()
 		return near, nil
-	})
+	}, nil)
 	client, agent, ended := p.client, p.agent, p.ended
 	t.Cleanup(func() {
 		mu.Lock()
@@ -492,44 +499,23 @@ func TestOpenRepeatedUntilAnswered(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		opens   int // FwdOpen frames the client sent
-		accepts int // connections the agent accepted
+		accepts int // connections the agent accepted (each dials once)
 	)
-	nc := natstest.Connect(t, nil)
-	in := &publisher{nc: nc, subject: "in"}
-	cfg := Config{OpenTimeout: 600 * time.Millisecond}
-	ccfg, acfg := cfg, cfg
-	ccfg.Send = func(t frame.Type, flags uint8, buf []byte) error {
-		if t == frame.FwdOpen {
-			mu.Lock()
-			opens++
-			first := opens == 1
-			mu.Unlock()
-			if first {
-				return nil // lost
-			}
-		}
-		return in.send(t, flags, buf)
-	}
-	acfg.Send = (&publisher{nc: nc, subject: "ctl"}).send
-	acfg.Accept = func(c *Conn, o Open) {
+	p := newPairDialing(t, Config{OpenTimeout: 600 * time.Millisecond}, func(Open) (net.Conn, error) {
 		mu.Lock()
 		accepts++
 		mu.Unlock()
-		local, err := net.Dial("tcp", echo)
-		if err != nil {
-			c.Refuse(err.Error())
-			return
+		return net.Dial("tcp", echo)
+	}, func(t frame.Type) bool {
+		if t != frame.FwdOpen {
+			return false
 		}
-		if c.Accept() != nil {
-			local.Close()
-			return
-		}
-		Splice(c, local)
-	}
-	client, agent := NewMux(ccfg), NewMux(acfg)
-	feed(t, nc, "in", agent)
-	feed(t, nc, "ctl", client)
-	t.Cleanup(func() { client.Close("test over"); agent.Close("test over") })
+		mu.Lock()
+		defer mu.Unlock()
+		opens++
+		return opens == 1 // the first is lost
+	})
+	client, agent := p.client, p.agent
 
 	c, err := client.Open(context.Background(), 0, "x")
 	if err != nil {
