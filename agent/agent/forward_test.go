@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/streams/netload"
+	"github.com/tetherhq/tether/streams/peertest"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/fwd"
@@ -184,12 +186,8 @@ func TestForwardRefusals(t *testing.T) {
 	e := newEnv(t)
 	e.cp.fwdDeny = map[int]string{1: "port 5432 is for group dba"}
 	e.runAgent(agent.Config{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_, port, _ := net.SplitHostPort(peertest.RefusingAddr(t))
+	closed, _ := strconv.Atoi(port)
 	c := e.startForward("alice-fwd2", api.AgentStart{Forwards: []api.Forward{{Port: closed}, {Host: "127.0.0.1", Port: 5432}}})
 	var r *fwd.RefusedError
 	if _, err := c.mux.Open(context.Background(), 0, "p"); !errors.As(err, &r) || !strings.Contains(r.Reason, "connection refused") {

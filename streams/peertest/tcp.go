@@ -3,6 +3,7 @@ package peertest
 import (
 	"net"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/tetherhq/tether/streams/netload"
@@ -47,4 +48,25 @@ func dialOK(addr string) error {
 		return err
 	}
 	return c.Close()
+}
+
+// RefusingAddr returns a 127.0.0.1 address whose connections are refused, for as long
+// as the test runs: a socket holds the port, bound but not listening, so no other
+// program can take the port between the test choosing it and dialling it (as one can
+// a port picked by listening and closing).
+func RefusingAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }

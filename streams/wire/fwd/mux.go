@@ -453,12 +453,13 @@ func (c *Conn) fail(err error, tell bool) {
 	c.q, c.qBytes = nil, 0
 	c.mu.Unlock()
 	c.win.Close()
-	c.readyOnce()
 	c.signal()
 	if tell {
 		_ = c.m.send(frame.FwdClose, 0, AppendClose(header(), Close{ID: c.id, Kind: Reset, Reason: err.Error()}))
 	}
 	c.finish()
+	// Last: an Open waiting on ready returns once the connection is gone from the Mux.
+	c.readyOnce()
 }
 
 // maybeDone finishes the connection once both sides are done writing and everything

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tetherhq/tether/streams/natstest"
 	"github.com/tetherhq/tether/streams/netload"
+	"github.com/tetherhq/tether/streams/peertest"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/frame"
 )
@@ -232,14 +233,8 @@ func TestStalledReaderBesideBusyStream(t *testing.T) {
 }
 
 func TestRefusedOpen(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
-	p := newPair(t, Config{}, closed)
-	_, err = p.client.Open(context.Background(), 0, "x")
+	p := newPair(t, Config{}, peertest.RefusingAddr(t))
+	_, err := p.client.Open(context.Background(), 0, "x")
 	var r *RefusedError
 	if !errors.As(err, &r) || !strings.Contains(r.Reason, "refused") {
 		t.Fatalf("open of a closed port = %v, want a refusal saying so", err)
