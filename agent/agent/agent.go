@@ -19,6 +19,7 @@ import (
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/statelock"
 	"github.com/tetherhq/tether/streams/wire/api"
+	"github.com/tetherhq/tether/streams/wire/fwd"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -34,6 +35,8 @@ var ErrSecondAgent = errors.New("refused by the broker: a second agent with this
 type Agent struct {
 	cfg Config
 	log *slog.Logger
+	// fwdBudget bounds the forwarded data all sessions hold (Config.ForwardBudget).
+	fwdBudget *fwd.Budget
 	// runID names this process to the broker (api.RegisterRequest): picked at random
 	// in New, the same across reconnects.
 	runID string
@@ -68,6 +71,7 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{
 		cfg:         cfg,
 		log:         cfg.Logger,
+		fwdBudget:   fwd.NewBudget(cfg.ForwardBudget, "this agent's"),
 		runID:       hex.EncodeToString(run),
 		closeCh:     make(chan struct{}),
 		connClosed:  make(chan struct{}),

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tetherhq/tether/streams/version"
+	"github.com/tetherhq/tether/streams/wire/fwd"
 	"github.com/tetherhq/tether/streams/wire/subjects"
 )
 
@@ -34,6 +35,11 @@ type Config struct {
 	// ReconnectMax caps the backoff between reconnection and registration attempts
 	// (default 10s).
 	ReconnectMax time.Duration
+	// ForwardBudget bounds, in bytes, the forwarded data all the agent's sessions
+	// together hold for destinations that have not taken it (default
+	// DefaultForwardBudget): past it, the connection holding the most is reset, saying
+	// why. Each session also has its own (fwd.DefaultBudget).
+	ForwardBudget int
 }
 
 // Defaults.
@@ -42,6 +48,8 @@ const (
 	DefaultStateDir      = "/var/lib/tether-agent"
 	DefaultAttachTimeout = 30 * time.Second
 	DefaultReconnectMax  = 10 * time.Second
+	// DefaultForwardBudget is two sessions' worth of fwd.DefaultBudget.
+	DefaultForwardBudget = 2 * fwd.DefaultBudget
 )
 
 // withDefaults fills in unset fields.
@@ -64,6 +72,9 @@ func (c Config) withDefaults() Config {
 	if c.ReconnectMax <= 0 {
 		c.ReconnectMax = DefaultReconnectMax
 	}
+	if c.ForwardBudget <= 0 {
+		c.ForwardBudget = DefaultForwardBudget
+	}
 	return c
 }
 
@@ -82,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReconnectMax < 0 {
 		return fmt.Errorf("reconnect max %v: must not be negative", c.ReconnectMax)
+	}
+	if c.ForwardBudget < 0 {
+		return fmt.Errorf("forward budget %d: must not be negative", c.ForwardBudget)
 	}
 	return nil
 }

@@ -216,6 +216,7 @@ func (s *session) newForwarding(touch func()) *forwarding {
 			s.acceptConn(c, o)
 		},
 		OnData: touch,
+		Shared: s.a.fwdBudget,
 	})
 	return f
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tetherhq/tether/agent/agent"
 	"github.com/tetherhq/tether/streams/netload"
 	"github.com/tetherhq/tether/streams/peertest"
+	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/api"
 	"github.com/tetherhq/tether/streams/wire/frame"
 	"github.com/tetherhq/tether/streams/wire/fwd"
@@ -206,6 +207,63 @@ func TestForwardRefusals(t *testing.T) {
 	}
 	if reasons[api.FwdRefused] != 1 || reasons[api.FwdPolicy] != 1 || reasons[api.FwdError] != 1 {
 		t.Fatalf("reasons %v", reasons)
+	}
+}
+
+// Destinations that take nothing hold at most the agent's forward budget, all its
+// sessions together: past it a connection is reset, saying why.
+func TestForwardAgentBudget(t *testing.T) {
+	e := newEnv(t)
+	e.runAgent(agent.Config{ForwardBudget: 1 << 20})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn // accepted and never read
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	dest := []api.Forward{{Port: l.Addr().(*net.TCPAddr).Port}}
+	var conns []*fwd.Conn
+	for _, id := range []string{"alice-fwdb1", "alice-fwdb2"} {
+		c := e.startForward(id, api.AgentStart{Forwards: dest})
+		st, err := c.mux.Open(context.Background(), 0, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, st)
+		go func() { _, _ = st.Write(make([]byte, 64<<20)) }() // ends with the reset
+	}
+	want := "this agent's connections held more than 1 MiB their local ends had not read"
+	if err := polltest.Wait(waitLong, func() error {
+		for _, c := range conns {
+			if err := c.Err(); err != nil {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("connection reset: %v; want %q", err, want)
+				}
+				return nil
+			}
+		}
+		return errors.New("no connection reset")
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -40,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level    = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		tlsCA    = fs.String("tls-ca", "", "PEM `file` of the CA that signed the broker's TLS certificate")
 		showVer  = fs.Bool("version", false, "print the version and exit")
+		fwdMiB   = fs.Int("forward-budget", agent.DefaultForwardBudget>>20,
+			"`MiB` of forwarded data all sessions together may hold for destinations that have not taken it;\n"+
+				"past it the connection holding the most is reset")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tether-agent [flags]\n\nRuns sessions on this node for a Tether broker.\n\nFlags:\n")
@@ -57,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))})
+	}
+	if *fwdMiB <= 0 || *fwdMiB > 1<<20 {
+		return fail(stderr, usageError{fmt.Sprintf("--forward-budget %d: want 1 to %d MiB", *fwdMiB, 1<<20)})
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -77,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ActivationCode: *actCode,
 		Version:        version.Version,
 		Logger:         log,
+		ForwardBudget:  *fwdMiB << 20,
 	})
 	if err != nil {
 		return fail(stderr, usageError{err.Error()})

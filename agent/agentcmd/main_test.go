@@ -21,6 +21,7 @@ func TestRun(t *testing.T) {
 		{"bad flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"bad level", []string{"--log-level", "loud"}, 2, "Try: tether-agent --help"},
 		{"extra arg", []string{"x"}, 2, `unexpected argument "x"`},
+		{"no forward budget", []string{"--forward-budget", "0"}, 2, "--forward-budget 0: want 1 to 1048576 MiB"},
 		{"half activation", []string{"--state-dir", dir, "--activation-id", "a1"}, 2, "must be given together"},
 		{"not enrolled", []string{"--state-dir", dir}, 1, "--activation-id ID"},
 	} {

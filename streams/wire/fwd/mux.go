@@ -45,11 +45,12 @@ type Config struct {
 	// MaxConns bounds the connections open at once (DefaultMaxConns when 0).
 	MaxConns int
 	// Budget bounds the bytes received and not yet taken by the local ends of all the
-	// connections together (DefaultBudget when 0). Each connection holds at most its
-	// window, but a peer opening many and a side whose local ends read none would
-	// otherwise hold MaxConns windows; past the budget, the connection holding the most
-	// is reset, saying why.
+	// connections together (DefaultBudget when 0): see type Budget.
 	Budget int
+	// Shared, when set, is a budget this Mux's connections count against besides their
+	// own: the agent's, shared by all its sessions, so that many sessions are not many
+	// budgets.
+	Shared *Budget
 	// OpenTimeout bounds the wait for the peer's answer to Open (DefaultOpenTimeout when 0).
 	// Until then the Open is sent again every sixth of it (5 s by default): one lost with
 	// a restarting broker, or sent while the peer was reconnecting, is not the end of the
@@ -81,7 +82,7 @@ type Mux struct {
 	overRing []uint32
 	overNext int
 
-	queued atomic.Int64 // bytes received and not yet taken, all connections together
+	budget *Budget // its own: Config.Budget
 }
 
 // NewMux returns a Mux.
@@ -102,7 +103,7 @@ func NewMux(cfg Config) *Mux {
 	if cfg.OpenTimeout <= 0 {
 		cfg.OpenTimeout = DefaultOpenTimeout
 	}
-	return &Mux{cfg: cfg, conns: make(map[uint32]*Conn)}
+	return &Mux{cfg: cfg, conns: make(map[uint32]*Conn), budget: NewBudget(cfg.Budget, "the session's")}
 }
 
 // RefusedError is the error of an Open the peer refused, or of a connection the peer
@@ -137,8 +138,9 @@ type Conn struct {
 	done     chan struct{} // closed when the connection is over both ways
 	isDone   bool
 
-	acker *flow.Acker
-	win   *flow.Window
+	acker   *flow.Acker
+	win     *flow.Window
+	budgets []*Budget // the Mux's own, and Config.Shared
 
 	wmu  sync.Mutex // one writer at a time
 	sseq uint32
@@ -148,14 +150,22 @@ type Conn struct {
 }
 
 func (m *Mux) newConn(id uint32) *Conn {
-	return &Conn{
+	c := &Conn{
 		m: m, id: id, opened: time.Now(),
-		wake:  make(chan struct{}, 1),
-		ready: make(chan struct{}),
-		done:  make(chan struct{}),
-		acker: flow.NewAcker(m.cfg.Window),
-		win:   flow.NewWindow(m.cfg.Window),
+		wake:    make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+		done:    make(chan struct{}),
+		acker:   flow.NewAcker(m.cfg.Window),
+		win:     flow.NewWindow(m.cfg.Window),
+		budgets: []*Budget{m.budget},
 	}
+	if m.cfg.Shared != nil {
+		c.budgets = append(c.budgets, m.cfg.Shared)
+	}
+	for _, b := range c.budgets {
+		b.join(c)
+	}
+	return c
 }
 
 // Len returns the number of connections open.
@@ -449,9 +459,10 @@ func (c *Conn) fail(err error, tell bool) {
 		return
 	}
 	c.err = err
-	c.m.queued.Add(-int64(c.qBytes))
+	held := c.qBytes
 	c.q, c.qBytes = nil, 0
 	c.mu.Unlock()
+	c.charge(-held)
 	c.win.Close()
 	c.signal()
 	if tell {
@@ -487,6 +498,9 @@ func (c *Conn) finish() {
 		c.m.ended(c.id)
 	}
 	c.m.mu.Unlock()
+	for _, b := range c.budgets {
+		b.leave(c)
+	}
 	close(c.done)
 }
 
@@ -515,51 +529,15 @@ func (c *Conn) received(seq uint32, data []byte) error {
 	if len(data) > 0 {
 		c.q = append(c.q, data)
 		c.qBytes += len(data)
-		c.m.queued.Add(int64(len(data)))
 	}
 	c.mu.Unlock()
-	if c.m.queued.Load() > int64(c.m.cfg.Budget) {
-		c.m.shed()
-	}
+	c.charge(len(data))
 	c.in.Add(uint64(len(data)))
 	if c.m.cfg.OnData != nil {
 		c.m.cfg.OnData()
 	}
 	c.signal()
 	return nil
-}
-
-// shed resets the connection holding the most received data, while all of them
-// together hold more than the budget.
-func (m *Mux) shed() {
-	for m.queued.Load() > int64(m.cfg.Budget) {
-		var (
-			worst *Conn
-			most  int
-		)
-		m.mu.Lock()
-		for _, c := range m.conns {
-			c.mu.Lock()
-			if c.qBytes > most {
-				worst, most = c, c.qBytes
-			}
-			c.mu.Unlock()
-		}
-		m.mu.Unlock()
-		if worst == nil {
-			return
-		}
-		worst.fail(fmt.Errorf("%w: the session's connections held more than %s their local ends had not read, "+
-			"this one the most (%s)", ErrOverBudget, kib(m.cfg.Budget), kib(most)), true)
-	}
-}
-
-// kib is n bytes in KiB, or MiB when whole.
-func kib(n int) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // next waits for received data and returns the oldest chunk, or the error that ends
@@ -590,6 +568,7 @@ func (c *Conn) next() ([]byte, error) {
 // what was consumed when the window asks for it.
 func (c *Conn) consume(n int) {
 	c.mu.Lock()
+	took := 0
 	if len(c.q) > 0 {
 		if n >= len(c.q[0]) {
 			c.q[0] = nil
@@ -598,9 +577,10 @@ func (c *Conn) consume(n int) {
 			c.q[0] = c.q[0][n:]
 		}
 		c.qBytes -= n
-		c.m.queued.Add(-int64(n))
+		took = n
 	}
 	c.mu.Unlock()
+	c.charge(-took)
 	if total, report := c.acker.Consumed(n); report {
 		_ = c.m.send(frame.Window, frame.FlagStream, AppendWindow(header(), c.id, total))
 	}

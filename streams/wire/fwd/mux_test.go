@@ -349,29 +349,8 @@ func TestMaxConns(t *testing.T) {
 // why, and the others go on.
 func TestBudgetBoundsASession(t *testing.T) {
 	const window, chunk, budget = 64 << 10, 16 << 10, 200 << 10
-	var (
-		mu      sync.Mutex
-		holders []net.Conn // the far ends of the stalled destinations, never read
-	)
-	echo := echoServer(t)
-	p := newPairDialing(t, Config{Window: window, Chunk: chunk, Budget: budget}, func(o Open) (net.Conn, error) {
-		if o.Dest == 1 {
-			return net.Dial("tcp", echo)
-		}
-		near, far := net.Pipe() // a destination that takes nothing: a pipe nobody reads
-		mu.Lock()
-		holders = append(holders, far)
-		mu.Unlock()
-		return near, nil
-	}, nil)
+	p := newPairDialing(t, Config{Window: window, Chunk: chunk, Budget: budget}, stalledDial(t, echoServer(t)), nil)
 	client, agent, ended := p.client, p.agent, p.ended
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, h := range holders {
-			h.Close()
-		}
-	})
 
 	// Three windows fit in the budget. (The chunk Splice is writing into a pipe counts
 	// until the pipe takes it, which it never does.)
@@ -391,7 +370,7 @@ func TestBudgetBoundsASession(t *testing.T) {
 	}
 	want := int64(3 * window)
 	if err := polltest.Wait(10*time.Second, func() error {
-		if q := agent.queued.Load(); q != want {
+		if q := agent.budget.Queued(); q != want {
 			return fmt.Errorf("agent holds %d bytes, want %d", q, want)
 		}
 		return nil
@@ -424,7 +403,7 @@ func TestBudgetBoundsASession(t *testing.T) {
 	if len(reset) != 1 || !strings.Contains(reset[0].Error(), "more than 200 KiB their local ends had not read") {
 		t.Fatalf("resets past the budget: %v", reset)
 	}
-	if q := agent.queued.Load(); q > budget {
+	if q := agent.budget.Queued(); q > budget {
 		t.Fatalf("agent holds %d bytes, beyond its budget %d", q, budget)
 	}
 	// The side that reset it reports a failure of its own (the agent: reason error).
@@ -451,6 +430,100 @@ func TestBudgetBoundsASession(t *testing.T) {
 	}
 	if n := agent.Len(); n != 4 {
 		t.Fatalf("agent has %d connections open, want 3 stalled and the echo", n)
+	}
+}
+
+// stalledDial reaches destination 1 at echo and every other at a pipe nobody reads: a
+// destination that takes nothing.
+func stalledDial(t *testing.T, echo string) func(Open) (net.Conn, error) {
+	var (
+		mu      sync.Mutex
+		holders []net.Conn // the far ends of the stalled destinations, never read
+	)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range holders {
+			h.Close()
+		}
+	})
+	return func(o Open) (net.Conn, error) {
+		if o.Dest == 1 {
+			return net.Dial("tcp", echo)
+		}
+		near, far := net.Pipe()
+		mu.Lock()
+		holders = append(holders, far)
+		mu.Unlock()
+		return near, nil
+	}
+}
+
+// Sessions sharing a budget (an agent's) hold at most it together, though each is
+// within its own: past it, the connection holding the most, in whichever session, is
+// reset, saying why. A connection that ends leaves the budget.
+func TestSharedBudgetBoundsAnAgent(t *testing.T) {
+	const window, chunk, shared = 64 << 10, 16 << 10, 200 << 10
+	agentBudget := NewBudget(shared, "this agent's")
+	cfg := Config{Window: window, Chunk: chunk, Budget: 1 << 20, Shared: agentBudget}
+	echo := echoServer(t)
+	a, b := newPairDialing(t, cfg, stalledDial(t, echo), nil), newPairDialing(t, cfg, stalledDial(t, echo), nil)
+	var stalled []*Conn
+	fill := func(p *pair) {
+		c, err := p.client.Open(context.Background(), 0, "stalled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(make([]byte, window)); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, c)
+	}
+	fill(a)
+	fill(a)
+	fill(b)
+	if err := polltest.Wait(10*time.Second, func() error {
+		if q := agentBudget.Queued(); q != 3*window {
+			return fmt.Errorf("the agent's sessions hold %d bytes, want %d", q, 3*window)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fill(b) // each session holds two windows, within its own budget; together, beyond the agent's
+	var reset []error
+	if err := polltest.Wait(10*time.Second, func() error {
+		reset = reset[:0]
+		for _, c := range stalled {
+			if err := c.Err(); err != nil {
+				reset = append(reset, err)
+			}
+		}
+		if len(reset) == 0 {
+			return errors.New("no connection reset past the agent's budget")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(reset) != 1 || !strings.Contains(reset[0].Error(), "this agent's connections held more than 200 KiB their local ends had not read") {
+		t.Fatalf("resets past the agent's budget: %v", reset)
+	}
+	if q := agentBudget.Queued(); q > shared {
+		t.Fatalf("the agent's sessions hold %d bytes, beyond the budget %d", q, shared)
+	}
+	if q := a.agent.budget.Queued() + b.agent.budget.Queued(); q != agentBudget.Queued() {
+		t.Fatalf("the sessions' own budgets count %d bytes, the agent's %d", q, agentBudget.Queued())
+	}
+	// Sessions that end leave nothing counted. (Both sides of the pairs share it here.)
+	for _, m := range []*Mux{a.agent, a.client, b.agent, b.client} {
+		m.Close("over")
+	}
+	agentBudget.mu.Lock()
+	left := len(agentBudget.conns)
+	agentBudget.mu.Unlock()
+	if q := agentBudget.Queued(); q != 0 || left != 0 {
+		t.Fatalf("after the sessions ended the agent's budget counts %d bytes of %d connections", q, left)
 	}
 }
 
