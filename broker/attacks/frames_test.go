@@ -214,3 +214,69 @@ func TestFramesMessageIDsDoNotCrossSessions(t *testing.T) {
 		t.Errorf("the stream holds no frame of %s", honest.Subjects.Out)
 	}
 }
+
+// An End frame is the broker's record that a session ended. One an agent forges on its
+// own running session ends nothing: the session stays active, the frames after it are
+// recorded and read back, and the session's end is the one reported through the API, not
+// the forged reason. (The agent could end its own session anyway; what it must not do is
+// speak for the broker or cut the record short.)
+func TestFramesForgedEndEndsNothing(t *testing.T) {
+	w := newWorld(t)
+	a := w.agent(t, "web-1")
+	a.keepAlive(100 * time.Millisecond)
+	alice := w.user(t, "alice", nil, map[string]string{"env": "test"})
+	se := w.startSession(t, alice.Conn, "alice", a.id)
+	js, err := jetstream.New(a.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := a.publishFrame(ctx, se.Subjects.Out, 1, []byte("before"), nil); err != nil {
+		t.Fatal(err)
+	}
+	forged := frame.Encode(frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: 0, Reason: "terminated: by admin"})})
+	if _, err := js.Publish(ctx, se.Subjects.Out, forged); err != nil {
+		t.Fatalf("the agent's End frame on its own running session: %v", err)
+	}
+	if _, err := a.publishFrame(ctx, se.Subjects.Out, 2, []byte("after"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	var ds api.DescribeSessionsResponse
+	if err := w.Call(alice.Conn, "alice", api.VerbDescribeSessions, api.DescribeSessionsRequest{State: "Active"}, &ds); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Sessions) != 1 || ds.Sessions[0].ID != se.Session.ID {
+		t.Fatalf("after a forged End, alice's active sessions are %+v; want %s", ds.Sessions, se.Session.ID)
+	}
+
+	// The agent ends it for real: two output frames, exit 3.
+	if err := api.Call(ctx, a.Conn, subjects.AgentAPI(a.id, api.VerbSessionEnded),
+		api.SessionEndedRequest{SessionID: se.Session.ID, ExitCode: 3, Reason: api.ReasonExit, OutFrames: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Call(alice.Conn, "alice", api.VerbDescribeSessions, api.DescribeSessionsRequest{State: "History"}, &ds); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Sessions) != 1 || ds.Sessions[0].Reason != api.ReasonExit || ds.Sessions[0].ExitCode == nil || *ds.Sessions[0].ExitCode != 3 {
+		t.Fatalf("the ended session is recorded as %+v; want exit status 3", ds.Sessions)
+	}
+	var tr api.ReadTranscriptResponse
+	if err := w.Call(alice.Conn, "alice", api.VerbReadTranscript, api.ReadTranscriptRequest{SessionID: se.Session.ID}, &tr); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range tr.Frames {
+		fr, err := frame.Decode(f.Frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.Type == frame.Stdout {
+			out = append(out, string(fr.Payload))
+		}
+	}
+	if !slices.Equal(out, []string{"before", "after"}) || !tr.Complete {
+		t.Fatalf("alice reads the output %q (complete %v); want before and after the forged End", out, tr.Complete)
+	}
+}
