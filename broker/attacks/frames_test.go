@@ -1,16 +1,20 @@
 package attacks_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tetherhq/tether/broker/brokertest"
+	"github.com/tetherhq/tether/cli/session"
 	"github.com/tetherhq/tether/streams/jsdef"
 	"github.com/tetherhq/tether/streams/polltest"
 	"github.com/tetherhq/tether/streams/wire/api"
@@ -217,9 +221,9 @@ func TestFramesMessageIDsDoNotCrossSessions(t *testing.T) {
 
 // An End frame is the broker's record that a session ended. One an agent forges on its
 // own running session ends nothing: the session stays active, the frames after it are
-// recorded and read back, and the session's end is the one reported through the API, not
-// the forged reason. (The agent could end its own session anyway; what it must not do is
-// speak for the broker or cut the record short.)
+// recorded and read back, the owner's client (cli/session, asking the broker as the CLI
+// does) goes on showing the output, and the session's end is the one the broker
+// reports, not the forged one.
 func TestFramesForgedEndEndsNothing(t *testing.T) {
 	w := newWorld(t)
 	a := w.agent(t, "web-1")
@@ -230,15 +234,62 @@ func TestFramesForgedEndEndsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	if _, err := a.publishFrame(ctx, se.Subjects.Out, 1, []byte("before"), nil); err != nil {
+
+	// Alice's client follows the session; the agent waits for it to attach.
+	attached, err := a.SubscribeSync(se.Subjects.In)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		asked []bool
+	)
+	ended := func(ctx context.Context) (frame.ExitStatus, bool, error) {
+		var r api.GetSessionResponse
+		if err := w.Call(alice.Conn, "alice", api.VerbGetSession, api.GetSessionRequest{SessionID: se.Session.ID}, &r); err != nil {
+			return frame.ExitStatus{}, false, err
+		}
+		mu.Lock()
+		asked = append(asked, r.Session.Ended())
+		mu.Unlock()
+		code, why := r.Session.EndStatus()
+		return frame.ExitStatus{Code: code, Reason: why}, r.Session.Ended(), nil
+	}
+	fetch := func(ctx context.Context, after uint64, max int) ([]api.TranscriptFrame, error) {
+		var r api.ReadTranscriptResponse
+		err := w.Call(alice.Conn, "alice", api.VerbReadTranscript, api.ReadTranscriptRequest{SessionID: se.Session.ID, After: after, Max: max}, &r)
+		return r.Frames, err
+	}
+	var out bytes.Buffer
+	var status frame.ExitStatus
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := session.Run(ctx, alice.Conn, se, session.Options{NoStdin: true, Stdout: &out, Fetch: fetch, Ended: ended,
+			OnExit: func(s frame.ExitStatus) { status = s }})
+		done <- result{code, err}
+	}()
+	if _, err := attached.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("alice's client did not attach: %v", err)
+	}
+
+	if _, err := a.publishFrame(ctx, se.Subjects.Out, 1, []byte("before "), nil); err != nil {
 		t.Fatal(err)
 	}
 	forged := frame.Encode(frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: 0, Reason: "terminated: by admin"})})
 	if _, err := js.Publish(ctx, se.Subjects.Out, forged); err != nil {
 		t.Fatalf("the agent's End frame on its own running session: %v", err)
 	}
+	brokertest.WaitFor(t, 10*time.Second, "alice's client to ask the broker about the forged End", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(asked) > 0
+	})
 	if _, err := a.publishFrame(ctx, se.Subjects.Out, 2, []byte("after"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +302,28 @@ func TestFramesForgedEndEndsNothing(t *testing.T) {
 		t.Fatalf("after a forged End, alice's active sessions are %+v; want %s", ds.Sessions, se.Session.ID)
 	}
 
-	// The agent ends it for real: two output frames, exit 3.
+	// The agent ends it for real: two output frames, exit 3. The broker's End frame ends
+	// alice's client with that status.
 	if err := api.Call(ctx, a.Conn, subjects.AgentAPI(a.id, api.VerbSessionEnded),
 		api.SessionEndedRequest{SessionID: se.Session.ID, ExitCode: 3, Reason: api.ReasonExit, OutFrames: 2}, nil); err != nil {
 		t.Fatal(err)
 	}
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("alice's client did not see the session end")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if r.err != nil || r.code != 3 || status.Reason != api.ReasonExit || out.String() != "before after" {
+		t.Fatalf("alice's client: %d, %v, status %+v, output %q; want 3, exit and the output on both sides of the forged End",
+			r.code, r.err, status, out.String())
+	}
+	if len(asked) < 2 || asked[0] || !asked[len(asked)-1] {
+		t.Fatalf("the broker answered alice's client that the session had ended: %v; want no, then yes", asked)
+	}
+
 	if err := w.Call(alice.Conn, "alice", api.VerbDescribeSessions, api.DescribeSessionsRequest{State: "History"}, &ds); err != nil {
 		t.Fatal(err)
 	}
@@ -266,17 +334,17 @@ func TestFramesForgedEndEndsNothing(t *testing.T) {
 	if err := w.Call(alice.Conn, "alice", api.VerbReadTranscript, api.ReadTranscriptRequest{SessionID: se.Session.ID}, &tr); err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var rec []string
 	for _, f := range tr.Frames {
 		fr, err := frame.Decode(f.Frame)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fr.Type == frame.Stdout {
-			out = append(out, string(fr.Payload))
+			rec = append(rec, string(fr.Payload))
 		}
 	}
-	if !slices.Equal(out, []string{"before", "after"}) || !tr.Complete {
-		t.Fatalf("alice reads the output %q (complete %v); want before and after the forged End", out, tr.Complete)
+	if !slices.Equal(rec, []string{"before ", "after"}) || !tr.Complete {
+		t.Fatalf("alice reads the record %q (complete %v); want the output on both sides of the forged End", rec, tr.Complete)
 	}
 }

@@ -162,14 +162,7 @@ func (s *Service) finish(ctx context.Context, id string, e session.End, actor st
 // the stream refuses it (it is full, or the record is what failed), the frame goes to the
 // client live. The client learns of every end within a round trip of its being recorded.
 func (s *Service) announceEnd(ctx context.Context, se api.Session) {
-	code := int32(-1)
-	if se.ExitCode != nil {
-		code = int32(*se.ExitCode)
-	}
-	why := se.Reason
-	if se.Detail != "" {
-		why += ": " + se.Detail
-	}
+	code, why := se.EndStatus()
 	data := frame.Encode(frame.Frame{Type: frame.End, Payload: frame.EncodeExit(frame.ExitStatus{Code: code, Reason: why})})
 	ctx, cancel := context.WithTimeout(ctx, endAnnounceTimeout)
 	defer cancel()

@@ -202,7 +202,7 @@ func (a *app) runForwardSession(ctx context.Context, nc *nats.Conn, start api.St
 	if s := p.stdio; s != nil {
 		fo.Stdio = &session.ForwardStdio{R: s.r, W: s.w, Dest: s.dest, Label: s.label}
 	}
-	return session.Run(ctx, nc, start, session.Options{Forward: fo, Logger: a.log, OnExit: onExit})
+	return session.Run(ctx, nc, start, session.Options{Forward: fo, Logger: a.log, OnExit: onExit, Ended: a.sessionEnded(start.Session.ID)})
 }
 
 // notice prints a message of the data path (a refused connection) on stderr.

@@ -2,7 +2,9 @@ package clicmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -21,12 +23,21 @@ import (
 // forwardingLine matches what forward prints for a listener.
 var forwardingLine = regexp.MustCompile(`^Forwarding (\S+) -> (\S+)$`)
 
-// A session the broker ends is reported, and the forward exits non-zero with its
-// listeners closed and its socket files gone.
+// A session the broker ends is reported, with the reason the broker gives for it when
+// asked (not the End frame's, which the agent could forge), and the forward exits
+// non-zero with its listeners closed and its socket files gone.
 func TestForwardSessionEnds(t *testing.T) {
 	e := newEnv(t)
 	req := serveSessions(t, e, func(ctx context.Context, a *sessiontest.Agent, _ frame.Frame) error {
-		return a.End(-1, "idle_timeout: no traffic for 20m0s")
+		return a.End(0, "exit")
+	})
+	e.handle(api.VerbGetSession, func(b []byte) (any, error) {
+		var r api.GetSessionRequest
+		if err := json.Unmarshal(b, &r); err != nil || r.SessionID != "alice-0a1b2c3d" {
+			return nil, fmt.Errorf("GetSession %s: %v", b, err)
+		}
+		return api.GetSessionResponse{Session: api.Session{ID: r.SessionID, State: api.StateTerminated,
+			Reason: "idle_timeout", Detail: "no traffic for 20m0s"}}, nil
 	})
 	sock := filepath.Join(t.TempDir(), "pg.sock")
 	r := e.run("", "forward", "--reason", "JIRA-2", "web-1", "0:80", sock+":db.internal:5432", "0:80", "0:unix:/run/docker.sock")

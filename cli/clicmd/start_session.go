@@ -160,6 +160,7 @@ func (a *app) attach(ctx context.Context, start api.StartSessionResponse, tty *t
 		After:       at.after,
 		Logger:      a.log,
 		Fetch:       a.transcriptFetcher(id),
+		Ended:       a.sessionEnded(id),
 		OnExit:      func(s frame.ExitStatus) { status = s },
 	}
 	if tty != nil {
@@ -307,6 +308,21 @@ func (a *app) transcriptFetcher(id string) func(context.Context, uint64, int) ([
 		var resp api.ReadTranscriptResponse
 		err := a.call(ctx, api.VerbReadTranscript, api.ReadTranscriptRequest{SessionID: id, After: after, Max: max}, &resp)
 		return resp.Frames, err
+	}
+}
+
+// sessionEnded asks the broker whether session id has ended, and how (session.Options.Ended).
+func (a *app) sessionEnded(id string) func(context.Context) (frame.ExitStatus, bool, error) {
+	return func(ctx context.Context) (frame.ExitStatus, bool, error) {
+		var resp api.GetSessionResponse
+		if err := a.call(ctx, api.VerbGetSession, api.GetSessionRequest{SessionID: id}, &resp); err != nil {
+			return frame.ExitStatus{}, false, err
+		}
+		if !resp.Session.Ended() {
+			return frame.ExitStatus{}, false, nil
+		}
+		code, why := resp.Session.EndStatus()
+		return frame.ExitStatus{Code: code, Reason: why}, true, nil
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 
 	"github.com/tetherhq/tether/streams/logkey"
 	"github.com/tetherhq/tether/streams/retry"
@@ -49,6 +50,12 @@ type Options struct {
 	// OnExit, if set, is called with the Exit frame's status before Run returns, or with
 	// the End frame's when the broker ended the session without an exit (code -1).
 	OnExit func(frame.ExitStatus)
+	// Ended, when set, asks the broker whether the session has ended, and how: an End
+	// frame on the output subject is believed only when the broker says so, and its
+	// status is then the broker's (the session's agent may publish on that subject too:
+	// an End it forged is ignored). Usually a GetSession call. With Ended nil, or when it
+	// fails, the End frame is believed.
+	Ended func(ctx context.Context) (st frame.ExitStatus, ended bool, err error)
 	// After is the number of the last output frame already shown: Run shows the output
 	// after it (a resumed session's client passes the response's OutputSeq, or the last
 	// frame an earlier client showed).
@@ -90,6 +97,7 @@ var (
 	pendingSize = 256 << 20             // bytes nats.go may queue per subscription
 	fetchMax    = 500                   // frames asked for per Fetch
 	endCatchUp  = 5 * time.Second       // how long an End frame waits for missing output
+	endConfirm  = 5 * time.Second       // how long an End frame waits for the broker to confirm it
 	keepalive   = 15 * time.Second      // send a Keepalive after this much silence
 	// fetchBackoff spaces the Fetch attempts that repair a gap.
 	fetchBackoff = retry.Policy{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
@@ -139,6 +147,9 @@ func Run(ctx context.Context, nc *nats.Conn, start api.StartSessionResponse, opt
 		done:  make(chan struct{}),
 		seq:   start.InputSeq,
 		last:  opts.After,
+		// An agent publishing End frames without end must not make its user's client
+		// call the broker without end.
+		endAsks: rate.NewLimiter(rate.Every(time.Second), 3),
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -180,6 +191,7 @@ type client struct {
 
 	outCh, ctlCh chan *nats.Msg
 	fwd          *forwarder    // port forwarding; nil for other sessions
+	endAsks      *rate.Limiter // paces Options.Ended
 	done         chan struct{} // closed by stop: unblocks subscription callbacks
 	subs         []*nats.Subscription
 	status       chan nats.Status
@@ -506,6 +518,23 @@ func (c *client) onEnd(ctx context.Context, f frame.Frame) (code int, done bool,
 	if err != nil {
 		c.log.Warn("malformed end frame", logkey.Err, err)
 		st = frame.ExitStatus{Code: -1, Reason: "ended"}
+	}
+	if c.opts.Ended != nil {
+		if err := c.endAsks.Wait(ctx); err != nil {
+			return -1, true, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, endConfirm)
+		bst, ended, err := c.opts.Ended(ctx)
+		cancel()
+		switch {
+		case err != nil:
+			c.log.Debug("could not confirm the session's end with the broker: believing the end frame", logkey.Err, err)
+		case !ended:
+			c.log.Warn("ignoring an end frame the broker did not send: the session still runs", logkey.Reason, st.Reason)
+			return 0, false, nil
+		default:
+			st = bst
+		}
 	}
 	if c.opts.Fetch != nil {
 		ctx, cancel := context.WithTimeout(ctx, endCatchUp)

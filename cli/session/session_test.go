@@ -452,6 +452,101 @@ func TestEndFrame(t *testing.T) {
 	}
 }
 
+// An End frame the broker did not send (the session's agent forged it: it may publish on
+// the output subject too) is ignored; the real one ends the session with the broker's
+// status, not the frame's. A broker that cannot be asked leaves the frame believed.
+func TestEndFrameConfirmedByTheBroker(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	var (
+		mu     sync.Mutex
+		broker = frame.ExitStatus{Code: -1, Reason: "terminated: by bob"}
+		ended  bool
+		asked  int
+		asks   = make(chan struct{}, 2)
+	)
+	confirm := func(context.Context) (frame.ExitStatus, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		asks <- struct{}{}
+		return broker, ended, nil
+	}
+	var stdout bytes.Buffer
+	var status frame.ExitStatus
+	done := f.run(ctx, Options{NoStdin: true, Stdout: &stdout, Fetch: f.agent.Fetch, Ended: confirm,
+		OnExit: func(s frame.ExitStatus) { status = s }})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
+	must(t, f.agent.End(0, "terminated: by admin")) // forged
+	select {
+	case <-asks: // the client asked, and the broker said the session runs
+	case <-ctx.Done():
+		t.Fatal("the client did not ask the broker about the End frame")
+	}
+	must(t, f.agent.Send(ctx, frame.Stdout, []byte("b")))
+	mu.Lock()
+	ended = true
+	mu.Unlock()
+	must(t, f.agent.End(0, "exit")) // the frame's status is not the broker's
+	if r := wait(t, ctx, done); r.err != nil || r.code != -1 {
+		t.Fatalf("Run = %d, %v; want -1 and no error", r.code, r.err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if stdout.String() != "ab" || status != broker || asked != 2 {
+		t.Fatalf("stdout %q, status %+v, the broker asked %d times; want \"ab\", %+v, twice", stdout.String(), status, asked, broker)
+	}
+
+	// The broker cannot be asked: the End frame is believed.
+	g := setup(t, 0)
+	done = g.run(ctx, Options{NoStdin: true, Stdout: io.Discard, OnExit: func(s frame.ExitStatus) { status = s },
+		Ended: func(context.Context) (frame.ExitStatus, bool, error) {
+			return frame.ExitStatus{}, false, errors.New("no broker")
+		}})
+	_, err = g.agent.WaitAttach(ctx)
+	must(t, err)
+	must(t, g.agent.End(-1, "agent_lost"))
+	if r := wait(t, ctx, done); r.err != nil || r.code != -1 || status.Reason != "agent_lost" {
+		t.Fatalf("Run = %d, %v, status %+v; want the End frame's", r.code, r.err, status)
+	}
+}
+
+// End frames without end (an agent forging them) make the client ask the broker at a
+// paced rate: three at once, then one a second.
+func TestForgedEndFramesPaced(t *testing.T) {
+	ctx := testContext(t)
+	f := setup(t, 0)
+	asks := make(chan time.Time, 16)
+	done := f.run(ctx, Options{NoStdin: true, Stdout: io.Discard, Ended: func(context.Context) (frame.ExitStatus, bool, error) {
+		asks <- time.Now()
+		return frame.ExitStatus{}, false, nil
+	}})
+	_, err := f.agent.WaitAttach(ctx)
+	must(t, err)
+	for range 5 {
+		must(t, f.agent.End(0, "forged"))
+	}
+	var at []time.Time
+	for range 5 {
+		select {
+		case a := <-asks:
+			at = append(at, a)
+		case <-ctx.Done():
+			t.Fatalf("the client asked the broker %d times about 5 End frames", len(at))
+		}
+	}
+	if d := at[4].Sub(at[0]); d < 1900*time.Millisecond {
+		t.Fatalf("5 asks in %v; want them paced, at least 2 s for the last two", d)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Run returned %d, %v on forged End frames", r.code, r.err)
+	default:
+	}
+}
+
 // An Exit frame the live output lost, found in the record, wins over the End frame.
 func TestEndFrameAfterLostExit(t *testing.T) {
 	ctx := testContext(t)

@@ -160,6 +160,20 @@ type SessionRecording struct {
 // Ended reports whether the session is over.
 func (s Session) Ended() bool { return s.State == StateTerminated || s.State == StateFailed }
 
+// EndStatus is how an ended session ended, as its End frame tells the client: the exit
+// code (-1 without one) and the reason, with the detail after a colon.
+func (s Session) EndStatus() (code int32, why string) {
+	code = -1
+	if s.ExitCode != nil {
+		code = int32(*s.ExitCode)
+	}
+	why = s.Reason
+	if s.Detail != "" {
+		why += ": " + s.Detail
+	}
+	return code, why
+}
+
 // Subjects are a session's data subjects, handed to the client and the agent.
 type Subjects struct {
 	In  string `json:"in"`
