@@ -385,21 +385,7 @@ func TestBudgetBoundsASession(t *testing.T) {
 
 	// A fourth passes it: one connection is reset, and says why.
 	fill()
-	var reset []error
-	if err := polltest.Wait(10*time.Second, func() error {
-		reset = reset[:0]
-		for _, c := range stalled {
-			if err := c.Err(); err != nil {
-				reset = append(reset, err)
-			}
-		}
-		if len(reset) == 0 {
-			return errors.New("no connection reset past the budget")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	reset := waitResets(t, stalled)
 	if len(reset) != 1 || !strings.Contains(reset[0].Error(), "more than 200 KiB their local ends had not read") {
 		t.Fatalf("resets past the budget: %v", reset)
 	}
@@ -431,6 +417,27 @@ func TestBudgetBoundsASession(t *testing.T) {
 	if n := agent.Len(); n != 4 {
 		t.Fatalf("agent has %d connections open, want 3 stalled and the echo", n)
 	}
+}
+
+// waitResets waits until a connection of conns is reset and returns their errors.
+func waitResets(t *testing.T, conns []*Conn) []error {
+	t.Helper()
+	var reset []error
+	if err := polltest.Wait(10*time.Second, func() error {
+		reset = reset[:0]
+		for _, c := range conns {
+			if err := c.Err(); err != nil {
+				reset = append(reset, err)
+			}
+		}
+		if len(reset) == 0 {
+			return errors.New("no connection reset past the budget")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return reset
 }
 
 // stalledDial reaches destination 1 at echo and every other at a pipe nobody reads: a
@@ -491,21 +498,7 @@ func TestSharedBudgetBoundsAnAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(b) // each session holds two windows, within its own budget; together, beyond the agent's
-	var reset []error
-	if err := polltest.Wait(10*time.Second, func() error {
-		reset = reset[:0]
-		for _, c := range stalled {
-			if err := c.Err(); err != nil {
-				reset = append(reset, err)
-			}
-		}
-		if len(reset) == 0 {
-			return errors.New("no connection reset past the agent's budget")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	reset := waitResets(t, stalled)
 	if len(reset) != 1 || !strings.Contains(reset[0].Error(), "this agent's connections held more than 200 KiB their local ends had not read") {
 		t.Fatalf("resets past the agent's budget: %v", reset)
 	}
