@@ -90,15 +90,17 @@ func (e *DetachedError) Unwrap() error { return e.Err }
 
 // Tunables, variables so tests can shorten them.
 var (
-	gapTimeout  = 10 * time.Second      // how long to wait for missing frames to appear
-	idleFlush   = 20 * time.Millisecond // report consumption after output idles this long
-	probeFirst  = 2 * time.Second       // look for lost frames after this much silence…
-	probeMax    = 30 * time.Second      // …backing off to this
-	pendingSize = 256 << 20             // bytes nats.go may queue per subscription
-	fetchMax    = 500                   // frames asked for per Fetch
-	endCatchUp  = 5 * time.Second       // how long an End frame waits for missing output
-	endConfirm  = 5 * time.Second       // how long an End frame waits for the broker to confirm it
-	keepalive   = 15 * time.Second      // send a Keepalive after this much silence
+	gapTimeout  = 10 * time.Second       // how long to wait for missing frames to appear
+	idleFlush   = 20 * time.Millisecond  // report consumption after output idles this long
+	probeFirst  = 2 * time.Second        // look for lost frames after this much silence…
+	probeMax    = 30 * time.Second       // …backing off to this
+	pendingSize = 256 << 20              // bytes nats.go may queue per subscription
+	fetchMax    = 500                    // frames asked for per Fetch
+	endCatchUp  = 5 * time.Second        // how long an End frame waits for missing output
+	endConfirm  = 5 * time.Second        // how long an End frame waits for the broker to confirm it
+	endChecks   = 3                      // times the broker is asked about an End frame
+	endRecheck  = 500 * time.Millisecond // between them, while it says the session runs
+	keepalive   = 15 * time.Second       // send a Keepalive after this much silence
 	// fetchBackoff spaces the Fetch attempts that repair a gap.
 	fetchBackoff = retry.Policy{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
 )
@@ -520,13 +522,10 @@ func (c *client) onEnd(ctx context.Context, f frame.Frame) (code int, done bool,
 		st = frame.ExitStatus{Code: -1, Reason: "ended"}
 	}
 	if c.opts.Ended != nil {
-		if err := c.endAsks.Wait(ctx); err != nil {
-			return -1, true, err
-		}
-		ctx, cancel := context.WithTimeout(ctx, endConfirm)
-		bst, ended, err := c.opts.Ended(ctx)
-		cancel()
+		bst, ended, err := c.confirmEnd(ctx)
 		switch {
+		case ctx.Err() != nil:
+			return -1, true, ctx.Err()
 		case err != nil:
 			c.log.Debug("could not confirm the session's end with the broker: believing the end frame", logkey.Err, err)
 		case !ended:
@@ -555,6 +554,33 @@ func (c *client) onEnd(ctx context.Context, f frame.Frame) (code int, done bool,
 		c.opts.OnExit(st)
 	}
 	return int(st.Code), true, nil
+}
+
+// confirmEnd asks the broker (Options.Ended) whether the session ended, up to endChecks
+// times endRecheck apart while it says no: a broker of a cluster may answer from a replica
+// that has not seen the end yet. The asks are paced by c.endAsks.
+func (c *client) confirmEnd(ctx context.Context) (st frame.ExitStatus, ended bool, err error) {
+	for i := range endChecks {
+		if i > 0 {
+			t := time.NewTimer(endRecheck)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return st, false, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := c.endAsks.Wait(ctx); err != nil {
+			return st, false, err
+		}
+		actx, cancel := context.WithTimeout(ctx, endConfirm)
+		st, ended, err = c.opts.Ended(actx)
+		cancel()
+		if err != nil || ended {
+			return st, ended, err
+		}
+	}
+	return st, false, nil
 }
 
 // repair fills the gap before seq from the transcript.
