@@ -480,7 +480,8 @@ func TestEndFrameConfirmedByTheBroker(t *testing.T) {
 	must(t, err)
 	must(t, f.agent.Send(ctx, frame.Stdout, []byte("a")))
 	must(t, f.agent.End(0, "terminated: by admin")) // forged
-	for range endChecks { // the client asks (a replica may lag), and the broker says it runs
+	// The client asks (a replica may lag), and the broker says the session runs.
+	for range endChecks {
 		select {
 		case <-asks:
 		case <-ctx.Done():
