@@ -23,9 +23,11 @@
 #     metadata services), checked on a literal host at StartSession and on the
 #     resolved ip of every connection, which catches DNS names pointing there;
 #   - host names in restricted_hosts (globs: metadata.google.internal, ...);
-#   - ports in node_admin_ports on the node itself (host "" or "localhost", or
-#     an address in loopback_cidrs): the admin ports that listen on loopback
-#     only because they must not be reached from anywhere else;
+#   - ports in node_admin_ports on the node itself (host "" or "localhost", an
+#     address in loopback_cidrs, or, for a connection, an address the node reports
+#     as one of its own, input.forward.on_node): the admin ports that must not be
+#     reached from anywhere else, whether they listen on loopback only or on every
+#     interface;
 #   - unix sockets in restricted_unix_sockets (globs: the container runtimes').
 #
 # Data: data.tether.forwarding
@@ -133,7 +135,10 @@ forward_dests[i] := dest_view(f.host, f.port, f.unix_socket, "", "") if {
 	some i, f in input.forwards
 }
 
-forward_dests[f.dest] := dest_view(f.host, f.port, f.unix_socket, f.ip, f.address) if {
+forward_dests[f.dest] := object.union(
+	dest_view(f.host, f.port, f.unix_socket, f.ip, f.address),
+	{"own_address": object.get(f, "on_node", false) == true},
+) if {
 	input.action == "ForwardConnection"
 	f := input.forward
 }
@@ -203,6 +208,11 @@ on_node(d) if {
 	d.unix_socket == ""
 	some ip in d.ips
 	in_cidrs(ip, forwarding_list("loopback_cidrs"))
+}
+
+on_node(d) if {
+	d.unix_socket == ""
+	d.own_address == true
 }
 
 deny contains reason if {

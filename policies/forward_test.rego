@@ -173,6 +173,26 @@ test_node_admin_ports_refused_on_the_node if {
 	not conn(alice, web1, dest("localtest.me", 2379), "127.0.0.1").allow
 }
 
+# conn_on_node is conn to an address the node reports as one of its own.
+conn_on_node(who, target, f, ip) := d if {
+	d := authz.decision with input as {
+		"principal": who, "action": "ForwardConnection", "target": target,
+		"session": {"id": concat("-", [who.name, "1"]), "owner": who.name, "target": target.id, "document": pf.name},
+		"document": pf,
+		"forward": object.union(f, {"dest": 0, "ip": ip, "address": addr(f, ip), "on_node": true, "peer": "127.0.0.1:50000"}),
+	}
+}
+
+test_node_admin_ports_refused_on_the_nodes_own_addresses if {
+	# kubelet listens on every interface: its port on the node's own address is the node's.
+	d := conn_on_node(alice, web1, dest("10.0.0.5", 10250), "10.0.0.5")
+	d.reasons == ["port 10250 on the node itself is an administrative port, which may not be forwarded to unless a policy exception allows it"]
+	not conn_on_node(alice, web1, dest("web-1.internal", 2379), "2001:db8::5").allow
+	# Another port there is not administrative; the same address not the node's is elsewhere.
+	allowed(conn_on_node(alice, web1, dest("10.0.0.5", 8080), "10.0.0.5"))
+	allowed(conn(alice, web1, dest("10.0.0.5", 10250), "10.0.0.5"))
+}
+
 test_node_admin_ports_open_elsewhere if {
 	allowed(start(alice, web1, [dest("k8s-api.internal", 6443)]))
 	allowed(conn(alice, web1, dest("k8s-api.internal", 6443), "10.0.0.1"))

@@ -57,6 +57,9 @@ type ForwardConn struct {
 	// for a unix socket.
 	Address string `json:"address"`
 	IP      string `json:"ip"`
+	// OnNode says IP is one of the node's own addresses (of one of its interfaces), as
+	// the node reports it: the node itself, as loopback is.
+	OnNode bool `json:"on_node"`
 	// Peer is the client's end of the connection as the client reported it: information,
 	// not identity.
 	Peer string `json:"peer"`
@@ -135,13 +138,14 @@ func (in Input) value() ast.Value {
 		obj.Insert(ast.StringTerm("forwards"), ast.ArrayTerm(terms...))
 	}
 	if f := in.Forward; f != nil {
-		o := ast.NewObjectWithCapacity(7)
+		o := ast.NewObjectWithCapacity(8)
 		o.Insert(ast.StringTerm("dest"), ast.IntNumberTerm(f.Dest))
 		o.Insert(ast.StringTerm("host"), ast.StringTerm(f.Host))
 		o.Insert(ast.StringTerm("port"), ast.IntNumberTerm(f.Port))
 		o.Insert(ast.StringTerm("unix_socket"), ast.StringTerm(f.UnixSocket))
 		o.Insert(ast.StringTerm("address"), ast.StringTerm(f.Address))
 		o.Insert(ast.StringTerm("ip"), ast.StringTerm(f.IP))
+		o.Insert(ast.StringTerm("on_node"), ast.BooleanTerm(f.OnNode))
 		o.Insert(ast.StringTerm("peer"), ast.StringTerm(f.Peer))
 		obj.Insert(ast.StringTerm("forward"), ast.NewTerm(o))
 	}

@@ -131,7 +131,7 @@ func (s *session) acceptConn(c *fwd.Conn, o fwd.Open) {
 	var dec api.ForwardOpenResponse
 	cctx, ccancel := context.WithTimeout(ctx, callTimeout)
 	err = api.Call(cctx, s.a.nc, subjects.AgentAPI(s.a.id.instanceID, api.VerbForwardOpen), api.ForwardOpenRequest{
-		SessionID: s.id, ConnID: o.ID, Dest: int(o.Dest), Address: addr, Peer: o.Peer,
+		SessionID: s.id, ConnID: o.ID, Dest: int(o.Dest), Address: addr, OnNode: network == "tcp" && ownAddress(addr), Peer: o.Peer,
 	}, &dec)
 	ccancel()
 	switch {
@@ -172,6 +172,27 @@ func (s *session) acceptConn(c *fwd.Conn, o fwd.Open) {
 	default:
 		rep.Reason = api.FwdClientClose
 	}
+}
+
+// ownAddress reports whether addr ("ip:port") is an address of one of the node's own
+// interfaces (loopback's too): a service listening on every interface is the node's
+// there as well.
+func ownAddress(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap().WithZone("") == ip.WithZone("") {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve names what to dial for d: the unix socket, or the first address the node

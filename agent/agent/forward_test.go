@@ -210,6 +210,55 @@ func TestForwardRefusals(t *testing.T) {
 	}
 }
 
+// The agent says when the address it would dial is one of the node's own (loopback, or
+// any interface's), so policy can treat an admin port there as the node's; a unix socket
+// and an address elsewhere are not said to be.
+func TestForwardSaysOnNode(t *testing.T) {
+	e := newEnv(t)
+	forwards := []api.Forward{{Host: "127.0.0.1", Port: 10250}, {Host: "203.0.113.77", Port: 10250}, {UnixSocket: "/tmp/no.sock"}}
+	want := []bool{true, false, false}
+	if own := nonLoopbackAddr(t); own != "" {
+		forwards, want = append(forwards, api.Forward{Host: own, Port: 10250}), append(want, true)
+	}
+	e.cp.fwdDeny = map[int]string{}
+	for i := range forwards {
+		e.cp.fwdDeny[i] = "no"
+	}
+	e.runAgent(agent.Config{})
+	c := e.startForward("alice-fwd-own", api.AgentStart{Forwards: forwards})
+	for i := range forwards {
+		if _, err := c.mux.Open(context.Background(), uint16(i), "p"); err == nil {
+			t.Fatalf("destination %d opened despite the policy", i)
+		}
+	}
+	e.cp.mu.Lock()
+	defer e.cp.mu.Unlock()
+	if len(e.cp.fwdOpens) != len(forwards) {
+		t.Fatalf("%d decisions asked for %d connections", len(e.cp.fwdOpens), len(forwards))
+	}
+	for _, r := range e.cp.fwdOpens {
+		if r.OnNode != want[r.Dest] {
+			t.Errorf("destination %+v at %q: on_node %v, want %v", forwards[r.Dest], r.Address, r.OnNode, want[r.Dest])
+		}
+	}
+}
+
+// nonLoopbackAddr is an address of one of this machine's interfaces that is not loopback,
+// or "" if it has none.
+func nonLoopbackAddr(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	t.Log("no non-loopback IPv4 address here: only loopback is tried")
+	return ""
+}
+
 // Destinations that take nothing hold at most the agent's forward budget, all its
 // sessions together: past it a connection is reset, saying why.
 func TestForwardAgentBudget(t *testing.T) {

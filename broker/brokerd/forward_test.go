@@ -393,6 +393,30 @@ func TestForwardOpen(t *testing.T) {
 	}
 }
 
+// TestForwardOpenOnTheNodesOwnAddress: an admin port reached through an address the node
+// reports as its own (kubelet listens on every interface) is the node's admin port, refused
+// as on loopback; the same port elsewhere is not.
+func TestForwardOpenOnTheNodesOwnAddress(t *testing.T) {
+	w := newPortWorld(t, api.Forward{Host: "10.1.2.3", Port: 10250}, api.Forward{UnixSocket: "/tmp/app.sock"})
+	open := func(conn uint32, dest int, addr string, onNode bool) (api.ForwardOpenResponse, error) {
+		return w.agent.forwardOpen(api.ForwardOpenRequest{SessionID: w.se.ID, ConnID: conn, Dest: dest, Address: addr, OnNode: onNode})
+	}
+	if resp, err := open(1, 0, "10.1.2.3:10250", false); err != nil || !resp.Allowed {
+		t.Errorf("kubelet's port on another host: %+v, %v; want allowed", resp, err)
+	}
+	resp, err := open(2, 0, "10.1.2.3:10250", true)
+	if err != nil || resp.Allowed || len(resp.Reasons) != 1 || !strings.Contains(resp.Reasons[0], "port 10250 on the node itself is an administrative port") {
+		t.Errorf("kubelet's port on the node's own address: %+v, %v; want refused as the node's admin port", resp, err)
+	}
+	waitAudit(t, w.s, api.ActionForwardConnection, func(r api.AuditRecord, in map[string]any) bool {
+		f, _ := in["forward"].(map[string]any)
+		return !r.Allow && f["on_node"] == true && f["address"] == "10.1.2.3:10250"
+	})
+	if _, err := open(3, 1, "/tmp/app.sock", true); err == nil || !strings.Contains(err.Error(), "on_node is said of a TCP address") {
+		t.Errorf("on_node for a unix socket: %v, want an error saying so", err)
+	}
+}
+
 func TestForwardClosed(t *testing.T) {
 	w := newPortWorld(t, api.Forward{Port: 5432}, api.Forward{UnixSocket: "/tmp/app.sock"})
 	s, agent, sid := w.s, w.agent, w.se.ID

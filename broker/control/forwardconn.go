@@ -132,6 +132,9 @@ func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenR
 	if err != nil {
 		return nil, err
 	}
+	if r.OnNode && ip == "" {
+		return nil, badRequest("%s: on_node is said of a TCP address, not of unix socket %.64q", verb, f.UnixSocket)
+	}
 	address := r.Address
 	if f.UnixSocket != "" && address == "" {
 		address = f.UnixSocket
@@ -141,7 +144,7 @@ func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenR
 		Document: &policies.Document{Name: se.Document, Type: se.SessionType, Version: se.DocumentVersion},
 		Forward: &policies.ForwardConn{
 			Dest: r.Dest, Host: f.Host, Port: f.Port, UnixSocket: f.UnixSocket,
-			Address: address, IP: ip, Peer: r.Peer,
+			Address: address, IP: ip, OnNode: r.OnNode, Peer: r.Peer,
 		},
 	}
 	if inst, _, err := getJSON[storedInstance](ctx, s.b.Instances, se.Target); err == nil {

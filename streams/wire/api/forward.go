@@ -64,6 +64,9 @@ type ForwardOpenRequest struct {
 	// Address is what the agent will dial: "ip:port" as the node resolved Host, or the
 	// unix socket's path.
 	Address string `json:"address"`
+	// OnNode says Address's IP is one of the node's own (an address of one of its
+	// interfaces): policy treats it as the node itself, as it does loopback.
+	OnNode bool `json:"on_node,omitempty"`
 	// Peer is the client's side of the connection as the client reported it
 	// ("127.0.0.1:53122", or the local unix socket's path): information, not identity.
 	Peer string `json:"peer,omitempty"`
