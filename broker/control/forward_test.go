@@ -1,6 +1,7 @@
 package control
 
 import (
+	"net/netip"
 	"path"
 	"strings"
 	"testing"
@@ -97,6 +98,42 @@ func FuzzForwardClosedRequest(f *testing.F) {
 		}
 		if !r.OpenedAt.IsZero() && (r.ClosedAt.Before(r.OpenedAt) || r.ClosedAt.Sub(r.OpenedAt) > maxFwdDuration) {
 			t.Fatalf("accepted times %v .. %v", r.OpenedAt, r.ClosedAt)
+		}
+	})
+}
+
+// FuzzForwardOpenRequest: an accepted request names an address on the destination (the
+// destination's port, or an absolute socket path), the IP policy sees is canonical, and
+// on_node is said only of an IP.
+func FuzzForwardOpenRequest(f *testing.F) {
+	f.Add([]byte(`{"session_id":"alice-1","conn_id":7,"dest":0,"address":"10.0.0.5:10250","on_node":true,"peer":"127.0.0.1:5000"}`))
+	f.Add([]byte(`{"session_id":"alice-1","conn_id":8,"dest":1,"address":"/run/pg.sock","peer":"./pg.sock"}`))
+	f.Add([]byte(`{"session_id":"alice-1","conn_id":9,"dest":0,"address":"[::ffff:10.0.0.5%eth0]:10250"}`))
+	dests := []api.Forward{{Host: "kubelet", Port: 10250}, {UnixSocket: "/run/pg.sock"}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r api.ForwardOpenRequest
+		if decodeRequest(api.VerbForwardOpen, b, &r, api.MaxRequest) != nil {
+			return
+		}
+		for _, d := range dests {
+			ip, err := checkForwardOpen(&r, d)
+			if err != nil {
+				continue
+			}
+			if len(r.Peer) > maxPeer || len(r.Address) > maxAddress || strings.ContainsAny(r.Peer+r.Address, "\x00\n\r") {
+				t.Fatalf("accepted %+v", r)
+			}
+			if d.UnixSocket != "" {
+				if ip != "" || r.OnNode || (r.Address != "" && !path.IsAbs(r.Address)) {
+					t.Fatalf("accepted %+v for a socket: ip %q", r, ip)
+				}
+				continue
+			}
+			a, err := netip.ParseAddr(ip)
+			ap, _ := netip.ParseAddrPort(r.Address)
+			if err != nil || a.String() != ip || a.Is4In6() || a.Zone() != "" || ap.Port() != uint16(d.Port) || ap.Addr().Unmap().WithZone("") != a {
+				t.Fatalf("accepted %+v: ip %q", r, ip)
+			}
 		}
 	})
 }

@@ -111,16 +111,30 @@ func dialedAddress(verb string, f api.Forward, addr string) (string, error) {
 	return ap.Addr().Unmap().WithZone("").String(), nil
 }
 
+// checkForwardOpen checks what r says of the connection to destination f, and returns
+// the IP it will dial ("" for a unix socket).
+func checkForwardOpen(r *api.ForwardOpenRequest, f api.Forward) (string, error) {
+	const verb = api.VerbForwardOpen
+	if err := checkText(verb, "peer", r.Peer, maxPeer); err != nil {
+		return "", err
+	}
+	if err := checkText(verb, "address", r.Address, maxAddress); err != nil {
+		return "", err
+	}
+	ip, err := dialedAddress(verb, f, r.Address)
+	if err != nil {
+		return "", err
+	}
+	if r.OnNode && ip == "" {
+		return "", badRequest("%s: on_node is said of a TCP address, not of unix socket %.64q", verb, f.UnixSocket)
+	}
+	return ip, nil
+}
+
 // forwardOpen decides whether a connection may open. A denial is an answer, not an
 // error: the agent closes the connection with the reasons.
 func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenRequest) (any, error) {
 	const verb = api.VerbForwardOpen
-	if err := checkText(verb, "peer", r.Peer, maxPeer); err != nil {
-		return nil, err
-	}
-	if err := checkText(verb, "address", r.Address, maxAddress); err != nil {
-		return nil, err
-	}
 	se, f, err := s.agentPortSession(ctx, c, verb, r.SessionID, r.Dest)
 	if err != nil {
 		return nil, err
@@ -128,12 +142,9 @@ func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenR
 	if se.State != api.StateConnected {
 		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("%s: session %s is %s, not Connected", verb, se.ID, se.State)}
 	}
-	ip, err := dialedAddress(verb, f, r.Address)
+	ip, err := checkForwardOpen(r, f)
 	if err != nil {
 		return nil, err
-	}
-	if r.OnNode && ip == "" {
-		return nil, badRequest("%s: on_node is said of a TCP address, not of unix socket %.64q", verb, f.UnixSocket)
 	}
 	address := r.Address
 	if f.UnixSocket != "" && address == "" {
