@@ -44,6 +44,8 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./streams/wire/frame
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./streams/wire/api
+	$(GO) test -run '^$$' -fuzz '^FuzzPayloads$$' -fuzztime 15s ./streams/wire/fwd
+	$(GO) test -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime 30s ./streams/wire/fwd
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./broker/document
 	$(GO) test -run '^$$' -fuzz '^FuzzResolve$$' -fuzztime 30s ./broker/document
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitWords$$' -fuzztime 15s ./broker/document
@@ -51,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStartSessionRequest$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzStartForwards$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzForwardClosedRequest$$' -fuzztime 15s ./broker/control
+	$(GO) test -run '^$$' -fuzz '^FuzzForwardOpenRequest$$' -fuzztime 15s ./broker/control
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./broker/config
 	$(GO) test -run '^$$' -fuzz '^FuzzControl$$' -fuzztime 15s ./agent/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzProcessRecord$$' -fuzztime 15s ./agent/agent
