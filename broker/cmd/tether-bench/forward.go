@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -243,15 +244,23 @@ type scpSide struct {
 	downErr  error
 }
 
-// scpSection copies a file up and down with scp through plain ssh (the reference) and
-// through `tether ssh-proxy` (tetherSSHProxy), median of 3 each.
+// scpSection copies a file up and down with scp through plain ssh (the reference),
+// through `tether ssh-proxy` (tetherSSHProxy), and through a ProxyCommand that only copies
+// bytes to sshd's port (what a ProxyCommand costs ssh by itself, Tether or not), median of
+// 3 each.
 func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cleanups,
 	t *tether, s *sshEnv, logf func(string, ...any)) []fwdRow {
 	tsp, ssh := &scpSide{name: "tether ssh-proxy"}, &scpSide{name: "ssh"}
+	plain := &scpSide{name: "a plain ProxyCommand"}
 	switch {
 	case s == nil:
-		tsp.why, ssh.why = "no live ssh", "no live ssh"
+		tsp.why, ssh.why, plain.why = "no live ssh", "no live ssh", "no live ssh"
 	default:
+		if exe, err := os.Executable(); err != nil {
+			plain.why = err.Error()
+		} else {
+			plain.proxy = fmt.Sprintf("env %s=127.0.0.1:%d %s", tcpProxyEnv, s.port, exe)
+		}
 		proxy, stop, err := tetherSSHProxy(ctx, o.bin, t)
 		switch {
 		case errors.Is(err, errNotMeasured):
@@ -268,10 +277,10 @@ func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cle
 		logf("scp: writing %d MiB of random data", o.scpSizeMiB)
 		if err := writeRandomFile(file, int64(o.scpSizeMiB)<<20); err != nil {
 			rep.fail("scp: write the file", err)
-			tsp.failed, ssh.failed = true, true
+			tsp.failed, ssh.failed, plain.failed = true, true, true
 		}
 		for _, up := range []bool{true, false} {
-			for _, side := range []*scpSide{tsp, ssh} {
+			for _, side := range []*scpSide{tsp, ssh, plain} {
 				if side.why != "" || side.failed || ctx.Err() != nil {
 					continue
 				}
@@ -286,6 +295,17 @@ func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cle
 			}
 		}
 		rep.note("scp: median of 3, each a new ssh connection (its start-up, ~0.2 s, included), aes128-gcm, the copy's size checked")
+		switch {
+		case plain.upErr != nil || plain.downErr != nil:
+			rep.fail("scp via a plain ProxyCommand", errors.Join(plain.upErr, plain.downErr))
+		case plain.why == "" && !plain.failed && plain.up > 0 && plain.down > 0:
+			msg := fmt.Sprintf("scp through a plain ProxyCommand (this harness copying stdin and stdout to sshd's port, as nc would; no Tether): "+
+				"%.3g MB/s up, %.3g down, %.2fx and %.2fx of plain ssh", plain.up, plain.down, ratio(plain.up, ssh.up, true), ratio(plain.down, ssh.down, true))
+			if tsp.up > 0 && tsp.down > 0 {
+				msg += fmt.Sprintf("; tether ssh-proxy is %.2fx and %.2fx of it", tsp.up/plain.up, tsp.down/plain.down)
+			}
+			rep.note("%s", msg)
+		}
 	}
 	cell := func(side *scpSide, v float64, err error, what string) (float64, string) {
 		switch {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func TestForwardSectionShort(t *testing.T) {
 			t.Errorf("%s: NATS relay %v %q, ratio %v, want figures", r.Metric, r.Relay, r.RelayNote, r.RelaySSH)
 		}
 	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "scp through a plain ProxyCommand") }) {
+		t.Errorf("no figures for scp through a plain ProxyCommand in the notes:\n%s", strings.Join(rep.Notes, "\n"))
+	}
 	var sb strings.Builder
 	printTable(&sb, rep)
 	if !strings.Contains(sb.String(), "not measured") || !strings.Contains(sb.String(), "ssh -L/direct") {
@@ -53,8 +57,10 @@ func TestForwardSectionShort(t *testing.T) {
 	t.Logf("\n%s", sb.String())
 }
 
-// TestMain lets this test binary be the NATS relay's processes (relay.go) too.
+// TestMain lets this test binary be the NATS relay's processes (relay.go) and the scp
+// section's plain ProxyCommand too.
 func TestMain(m *testing.M) {
 	maybeRelay()
+	maybeTCPProxy()
 	os.Exit(m.Run())
 }

@@ -102,6 +102,7 @@ func (r *report) fail(what string, err error) {
 
 func main() {
 	maybeRelay()
+	maybeTCPProxy()
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding tether-broker, tether-agent and tether")
 	flag.IntVar(&o.n, "n", 30, "session start runs")

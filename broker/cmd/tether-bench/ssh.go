@@ -274,3 +274,49 @@ func (s *sshEnv) echoRTT(ctx context.Context, n int) (percentiles, error) {
 	cmd.Env = append(os.Environ(), "TERM=xterm")
 	return ptyEcho(ctx, cmd, "", n)
 }
+
+// tcpProxyEnv, set in a process's environment to host:port, makes it the scp section's
+// plain ProxyCommand (runTCPProxy).
+const tcpProxyEnv = "TETHER_BENCH_TCP_PROXY"
+
+// maybeTCPProxy runs this process as a plain ProxyCommand and exits, when $TETHER_BENCH_TCP_PROXY
+// says so.
+func maybeTCPProxy() {
+	addr := os.Getenv(tcpProxyEnv)
+	if addr == "" {
+		return
+	}
+	if err := runTCPProxy(addr); err != nil {
+		fmt.Fprintf(os.Stderr, "tether-bench tcp proxy to %s: %v\n", addr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// runTCPProxy is the scp section's plain ProxyCommand: stdin to addr, addr to stdout, as
+// nc would, with nothing tuned.
+func runTCPProxy(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	up := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(c, os.Stdin)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		up <- err
+	}()
+	if _, err := io.Copy(os.Stdout, c); err != nil {
+		return err
+	}
+	// sshd closed its side: ssh is done with stdin or soon will be.
+	select {
+	case err := <-up:
+		return err
+	default:
+		return nil
+	}
+}
