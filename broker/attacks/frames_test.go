@@ -242,6 +242,11 @@ func TestFramesForgedEndEndsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server has the subscription before the client sends its first frame, which it
+	// sends once: one published before would be missed.
+	if err := a.FlushTimeout(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 	var (
 		mu    sync.Mutex
 		asked []bool
