@@ -79,6 +79,7 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"serve":         cmdServe,
 		"forwarding":    cmdForwarding,
 		"waitfile":      cmdWaitFile,
+		"outbeyond":     cmdOutBeyond,
 	}
 }
 
@@ -737,6 +738,25 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return nil
 	})
+}
+
+// cmdOutBeyond checks that the session in the last command's stdout (waitended's JSON)
+// sent at most MAX bytes more than its client wrote to FILE: what flow control lets an
+// agent send ahead of a client that stopped reading. "outbeyond FILE MAX".
+func cmdOutBeyond(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: outbeyond FILE MAX")
+	}
+	var se api.Session
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &se))
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	limit, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	if beyond := int64(se.OutBytes) - fi.Size(); beyond > limit {
+		ts.Fatalf("session %s sent %d bytes, %d more than its client wrote to %s (%d): want at most %d more",
+			se.ID, se.OutBytes, beyond, args[0], fi.Size(), limit)
+	}
 }
 
 // eventWatch is a consumer of session events as an admin sees them live (the user's
