@@ -61,7 +61,9 @@ func TestForwardVerbsOnlyForTheSessionsAgent(t *testing.T) {
 			t.Fatalf("alice's port session on %s: %v", s.target, err)
 		}
 	}
-	open := api.ForwardOpenRequest{SessionID: sy.Session.ID, ConnID: 1, Dest: 0, Address: "127.0.0.1:5432", Peer: "127.0.0.1:1"}
+	// on_node, the agent's word that the address is its own, gives no one a say in another
+	// agent's session either.
+	open := api.ForwardOpenRequest{SessionID: sy.Session.ID, ConnID: 1, Dest: 0, Address: "127.0.0.1:5432", OnNode: true, Peer: "127.0.0.1:1"}
 	closed := api.ForwardClosedRequest{SessionID: sy.Session.ID, ConnID: 1, Dest: 0, Address: "127.0.0.1:5432",
 		BytesIn: 10, BytesOut: 10, OpenedAt: time.Now().Add(-time.Second), ClosedAt: time.Now(), Reason: api.FwdClientClose}
 	before, counts := w.snapshot(t), w.forwardCounts(t)

@@ -112,11 +112,11 @@ func FuzzForwardOpenRequest(f *testing.F) {
 	dests := []api.Forward{{Host: "kubelet", Port: 10250}, {UnixSocket: "/run/pg.sock"}}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r api.ForwardOpenRequest
-		if decodeRequest(api.VerbForwardOpen, b, &r, api.MaxRequest) != nil {
+		if decodeRequest(api.VerbForwardOpen, b, &r, api.MaxRequest) != nil || checkForwardOpenText(&r) != nil {
 			return
 		}
 		for _, d := range dests {
-			ip, err := checkForwardOpen(&r, d)
+			ip, err := forwardOpenIP(&r, d)
 			if err != nil {
 				continue
 			}

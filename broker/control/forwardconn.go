@@ -111,16 +111,18 @@ func dialedAddress(verb string, f api.Forward, addr string) (string, error) {
 	return ap.Addr().Unmap().WithZone("").String(), nil
 }
 
-// checkForwardOpen checks what r says of the connection to destination f, and returns
-// the IP it will dial ("" for a unix socket).
-func checkForwardOpen(r *api.ForwardOpenRequest, f api.Forward) (string, error) {
+// checkForwardOpenText checks r's free text, before anything is looked up for it.
+func checkForwardOpenText(r *api.ForwardOpenRequest) error {
+	if err := checkText(api.VerbForwardOpen, "peer", r.Peer, maxPeer); err != nil {
+		return err
+	}
+	return checkText(api.VerbForwardOpen, "address", r.Address, maxAddress)
+}
+
+// forwardOpenIP checks what r says of the connection to its session's destination f, and
+// returns the IP it will dial ("" for a unix socket).
+func forwardOpenIP(r *api.ForwardOpenRequest, f api.Forward) (string, error) {
 	const verb = api.VerbForwardOpen
-	if err := checkText(verb, "peer", r.Peer, maxPeer); err != nil {
-		return "", err
-	}
-	if err := checkText(verb, "address", r.Address, maxAddress); err != nil {
-		return "", err
-	}
 	ip, err := dialedAddress(verb, f, r.Address)
 	if err != nil {
 		return "", err
@@ -135,6 +137,9 @@ func checkForwardOpen(r *api.ForwardOpenRequest, f api.Forward) (string, error) 
 // error: the agent closes the connection with the reasons.
 func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenRequest) (any, error) {
 	const verb = api.VerbForwardOpen
+	if err := checkForwardOpenText(r); err != nil {
+		return nil, err
+	}
 	se, f, err := s.agentPortSession(ctx, c, verb, r.SessionID, r.Dest)
 	if err != nil {
 		return nil, err
@@ -142,7 +147,7 @@ func (s *Service) forwardOpen(ctx context.Context, c caller, r *api.ForwardOpenR
 	if se.State != api.StateConnected {
 		return nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("%s: session %s is %s, not Connected", verb, se.ID, se.State)}
 	}
-	ip, err := checkForwardOpen(r, f)
+	ip, err := forwardOpenIP(r, f)
 	if err != nil {
 		return nil, err
 	}

@@ -302,7 +302,7 @@ func scpSection(ctx context.Context, o options, rep *report, dir string, cl *cle
 			msg := fmt.Sprintf("scp through a plain ProxyCommand (this harness copying stdin and stdout to sshd's port, as nc would; no Tether): "+
 				"%.3g MB/s up, %.3g down, %.2fx and %.2fx of plain ssh", plain.up, plain.down, ratio(plain.up, ssh.up, true), ratio(plain.down, ssh.down, true))
 			if tsp.up > 0 && tsp.down > 0 {
-				msg += fmt.Sprintf("; tether ssh-proxy is %.2fx and %.2fx of it", tsp.up/plain.up, tsp.down/plain.down)
+				msg += fmt.Sprintf("; tether ssh-proxy is %.2fx and %.2fx of it", ratio(tsp.up, plain.up, true), ratio(tsp.down, plain.down, true))
 			}
 			rep.note("%s", msg)
 		}

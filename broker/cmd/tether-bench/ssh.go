@@ -301,22 +301,12 @@ func runTCPProxy(addr string) error {
 		return err
 	}
 	defer c.Close()
-	up := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(c, os.Stdin)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
+		if _, err := io.Copy(c, os.Stdin); err == nil {
+			_ = c.(*net.TCPConn).CloseWrite()
 		}
-		up <- err
 	}()
-	if _, err := io.Copy(os.Stdout, c); err != nil {
-		return err
-	}
-	// sshd closed its side: ssh is done with stdin or soon will be.
-	select {
-	case err := <-up:
-		return err
-	default:
-		return nil
-	}
+	// sshd's side closing is the connection's end.
+	_, err = io.Copy(os.Stdout, c)
+	return err
 }
